@@ -1,0 +1,73 @@
+"""The interface every multi-task architecture implements, and the model registry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from multitask._registry import Registry
+from multitask.core.tasks import Task
+
+MODELS: Registry[nn.Module] = Registry("model")
+register_model = MODELS.register
+
+
+def create_model(name: str, **kwargs: Any) -> MultiTaskModel:
+    """Build a registered architecture, e.g. ``create_model("hps", backbone="lenet", tasks=tasks)``."""
+    return MODELS.create(name, **kwargs)  # type: ignore[return-value]
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered architecture names (optionally filtered by a glob pattern)."""
+    return MODELS.names(pattern)
+
+
+class MultiTaskModel(nn.Module):
+    """Base class of every architecture.
+
+    ``forward(x)`` returns ``{task: prediction}``. Architectures with deep supervision (PAD-Net,
+    MTI-Net) also expose their intermediate predictions through ``self.aux_outputs`` after a forward
+    (a ``{task: [predictions...]}`` dict); a trainer adds the task loss of each to the task's loss.
+
+    ``shared_parameters()`` and ``task_parameters(task)`` partition ``parameters()``: every parameter
+    is in exactly one of them.
+
+    ``has_shared_representation`` says whether ``encode(x)`` / ``decode(z)`` exist, which features
+    mode of the gradient methods needs; without it a trainer uses parameters mode.
+    """
+
+    has_shared_representation: bool = False
+
+    def __init__(self, tasks: Sequence[Task]) -> None:
+        super().__init__()
+        tasks = list(tasks)
+        if not tasks:
+            raise ValueError("a multi-task model needs at least one task")
+        names = [t.name for t in tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task names must be unique, got {names}")
+        self.tasks: list[Task] = tasks
+        self.task_names: list[str] = names
+        self.aux_outputs: dict[str, list[Tensor]] = {}
+
+    def shared_parameters(self) -> Iterator[nn.Parameter]:
+        raise NotImplementedError
+
+    def task_parameters(self, task: str) -> Iterator[nn.Parameter]:
+        raise NotImplementedError
+
+    def encode(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        raise NotImplementedError(
+            f"{type(self).__name__} has no single shared representation; use parameters mode"
+        )
+
+    def decode(self, z: Tensor | tuple[Tensor, ...]) -> dict[str, Tensor]:
+        raise NotImplementedError(
+            f"{type(self).__name__} has no single shared representation; use parameters mode"
+        )
+
+    def _check_task(self, task: str) -> None:
+        if task not in self.task_names:
+            raise ValueError(f"unknown task {task!r}; this model has {self.task_names}")
