@@ -5,6 +5,7 @@ The public API: balancing methods (``create_method``/``list_methods``), ``backwa
 trainer and benchmark runner, and the classical estimators in ``multitask.classic``.
 """
 
+from multitask.core.backward import StepInfo, backward
 from multitask.core.tasks import Task
 from multitask.data import create_dataset, list_datasets
 from multitask.methods import create_method, list_methods
@@ -13,8 +14,10 @@ from multitask.models import create_model, list_models
 __version__ = "0.1.0"
 
 __all__ = [
+    "StepInfo",
     "Task",
     "__version__",
+    "backward",
     "create_dataset",
     "create_method",
     "create_model",

@@ -1,0 +1,169 @@
+"""Training-step time of every registered method relative to equal weighting (EW).
+
+Model: a 3-conv + linear encoder on 32x32x3 inputs (batch 64) with T linear heads, T in {2, 5, 10}.
+A step is forward + ``multitask.backward`` + SGD step. For each method and mode (parameters /
+features) it prints the median step time divided by EW's median step time measured in the same run,
+plus two references:
+
+* ``naive-loop``: T separate ``loss_t.backward(retain_graph=True)`` calls, copying the shared
+  gradients after each, then their mean — what a user writes by hand;
+* ``engine/<strategy>``: ``multitask.backward`` with a fixed-weight Gramian method (pure engine cost)
+  for the ``loop`` and ``batched`` Jacobian strategies.
+
+With ``--memory`` each configuration also runs in a fresh process and its peak resident memory
+(``ru_maxrss``) is printed relative to EW's fresh process.
+
+Run:  ``.venv/bin/python benchmarks/step_time.py`` (add ``--tasks 2 10``, ``--methods ew mgda``,
+``--steps 10``, ``--memory``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+from torch import nn
+
+import multitask as mt
+from multitask.methods.base import GradientMethod
+
+
+class _Fixed(GradientMethod):
+    needs = "gramian"
+
+    def weights(self, gramian, losses=None):
+        return torch.full((gramian.shape[0],), 1.0 / gramian.shape[0], dtype=gramian.dtype)
+
+
+def build(tasks: int, seed: int = 0):
+    torch.manual_seed(seed)
+    enc = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 4 * 4, 128), nn.ReLU(),
+    )  # fmt: skip
+    heads = nn.ModuleList([nn.Linear(128, 10) for _ in range(tasks)])
+    x = torch.randn(64, 3, 32, 32)
+    ys = [torch.randint(0, 10, (64,)) for _ in range(tasks)]
+    return enc, heads, x, ys
+
+
+def make_method(name: str, tasks: int):
+    if name.startswith("engine/"):
+        return _Fixed()
+    if name == "naive-loop":
+        return None
+    import inspect
+
+    cls = mt.methods.METHODS.get(name)
+    kwargs = {"num_tasks": tasks} if "num_tasks" in inspect.signature(cls.__init__).parameters else {}
+    return cls(**kwargs)
+
+
+def one_step(name, method, mode, enc, heads, x, ys, opt):
+    z = enc(x)
+    losses = {f"t{i}": nn.functional.cross_entropy(h(z), y) for i, (h, y) in enumerate(zip(heads, ys))}
+    if name == "naive-loop":
+        shared = list(enc.parameters())
+        rows = []
+        for loss in losses.values():
+            loss.backward(retain_graph=True)
+            rows.append([p.grad.clone() for p in shared])
+            for p in shared:
+                p.grad = None
+        for k, p in enumerate(shared):
+            p.grad = torch.stack([r[k] for r in rows]).mean(0)
+    else:
+        strategy = name.split("/")[1] if name.startswith("engine/") else "auto"
+        features = z if mode == "features" else None
+        if method.kind == "loss":
+            features = None
+        mt.backward(losses, method, shared=enc.parameters(), features=features, strategy=strategy)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
+def time_config(name: str, mode: str, tasks: int, steps: int, warmup: int = 2) -> float:
+    enc, heads, x, ys = build(tasks)
+    method = make_method(name, tasks)
+    params = list(enc.parameters()) + list(heads.parameters())
+    if method is not None:
+        params += list(method.parameters())
+    opt = torch.optim.SGD(params, lr=1e-3)
+    times = []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        one_step(name, method, mode, enc, heads, x, ys, opt)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def supported(name: str, mode: str) -> bool:
+    if name in ("naive-loop",) or name.startswith("engine/"):
+        return mode == "parameters" or name.startswith("engine/")
+    cls = mt.methods.METHODS.get(name)
+    if mode == "features":
+        return cls.kind == "gradient" and getattr(cls, "supports_features", False)
+    return True
+
+
+def peak_rss(name: str, mode: str, tasks: int) -> float:
+    code = (
+        "import sys, json, resource; sys.path.insert(0, 'benchmarks'); import step_time as s;"
+        f"s.time_config({name!r}, {mode!r}, {tasks}, steps=3, warmup=1);"
+        "print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tasks", type=int, nargs="+", default=[2, 5, 10])
+    ap.add_argument("--methods", nargs="+", default=None)
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--memory", action="store_true", help="also peak RSS per configuration (fresh process)")
+    ap.add_argument("--threads", type=int, default=None)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = ["naive-loop", "engine/loop", "engine/batched"] + (args.methods or mt.list_methods())
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 64, 32x32x3, median of "
+          f"{args.steps} steps; ratios = step time / EW step time (same run)\n")
+    header = "| method | mode | " + " | ".join(f"T={t}" for t in args.tasks) + " |"
+    print(header)
+    print("|" + "---|" * (2 + len(args.tasks)))
+    time_config("ew", "parameters", args.tasks[0], steps=3)  # warm up the allocator and kernels
+    base = {t: time_config("ew", "parameters", t, args.steps) for t in args.tasks}
+    base_mem = {t: peak_rss("ew", "parameters", t) for t in args.tasks} if args.memory else {}
+    results = {}
+    for name in names:
+        for mode in ("parameters", "features"):
+            if not supported(name, mode):
+                continue
+            is_loss = name in mt.methods.METHODS and mt.methods.METHODS.get(name).kind == "loss"
+            mode_label = "loss" if is_loss else mode
+            cells = []
+            for t in args.tasks:
+                try:
+                    r = time_config(name, mode, t, args.steps) / base[t]
+                    cell = f"{r:.2f}"
+                    if args.memory:
+                        cell += f" ({peak_rss(name, mode, t) / base_mem[t]:.2f}m)"
+                except Exception as err:  # report, keep going
+                    r, cell = float("nan"), f"error: {type(err).__name__}"
+                results[(name, mode, t)] = r
+                cells.append(cell)
+            print(f"| {name} | {mode_label} | " + " | ".join(cells) + " |", flush=True)
+    print("\nEW step time (ms): " + json.dumps({t: round(base[t] * 1e3, 2) for t in args.tasks}))
+
+
+if __name__ == "__main__":
+    main()

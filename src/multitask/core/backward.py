@@ -1,0 +1,289 @@
+"""``multitask.backward``: fill ``.grad`` from several task losses and one balancing method.
+
+Parameters mode (``features=None``): per-task gradients w.r.t. the shared parameters form the
+Jacobian; the method's combination is accumulated into the shared parameters' ``.grad``.
+Features mode (``features=z``, the MGDA-UB idea of Sener & Koltun 2018): per-task gradients w.r.t.
+the shared representation ``z`` (cheap: they stop at ``z``); the method's combination ``d`` is then
+back-propagated once from ``z`` into the shared parameters.
+
+In both modes every other parameter the losses reach (task heads) gets its own task's gradient, i.e.
+the gradient of ``Σₜ Lₜ`` (unweighted, as in Algorithm 2 of Sener & Koltun). Loss weightings need no
+Jacobian: their objective (``Σₜ wₜLₜ`` or the method's own) is back-propagated into everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from multitask.core import jacobian as jac
+from multitask.core.graph import reachable_leaves, walk
+from multitask.methods.base import GradientMethod, LossContext, LossWeighting, Method
+
+LossesLike = Mapping[str, Tensor] | Sequence[Tensor]
+
+
+@dataclass
+class StepInfo:
+    """What one call of :func:`backward` did, for logging.
+
+    Attributes:
+        task_names: task names in order.
+        losses: detached loss values ``[T]``.
+        weights: the method's task weights ``[T]`` (``None`` for direction-only methods).
+        grad_norms: per-task gradient norms ``[T]`` (w.r.t. the Jacobian's inputs) when computed.
+        cosines: ``[T, T]`` cosine similarities of the task gradients when computed.
+        mode: ``"loss"``, ``"parameters"`` or ``"features"``.
+    """
+
+    task_names: list[str]
+    losses: Tensor
+    weights: Tensor | None = None
+    grad_norms: Tensor | None = None
+    cosines: Tensor | None = None
+    mode: str = "loss"
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, float]:
+        """Flat ``{name: float}`` record (``loss/<task>``, ``weight/<task>``, ``grad_norm/<task>``)."""
+        out: dict[str, float] = {}
+        for i, name in enumerate(self.task_names):
+            out[f"loss/{name}"] = float(self.losses[i])
+            if self.weights is not None:
+                out[f"weight/{name}"] = float(self.weights[i])
+            if self.grad_norms is not None:
+                out[f"grad_norm/{name}"] = float(self.grad_norms[i])
+        if self.cosines is not None:
+            for i, a in enumerate(self.task_names):
+                for j in range(i + 1, len(self.task_names)):
+                    out[f"cos/{a}/{self.task_names[j]}"] = float(self.cosines[i, j])
+        out.update(self.extra)
+        return out
+
+
+def backward(
+    losses: LossesLike,
+    method: Method,
+    *,
+    shared: Iterable[Tensor],
+    features: Tensor | Sequence[Tensor] | None = None,
+    retain_graph: bool = False,
+    strategy: str = "auto",
+    chunk_size: int | None = None,
+) -> StepInfo:
+    """Accumulate gradients into ``.grad`` like ``Tensor.backward`` does, balanced by ``method``.
+
+    Args:
+        losses: ``{task: scalar loss}`` (or a sequence of scalar losses, named ``"0"``, ``"1"``, ...).
+        method: a :class:`~multitask.methods.base.LossWeighting` or
+            :class:`~multitask.methods.base.GradientMethod`.
+        shared: the shared parameters (they receive the method's combined update).
+        features: the shared representation (a tensor or tuple of tensors) for features mode.
+        retain_graph: keep the graph after the call.
+        strategy: Jacobian strategy, ``"auto"``, ``"loop"`` or ``"batched"`` (see
+            :mod:`multitask.core.jacobian`).
+        chunk_size: rows per batched VJP (bounds memory of the ``"batched"`` strategy).
+
+    Returns:
+        A :class:`StepInfo` with the weights and, when the Jacobian was computed, norms and cosines.
+    """
+    if not isinstance(method, Method):
+        raise TypeError(f"method must be a multitask Method, got {type(method).__name__}")
+    names, vec = _stack_losses(losses)
+    shared_list = _unique(list(shared))
+    for i, p in enumerate(shared_list):
+        if not isinstance(p, Tensor) or not p.requires_grad:
+            raise ValueError(f"shared parameter #{i} must be a tensor that requires grad")
+    if isinstance(method, LossWeighting):
+        if features is not None:
+            raise ValueError(
+                f"{type(method).__name__} is a loss weighting: it uses no Jacobian, so features mode "
+                "does not apply; call backward without features"
+            )
+        return _loss_step(names, vec, method, shared_list, retain_graph)
+    if not isinstance(method, GradientMethod):
+        raise TypeError(f"{type(method).__name__} is neither a LossWeighting nor a GradientMethod")
+    if features is None:
+        return _parameters_step(names, vec, method, shared_list, retain_graph, strategy, chunk_size)
+    if not method.supports_features:
+        raise ValueError(f"{type(method).__name__} does not support features mode: {method.features_error}")
+    feats = [features] if isinstance(features, Tensor) else list(features)
+    return _features_step(names, vec, method, shared_list, feats, retain_graph, strategy, chunk_size)
+
+
+# ---- the three steps -------------------------------------------------------------------------
+def _loss_step(
+    names: list[str], vec: Tensor, method: LossWeighting, shared: list[Tensor], retain_graph: bool
+) -> StepInfo:
+    leaves = reachable_leaves(list(vec.unbind()))
+    _check_shared_reached(shared, leaves)
+    ctx = LossContext(task_names=names, shared=shared, step=method.step_count)
+    total, weights = method.objective(vec, ctx)
+    if total.dim() != 0 or not torch.isfinite(total):
+        raise ValueError(f"{type(method).__name__} produced a non-finite or non-scalar objective: {total}")
+    total.backward(retain_graph=retain_graph)
+    method.last_weights = weights.detach()
+    method.step_count += 1
+    return StepInfo(task_names=names, losses=vec.detach(), weights=weights.detach(), mode="loss")
+
+
+def _parameters_step(
+    names: list[str],
+    vec: Tensor,
+    method: GradientMethod,
+    shared: list[Tensor],
+    retain_graph: bool,
+    strategy: str,
+    chunk_size: int | None,
+) -> StepInfo:
+    if not shared:
+        raise ValueError("parameters mode needs at least one shared parameter")
+    leaves = reachable_leaves(list(vec.unbind()))
+    _check_shared_reached(shared, leaves)
+    shared_ids = {id(p) for p in shared}
+    others = [x for k, x in leaves.items() if k not in shared_ids]
+    blocks = jac.jacobian_blocks(vec, shared, strategy=strategy, chunk_size=chunk_size)
+    info = _combine(names, vec, method, blocks, "parameters")
+    direction = info.pop("direction")
+    if others:
+        torch.autograd.backward(vec.sum(), inputs=others, retain_graph=retain_graph)
+    for p, d in zip(shared, direction):
+        _accumulate(p, d)
+    return info.pop("step_info")
+
+
+def _features_step(
+    names: list[str],
+    vec: Tensor,
+    method: GradientMethod,
+    shared: list[Tensor],
+    feats: list[Tensor],
+    retain_graph: bool,
+    strategy: str,
+    chunk_size: int | None,
+) -> StepInfo:
+    for i, z in enumerate(feats):
+        if not isinstance(z, Tensor) or not z.requires_grad:
+            raise ValueError(f"features[{i}] must be a tensor that requires grad (the shared representation)")
+    stops = {z.grad_fn for z in feats if z.grad_fn is not None}
+    feat_ids = {id(z) for z in feats}
+    head_leaves, visited = walk(list(vec.unbind()), stop=stops, stop_ids=feat_ids)
+    missing = [
+        i
+        for i, z in enumerate(feats)
+        if (z.grad_fn not in visited if z.grad_fn is not None else id(z) not in head_leaves)
+    ]
+    if missing:
+        raise ValueError(f"the losses do not depend on features{missing}: pass the shared representation")
+    shared_ids = {id(p) for p in shared}
+    direct = [i for i, p in enumerate(shared) if id(p) in head_leaves]
+    if direct:
+        raise ValueError(
+            f"shared parameters {direct} are used by the task heads directly, not only through the "
+            "features; in features mode `shared` must be the parameters upstream of the features"
+        )
+    upstream = reachable_leaves(feats)
+    _check_shared_reached(shared, upstream, where="through the features")
+    others = [x for k, x in head_leaves.items() if k not in shared_ids and k not in feat_ids]
+    blocks = jac.jacobian_blocks(vec, feats, strategy=strategy, chunk_size=chunk_size)
+    info = _combine(names, vec, method, blocks, "features")
+    direction = info.pop("direction")
+    if others:
+        torch.autograd.backward(vec.sum(), inputs=others, retain_graph=True)
+    torch.autograd.backward(feats, grad_tensors=direction, inputs=shared, retain_graph=retain_graph)
+    return info.pop("step_info")
+
+
+def _combine(names: list[str], vec: Tensor, method: GradientMethod, blocks: list[Tensor], mode: str) -> dict:
+    bad = [names[i] for i in range(len(names)) if not all(torch.isfinite(b[i]).all() for b in blocks)]
+    if bad:
+        raise ValueError(f"non-finite gradients for tasks {bad}")
+    gram = jac.gramian_from_blocks(blocks)
+    losses = vec.detach()
+    method.last_weights = None
+    if method.needs == "gramian":
+        weights = method.weights(gram, losses)
+        method.last_weights = weights.detach()
+        direction = jac.combine_blocks(weights, blocks)
+    else:
+        full = jac.concat_blocks(blocks)
+        flat = method.direction(full, losses)
+        if flat.shape != (full.shape[1],):
+            raise ValueError(f"{type(method).__name__} returned a direction of shape {tuple(flat.shape)}")
+        direction = jac.split_direction(flat, [b[0] for b in blocks])
+        weights = method.last_weights
+    if not all(torch.isfinite(d).all() for d in direction):
+        raise ValueError(f"{type(method).__name__} produced a non-finite direction")
+    method.step_count += 1
+    norms = gram.diagonal().clamp_min(0).sqrt()
+    denom = torch.outer(norms, norms)
+    cos = torch.where(denom > 0, gram / denom.clamp_min(torch.finfo(gram.dtype).tiny), torch.zeros_like(gram))
+    info = StepInfo(
+        task_names=names,
+        losses=losses,
+        weights=None if weights is None else weights.detach(),
+        grad_norms=norms,
+        cosines=cos.clamp(-1.0, 1.0),
+        mode=mode,
+    )
+    return {"direction": direction, "step_info": info}
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def _stack_losses(losses: LossesLike) -> tuple[list[str], Tensor]:
+    if isinstance(losses, Mapping):
+        names = [str(k) for k in losses.keys()]
+        values = list(losses.values())
+    elif isinstance(losses, Tensor):
+        if losses.dim() != 1:
+            raise ValueError(f"a loss tensor must be a 1-D vector of task losses, got {tuple(losses.shape)}")
+        names = [str(i) for i in range(losses.shape[0])]
+        values = list(losses.unbind())
+    else:
+        values = list(losses)
+        names = [str(i) for i in range(len(values))]
+    if not values:
+        raise ValueError("no task losses given: the task set is empty")
+    for name, v in zip(names, values):
+        if not isinstance(v, Tensor):
+            raise TypeError(f"the loss of task {name!r} must be a tensor, got {type(v).__name__}")
+        if v.numel() != 1 or v.dim() > 1:
+            raise ValueError(f"the loss of task {name!r} must be a scalar, got shape {tuple(v.shape)}")
+        if not v.requires_grad:
+            raise ValueError(f"the loss of task {name!r} does not require grad (no graph to differentiate)")
+        if not torch.isfinite(v.detach()).all():
+            raise ValueError(f"the loss of task {name!r} is not finite: {v.item()}")
+    dtypes = {v.dtype for v in values}
+    dtype = torch.promote_types(*dtypes) if len(dtypes) > 1 else values[0].dtype  # type: ignore[call-arg]
+    vec = torch.stack([v.reshape(()).to(dtype) for v in values])
+    return names, vec
+
+
+def _unique(tensors: list[Tensor]) -> list[Tensor]:
+    seen: set[int] = set()
+    out = []
+    for t in tensors:
+        if id(t) not in seen:
+            seen.add(id(t))
+            out.append(t)
+    return out
+
+
+def _check_shared_reached(shared: list[Tensor], leaves: dict[int, Tensor], where: str = "") -> None:
+    bad = [i for i, p in enumerate(shared) if id(p) not in leaves]
+    if bad:
+        shapes = [tuple(shared[i].shape) for i in bad]
+        suffix = f" {where}" if where else ""
+        raise ValueError(f"no task loss depends{suffix} on shared parameters {bad} (shapes {shapes})")
+
+
+def _accumulate(p: Tensor, g: Tensor) -> None:
+    g = g.detach().to(p.dtype)
+    if p.grad is None:
+        p.grad = g.clone()
+    else:
+        p.grad.add_(g)
+

@@ -1,0 +1,155 @@
+"""The per-task Jacobian / Gramian engine.
+
+Given the stacked task losses ``L`` (shape ``[T]``) and a list of input tensors (the shared
+parameters, or the shared representation), compute the per-task gradients as *blocks*: one tensor
+``[T, *input.shape]`` per input. Two interchangeable strategies:
+
+* ``"batched"``: one vector-Jacobian product with a batch of ``T`` one-hot cotangents
+  (``torch.autograd.grad(..., is_grads_batched=True)``, i.e. ``vmap`` over the backward pass),
+  ``chunk_size`` rows at a time to bound memory. Pays off on GPUs.
+* ``"loop"``: ``T`` calls of ``torch.autograd.grad`` over one retained graph. On a CPU this is the
+  faster one (the batched pass runs the same FLOPs through slower batching rules; see
+  ``benchmarks/step_time.py``).
+
+``"auto"`` picks ``"batched"`` on CUDA and ``"loop"`` elsewhere, and falls back to the loop (and
+remembers it) when an op has no batching rule. The blocks are never concatenated by the engine: a
+Gramian is accumulated block by block (``G = Σ_p J_p J_pᵀ``) and a weighted direction formed block by
+block (``d_p = wᵀ J_p``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+STRATEGIES = ("auto", "loop", "batched")
+_batching_failed: set[str] = set()
+
+
+def resolve_strategy(strategy: str, device: torch.device) -> str:
+    """Turn ``"auto"`` into a concrete strategy for ``device``."""
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown Jacobian strategy {strategy!r}; expected one of {STRATEGIES}")
+    if strategy != "auto":
+        return strategy
+    if device.type == "cuda" and device.type not in _batching_failed:
+        return "batched"
+    return "loop"
+
+
+def jacobian_blocks(
+    losses: Tensor,
+    inputs: Sequence[Tensor],
+    *,
+    strategy: str = "auto",
+    chunk_size: int | None = None,
+) -> list[Tensor]:
+    """Per-task gradients of ``losses`` (``[T]``) w.r.t. each of ``inputs``: ``[T, *input.shape]`` each.
+
+    The graph is retained. Inputs that a task does not depend on get zero rows.
+    """
+    if losses.dim() != 1:
+        raise ValueError(f"losses must be a 1-D vector, got shape {tuple(losses.shape)}")
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
+    inputs = list(inputs)
+    concrete = resolve_strategy(strategy, losses.device)
+    if concrete == "batched":
+        try:
+            return _batched(losses, inputs, chunk_size)
+        except RuntimeError as err:  # an op without a batching rule
+            if strategy != "auto":
+                raise
+            _batching_failed.add(losses.device.type)
+            warnings.warn(
+                f"batched Jacobian failed ({err}); falling back to the per-task loop", stacklevel=2
+            )
+    return _loop(losses, inputs)
+
+
+def _loop(losses: Tensor, inputs: list[Tensor]) -> list[Tensor]:
+    t = losses.shape[0]
+    blocks = [torch.empty((t, *x.shape), dtype=x.dtype, device=x.device) for x in inputs]
+    for i in range(t):
+        grads = torch.autograd.grad(
+            losses[i], inputs, retain_graph=True, allow_unused=True, materialize_grads=True
+        )
+        for block, g in zip(blocks, grads):
+            block[i] = g
+    return blocks
+
+
+def _batched(losses: Tensor, inputs: list[Tensor], chunk_size: int | None) -> list[Tensor]:
+    t = losses.shape[0]
+    eye = torch.eye(t, dtype=losses.dtype, device=losses.device)
+    step = t if chunk_size is None else chunk_size
+    parts: list[list[Tensor]] = []
+    for start in range(0, t, step):
+        cotangents = eye[start : start + step]
+        grads = torch.autograd.grad(
+            losses,
+            inputs,
+            grad_outputs=cotangents,
+            retain_graph=True,
+            is_grads_batched=True,
+            allow_unused=True,
+            materialize_grads=True,
+        )
+        parts.append(list(grads))
+    if len(parts) == 1:
+        return parts[0]
+    return [torch.cat([p[k] for p in parts], dim=0) for k in range(len(inputs))]
+
+
+def gramian_from_blocks(blocks: Sequence[Tensor]) -> Tensor:
+    """``G = J Jᵀ`` accumulated block by block (``[T, T]``), in the blocks' dtype."""
+    first = blocks[0]
+    t = first.shape[0]
+    g = torch.zeros((t, t), dtype=first.dtype, device=first.device)
+    for block in blocks:
+        flat = block.reshape(t, -1)
+        g.addmm_(flat, flat.T)
+    return g
+
+
+def combine_blocks(weights: Tensor, blocks: Sequence[Tensor]) -> list[Tensor]:
+    """Direction ``wᵀJ`` block by block: one tensor of each input's shape."""
+    out = []
+    for block in blocks:
+        w = weights.to(block.dtype)
+        out.append(torch.tensordot(w, block, dims=1))
+    return out
+
+
+def concat_blocks(blocks: Sequence[Tensor]) -> Tensor:
+    """The whole Jacobian ``[T, n]`` (for methods that need it)."""
+    t = blocks[0].shape[0]
+    return torch.cat([b.reshape(t, -1) for b in blocks], dim=1)
+
+
+def split_direction(direction: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
+    """Split a flat direction ``[n]`` back into tensors shaped like ``like``."""
+    out = []
+    offset = 0
+    for x in like:
+        n = x.numel()
+        out.append(direction[offset : offset + n].view_as(x))
+        offset += n
+    return out
+
+
+def jacobian(
+    losses: Tensor, inputs: Sequence[Tensor], *, strategy: str = "auto", chunk_size: int | None = None
+) -> Tensor:
+    """The Jacobian ``[T, n]`` of ``losses`` w.r.t. the concatenated, flattened ``inputs``."""
+    return concat_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))
+
+
+def gramian(
+    losses: Tensor, inputs: Sequence[Tensor], *, strategy: str = "auto", chunk_size: int | None = None
+) -> Tensor:
+    """The Gramian ``J Jᵀ`` (``[T, T]``) of ``losses`` w.r.t. ``inputs``."""
+    return gramian_from_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))
