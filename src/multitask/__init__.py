@@ -5,6 +5,7 @@ The public API: balancing methods (``create_method``/``list_methods``), ``backwa
 trainer and benchmark runner, and the classical estimators in ``multitask.classic``.
 """
 
+from multitask import metrics as metrics
 from multitask.core.backward import StepInfo, backward
 from multitask.core.tasks import Task
 from multitask.data import create_dataset, list_datasets
@@ -24,4 +25,5 @@ __all__ = [
     "list_datasets",
     "list_methods",
     "list_models",
+    "metrics",
 ]

@@ -1,1 +1,41 @@
-"""multitask subpackage."""
+"""Per-task streaming metrics, the multi-task performance measure Δm, and Pareto utilities.
+
+Every metric object has ``update(pred, target)`` (per batch), ``compute() -> {metric: value}``,
+``reset()`` and ``higher_is_better -> {metric: bool}`` whose first key is the task's main metric.
+:func:`task_metrics` picks the metric object for a :class:`~multitask.core.tasks.Task` by its kind and
+:class:`MultiTaskMetrics` holds one per task.
+"""
+
+from multitask.metrics.base import Metric
+from multitask.metrics.classification import BinaryMetrics, ClassificationMetrics
+from multitask.metrics.delta import CONVENTIONS, delta_m, delta_m_per_task, relative_changes
+from multitask.metrics.depth import DepthMetrics
+from multitask.metrics.edges import EdgeMetrics
+from multitask.metrics.factory import task_metrics
+from multitask.metrics.multilabel import MultilabelMetrics
+from multitask.metrics.multitask import MultiTaskMetrics
+from multitask.metrics.normals import NormalsMetrics
+from multitask.metrics.pareto import hypervolume, hypervolume_2d, non_dominated
+from multitask.metrics.regression import RegressionMetrics
+from multitask.metrics.segmentation import SegmentationMetrics
+
+__all__ = [
+    "CONVENTIONS",
+    "BinaryMetrics",
+    "ClassificationMetrics",
+    "DepthMetrics",
+    "EdgeMetrics",
+    "Metric",
+    "MultiTaskMetrics",
+    "MultilabelMetrics",
+    "NormalsMetrics",
+    "RegressionMetrics",
+    "SegmentationMetrics",
+    "delta_m",
+    "delta_m_per_task",
+    "hypervolume",
+    "hypervolume_2d",
+    "non_dominated",
+    "relative_changes",
+    "task_metrics",
+]

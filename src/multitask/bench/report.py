@@ -1,0 +1,150 @@
+"""Grid results as tables: per (architecture, method), mean ± std over seeds of every test metric,
+Δm against the single-task baseline in both named conventions, step time and parameter count.
+
+* ``Δm_V`` (Maninis/Vandenhende): mean over tasks of the signed relative change of the task's main
+  metric, in percent; **higher is better**.
+* ``Δm_N`` (Nash-MTL / LibMTL): mean over all metrics of the relative change, signed so that
+  **lower is better**.
+
+Both are computed per seed against the same seed's single-task test results, then averaged.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from multitask.bench.runner import BASELINE
+from multitask.metrics import delta_m
+from multitask.train.config import atomic_write_text
+from multitask.train.logging import write_csv
+
+
+def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (architecture, method): means, stds and Δm over the seeds that finished."""
+    baselines = {
+        r["seed"]: r for r in records if r.get("status") == "ok" and (r["model"], r["method"]) == BASELINE
+    }
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in records:
+        groups.setdefault((r["model"], r["method"]), []).append(r)
+    rows = []
+    for (model, method), runs in groups.items():
+        ok = [r for r in runs if r.get("status") == "ok"]
+        row: dict[str, Any] = {"model": model, "method": method, "seeds": len(ok)}
+        if not ok:
+            row["error"] = runs[0].get("error", "failed")
+            rows.append(row)
+            continue
+        hib = ok[0]["higher_is_better"]
+        for task, metrics in hib.items():
+            for metric in metrics:
+                values = [r["test"][task][metric] for r in ok]
+                row[f"{task}/{metric}"] = _mean_std(values)
+        dv, dn = [], []
+        for r in ok:
+            base = baselines.get(r["seed"])
+            if base is None:
+                continue
+            dv.append(delta_m(r["test"], base["test"], hib, convention="vandenhende"))
+            dn.append(delta_m(r["test"], base["test"], hib, convention="nashmtl"))
+        row["delta_m_V"] = _mean_std(dv) if dv else None
+        row["delta_m_N"] = _mean_std(dn) if dn else None
+        times = [r["step_time_ms"] for r in ok if r.get("step_time_ms") is not None]
+        row["step_ms"] = _mean_std(times) if times else None
+        row["params"] = ok[0]["params"]
+        row["_hib"] = hib
+        rows.append(row)
+    return rows
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def _columns(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None]]:
+    """(column, higher_is_better) for the value columns, in order."""
+    cols: list[tuple[str, bool | None]] = []
+    for row in rows:
+        for task, metrics in row.get("_hib", {}).items():
+            for metric, higher in metrics.items():
+                key = (f"{task}/{metric}", higher)
+                if key not in cols:
+                    cols.append(key)
+    cols += [("delta_m_V", True), ("delta_m_N", False), ("step_ms", False), ("params", False)]
+    return cols
+
+
+def _best(rows: list[dict[str, Any]], col: str, higher: bool | None) -> float | None:
+    values = []
+    for row in rows:
+        v = row.get(col)
+        if v is None or (row["model"], row["method"]) == BASELINE and col.startswith("delta"):
+            continue
+        values.append(v[0] if isinstance(v, tuple) else v)
+    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not values or higher is None:
+        return None
+    return max(values) if higher else min(values)
+
+
+def markdown_table(rows: list[dict[str, Any]], title: str = "") -> str:
+    """A Markdown table; the best value per column is **bold** (↑ higher / ↓ lower is better)."""
+    cols = _columns(rows)
+    names = {
+        "delta_m_V": "Δm_V % (↑)",
+        "delta_m_N": "Δm_N % (↓)",
+        "step_ms": "step ms (↓)",
+        "params": "params",
+    }
+    header = ["arch", "method"] + [names.get(c, f"{c} ({'↑' if h else '↓'})") for c, h in cols]
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    best = {c: _best(rows, c, h) for c, h in cols}
+    for row in rows:
+        cells = [row["model"], row["method"]]
+        if "error" in row:
+            cells += [f"failed: {row['error'][:80]}"] + [""] * (len(cols) - 1)
+        else:
+            for c, _ in cols:
+                cells.append(_fmt(row.get(c), c, best[c]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any, col: str, best: float | None) -> str:
+    if value is None:
+        return "—"
+    if col == "params":
+        text = f"{int(value):,}"
+        mean = float(value)
+    else:
+        mean, std = value
+        digits = 2 if col.startswith("delta") or col == "step_ms" else 4
+        text = f"{mean:.{digits}f} ± {std:.{digits}f}" if std else f"{mean:.{digits}f}"
+    return f"**{text}**" if best is not None and math.isclose(mean, best, rel_tol=0, abs_tol=1e-12) else text
+
+
+def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str = "") -> str:
+    """Write ``results.csv`` and ``results.md`` into ``out_dir``; return the Markdown."""
+    out = Path(out_dir)
+    rows = summarize(records)
+    flat = []
+    for row in rows:
+        rec: dict[str, Any] = {}
+        for key, value in row.items():
+            if key == "_hib":
+                continue
+            if isinstance(value, tuple):
+                rec[f"{key} mean"], rec[f"{key} std"] = value
+            else:
+                rec[key] = value
+        flat.append(rec)
+    write_csv(out / "results.csv", flat)
+    md = markdown_table(rows, title)
+    atomic_write_text(out / "results.md", md)
+    return md

@@ -1,0 +1,146 @@
+"""The ``multitask`` command (also ``python -m multitask``).
+
+``multitask train CONFIG.yaml [--set key=value ...] [--resume]``, ``multitask eval CHECKPOINT``,
+``multitask list [methods|models|datasets]``, ``multitask bench [--suite default|dense] ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import multitask as mt
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="multitask", description="Multi-task learning for PyTorch.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train one configuration", description="Train one configuration.")
+    t.add_argument("config", help="YAML config file (see multitask.train.config.Config)")
+    t.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.epochs=5 (repeatable)",
+    )
+    t.add_argument("--resume", action="store_true", help="continue from the run's checkpoint.pt")
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint", description="Evaluate a checkpoint.")
+    e.add_argument("checkpoint", help="checkpoint.pt or best.pt of a run (its folder holds config.yaml)")
+    e.add_argument("--split", default="test", choices=["train", "val", "test"])
+
+    ls = sub.add_parser("list", help="list methods, models, datasets", description="List registry entries.")
+    ls.add_argument("what", nargs="?", default="all", choices=["all", "methods", "models", "datasets"])
+
+    b = sub.add_parser(
+        "bench",
+        help="run a benchmark grid",
+        description=(
+            "Run a benchmark grid (resumable) and print its table. With no arguments: MultiMNIST, hard "
+            "parameter sharing, the single-task baseline and every registered method, 1 seed."
+        ),
+    )
+    b.add_argument("--suite", default="default", help="default (MultiMNIST) or dense (synthetic scenes)")
+    b.add_argument("--methods", nargs="+", default=None, help="methods to run (default: all registered)")
+    b.add_argument("--archs", nargs="+", default=None, help="architectures (default: the suite's)")
+    b.add_argument("--seeds", type=int, nargs="+", default=[0])
+    b.add_argument("--out", default=None, help="output folder (default: bench_out/<suite>)")
+    b.add_argument("--mode", default="parameters", choices=["parameters", "features"])
+    b.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a key of the suite's base config, e.g. --set train.epochs=1",
+    )
+    b.add_argument("--progress", action="store_true", help="show a progress bar per run")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"train": _train, "eval": _eval, "list": _list, "bench": _bench}[args.command](args)
+    except (ValueError, TypeError, FileNotFoundError, KeyError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace) -> int:
+    from multitask.train.config import Config
+    from multitask.train.trainer import Trainer
+
+    cfg = Config.from_yaml(args.config, args.overrides)
+    result = Trainer(cfg).fit(resume=args.resume)
+    print(json.dumps({k: result[k] for k in ("best_epoch", "val_delta_m", "test", "wall_time_s")}, indent=2))
+    print(f"outputs in {cfg.train.out_dir}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from multitask.train.checkpoint import load_checkpoint
+    from multitask.train.config import Config
+    from multitask.train.trainer import Trainer
+
+    path = Path(args.checkpoint)
+    state = load_checkpoint(path)
+    cfg_path = path.parent / "config.yaml"
+    cfg = Config.from_dict(state["config"]) if "config" in state else Config.from_yaml(cfg_path)
+    cfg.train.tensorboard = False
+    trainer = Trainer(cfg)
+    trainer.model.load_state_dict(state["model"])
+    dataset = {"train": trainer.train_set, "val": trainer.val_set, "test": trainer.test_set}[args.split]
+    print(
+        json.dumps(
+            {"checkpoint": str(path), "split": args.split, "metrics": trainer.evaluate(dataset)}, indent=2
+        )
+    )
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    groups = {"methods": mt.list_methods, "models": mt.list_models, "datasets": mt.list_datasets}
+    for name, fn in groups.items():
+        if args.what in ("all", name):
+            print(f"{name}: {', '.join(fn())}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from multitask.bench.plots import make_plots
+    from multitask.bench.report import write_report
+    from multitask.bench.runner import run_grid, suite_grid
+    from multitask.train.config import apply_overrides
+
+    grid = suite_grid(args.suite, methods=args.methods, seeds=args.seeds)
+    if args.archs:
+        grid.architectures = list(args.archs)
+    grid.mode = args.mode
+    grid.base = apply_overrides(grid.base, args.overrides)
+    out = Path(args.out or f"bench_out/{args.suite}")
+    t0 = time.perf_counter()
+    records = run_grid(grid, out, progress=args.progress)
+    wall = time.perf_counter() - t0
+    title = (
+        f"{grid.base['data']['name']} — test metrics, mean ± std over {len(grid.seeds)} seed(s); "
+        "Δm vs single-task baseline"
+    )
+    md = write_report(records, out, title=title)
+    plots = make_plots(records, out)
+    print(md)
+    print(
+        "Δm_V: Maninis/Vandenhende (mean relative change of each task's main metric, higher is better); "
+        "Δm_N: Nash-MTL (mean over all metrics, lower is better)."
+    )
+    print(
+        f"grid wall time: {wall:.0f} s; table: {out / 'results.md'}, {out / 'results.csv'}; "
+        f"plots ({len(plots)}): {out / 'plots'}"
+    )
+    return 0

@@ -1,0 +1,58 @@
+"""Confusion-matrix counting shared by the classification and segmentation metrics."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def confusion_counts(task: str, pred: Tensor, target: Tensor, num_classes: int, ignore_index: int) -> Tensor:
+    """The ``[C, C]`` confusion matrix of one batch (rows: true class, columns: predicted class).
+
+    ``pred`` and ``target`` are integer label tensors of the same shape; entries whose target equals
+    ``ignore_index`` are skipped. Targets or predictions outside ``[0, C)`` raise a ``ValueError``.
+    The counting runs on the tensors' device (one ``bincount``); the result is an ``int64`` tensor there.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"task {task!r}: predicted labels {tuple(pred.shape)} and targets "
+            f"{tuple(target.shape)} differ in shape"
+        )
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise TypeError(f"task {task!r}: class targets must be an integer tensor, got {target.dtype}")
+    target = target.reshape(-1).long()
+    pred = pred.reshape(-1).long()
+    keep = target != ignore_index
+    target, pred = target[keep], pred[keep]
+    if target.numel():
+        lo, hi = int(target.min()), int(target.max())
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(
+                f"task {task!r}: target class {bad} outside [0, {num_classes}) "
+                f"(and not the ignore_index {ignore_index})"
+            )
+        plo, phi = int(pred.min()), int(pred.max())
+        if plo < 0 or phi >= num_classes:
+            raise ValueError(
+                f"task {task!r}: predicted class {plo if plo < 0 else phi} outside [0, {num_classes})"
+            )
+    flat = target * num_classes + pred
+    return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def labels_from(task: str, pred: Tensor, target: Tensor, num_classes: int) -> Tensor:
+    """Class labels from ``pred``: logits with classes at dim 1 (argmax), or labels shaped like the target."""
+    if not pred.is_floating_point():
+        if pred.shape != target.shape:
+            raise ValueError(
+                f"task {task!r}: integer predictions must be labels shaped like the target "
+                f"{tuple(target.shape)}, got {tuple(pred.shape)}"
+            )
+        return pred
+    if pred.dim() != target.dim() + 1 or pred.shape[1] != num_classes:
+        raise ValueError(
+            f"task {task!r}: logits must have shape [B, {num_classes}, ...] matching target "
+            f"{tuple(target.shape)}, got {tuple(pred.shape)}"
+        )
+    return pred.argmax(dim=1)

@@ -1,0 +1,87 @@
+"""Semantic segmentation metrics: mean IoU and pixel accuracy."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from multitask.metrics.base import Metric, check_tensors, resize_like
+from multitask.metrics.confusion import confusion_counts, labels_from
+
+
+class SegmentationMetrics(Metric):
+    """Mean intersection-over-union (main) and pixel accuracy from an accumulated confusion matrix.
+
+    Everingham, Van Gool, Williams, Winn, Zisserman. The PASCAL Visual Object Classes (VOC) Challenge.
+    IJCV 2010 (the IoU / "Jaccard" segmentation measure).
+
+    With ``N`` the confusion matrix over all pixels of the data set whose label is not ``ignore_index``
+    (rows: true class, columns: predicted class):
+
+        IoU_c     = N_cc / (Σ_j N_cj + Σ_i N_ic - N_cc),   miou = mean of IoU_c over the classes with a
+                                                          non-empty union (present in labels or predictions)
+        pixel_acc = Σ_c N_cc / Σ N
+
+    This is the data-set-level mIoU (one confusion matrix for all images, as in LibMTL), not a mean of
+    per-batch mIoUs. Predictions are logits ``[B, C, h, w]`` (bilinearly resized to the label size when
+    ``(h, w)`` differs, then argmax) or labels ``[B, H, W]``; targets are ``[B, H, W]`` integers.
+
+    Args:
+        num_classes: number of classes ``C``.
+        ignore_index: label value that is skipped (default -1).
+        task: task name for error messages.
+    """
+
+    _higher = {"miou": True, "pixel_acc": True}
+
+    def __init__(self, num_classes: int, ignore_index: int = -1, task: str = "task") -> None:
+        if int(num_classes) < 2:
+            raise ValueError(f"task {task!r}: segmentation needs num_classes >= 2, got {num_classes}")
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        super().__init__(task)
+
+    def _initial_state(self) -> dict[str, Tensor]:
+        return {"confusion": torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64)}
+
+    def _config(self) -> tuple[int, int]:
+        return (self.num_classes, self.ignore_index)
+
+    @property
+    def confusion_matrix(self) -> Tensor:
+        """The accumulated ``[C, C]`` confusion matrix (a copy; rows true, columns predicted)."""
+        return self._state["confusion"].clone()
+
+    def iou_per_class(self) -> Tensor:
+        """IoU of each class (NaN where the class is neither labelled nor predicted)."""
+        cm = self._state["confusion"].double()
+        tp = cm.diag()
+        union = cm.sum(dim=0) + cm.sum(dim=1) - tp
+        return torch.where(union > 0, tp / union.clamp_min(1.0), torch.full_like(tp, float("nan")))
+
+    def update(self, pred: Tensor, target: Tensor) -> None:
+        check_tensors(self.task, pred, target)
+        if target.dim() != 3:
+            raise ValueError(
+                f"task {self.task!r}: target must have shape [B, H, W], got {tuple(target.shape)}"
+            )
+        with torch.no_grad():
+            pred = pred.detach()
+            if pred.is_floating_point():
+                if pred.dim() != 4:
+                    raise ValueError(
+                        f"task {self.task!r}: logits must have shape [B, {self.num_classes}, H, W], "
+                        f"got {tuple(pred.shape)}"
+                    )
+                pred = resize_like(pred, target)
+            labels = labels_from(self.task, pred, target, self.num_classes)
+            self._add(
+                confusion=confusion_counts(self.task, labels, target, self.num_classes, self.ignore_index)
+            )
+
+    def compute(self) -> dict[str, float]:
+        cm = self._state["confusion"].double()
+        total = float(cm.sum())
+        self._require_data(total)
+        iou = self.iou_per_class()
+        return {"miou": float(iou[~iou.isnan()].mean()), "pixel_acc": float(cm.diag().sum()) / total}
