@@ -40,6 +40,9 @@ class _Fixed(GradientMethod):
         return torch.full((gramian.shape[0],), 1.0 / gramian.shape[0], dtype=gramian.dtype)
 
 
+DEVICE = torch.device("cpu")
+
+
 def build(tasks: int, seed: int = 0):
     torch.manual_seed(seed)
     enc = nn.Sequential(
@@ -51,7 +54,7 @@ def build(tasks: int, seed: int = 0):
     heads = nn.ModuleList([nn.Linear(128, 10) for _ in range(tasks)])
     x = torch.randn(64, 3, 32, 32)
     ys = [torch.randint(0, 10, (64,)) for _ in range(tasks)]
-    return enc, heads, x, ys
+    return enc.to(DEVICE), heads.to(DEVICE), x.to(DEVICE), [y.to(DEVICE) for y in ys]
 
 
 def make_method(name: str, tasks: int):
@@ -92,17 +95,26 @@ def one_step(name, method, mode, enc, heads, x, ys, opt):
 def time_config(name: str, mode: str, tasks: int, steps: int, warmup: int = 2) -> float:
     enc, heads, x, ys = build(tasks)
     method = make_method(name, tasks)
+    if method is not None:
+        method.to(DEVICE)
     params = list(enc.parameters()) + list(heads.parameters())
     if method is not None:
         params += list(method.parameters())
     opt = torch.optim.SGD(params, lr=1e-3)
     times = []
     for i in range(warmup + steps):
+        _sync()
         t0 = time.perf_counter()
         one_step(name, method, mode, enc, heads, x, ys, opt)
+        _sync()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def supported(name: str, mode: str) -> bool:
@@ -131,12 +143,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--memory", action="store_true", help="also peak RSS per configuration (fresh process)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     args = ap.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     names = ["naive-loop", "engine/loop", "engine/batched"] + (args.methods or mt.list_methods())
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 64, 32x32x3, median of "
-          f"{args.steps} steps; ratios = step time / EW step time (same run)\n")
+    print(f"torch {torch.__version__}, device {DEVICE}, {torch.get_num_threads()} threads, batch 64, "
+          f"32x32x3, median of {args.steps} steps; ratios = step time / EW step time (same run)\n")
     header = "| method | mode | " + " | ".join(f"T={t}" for t in args.tasks) + " |"
     print(header)
     print("|" + "---|" * (2 + len(args.tasks)))

@@ -5,6 +5,10 @@ and keeps the epoch with the best validation Δm (Maninis/Vandenhende convention
 single-task validation results in ``train.baseline`` when given, else against the first epoch's
 validation results). The test split is evaluated once, with the selected epoch's weights.
 
+Method hooks: a method with ``epoch_end()`` (DWA) has it called after each training epoch; a method
+with ``update_kpi({task: value})`` (DTP) gets each task's main validation metric after each epoch when
+every task's main metric is a higher-is-better value in (0, 1] (accuracy, mIoU, ...).
+
 Outputs in ``train.out_dir``: ``config.yaml``, ``checkpoint.pt`` (latest: model, optimizer,
 scheduler, method state, RNG states, position), ``best.pt`` (model weights of the selected epoch),
 ``steps.csv``, ``epochs.csv``, ``result.json``, and ``tensorboard/`` when TensorBoard is installed.
@@ -274,9 +278,21 @@ class Trainer:
                 self.save()
 
     def _end_epoch(self) -> None:
+        if hasattr(self.method, "epoch_end"):  # e.g. DWA's per-epoch loss averages
+            self.method.epoch_end()
         val = self.evaluate(self.val_set)
         if self.reference is None:
             self.reference = val
+        if hasattr(self.method, "update_kpi"):  # e.g. DTP: KPIs = main validation metrics in [0, 1]
+            hib = self.higher_is_better
+            kpis = {}
+            for task in self.task_names:
+                metric, higher = next(iter(hib[task].items()))
+                value = val[task][metric]
+                if higher and 0.0 < value <= 1.0:
+                    kpis[task] = value
+            if len(kpis) == len(self.task_names):
+                self.method.update_kpi(kpis)
         dm = delta_m(val, self.reference, self.higher_is_better, convention="vandenhende")
         record: dict[str, Any] = {"epoch": self.epoch, "val_delta_m": dm, "skipped_steps": self.skipped_steps}
         for task, values in val.items():

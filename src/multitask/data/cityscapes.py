@@ -1,0 +1,42 @@
+"""Cityscapes in the MTAN ``.npy`` layout: 7- or 19-class segmentation and depth."""
+
+from __future__ import annotations
+
+import os
+
+from multitask.core.tasks import Task
+from multitask.data._mtan import Field, MTANDense
+from multitask.data.registry import register_dataset
+
+
+@register_dataset("cityscapes")
+class Cityscapes(MTANDense):
+    """Cityscapes (Cordts et al., CVPR 2016) as pre-processed for MTAN (Liu, Johns & Davison, CVPR 2019):
+    2975 train / 500 val images at 128 x 256.
+
+    Layout: ``root/{train,val}/{image,label_7,depth}/{i}.npy`` (``label_19`` instead of ``label_7`` for
+    ``num_classes=19``), stored H x W x C (labels H x W): image 3 channels in [0, 1], labels with -1 =
+    ignore, depth 1 channel (0 = invalid). There is no test split: ``split="test"`` reads ``val`` (the
+    MTAN protocol).
+
+    Items: ``(image [3, H, W] float32, {"segmentation": int64 [H, W], "depth": float32 [1, H, W]})``.
+
+    Args:
+        split: "train", "val" or "test" (= "val").
+        root: the folder holding ``train/`` and ``val/`` (required; nothing is downloaded).
+        num_classes: 7 (default, the MTAN setting) or 19, choosing ``label_7`` or ``label_19``.
+        augment: MTAN's random scale crop (depth divided by the scale) and horizontal flip (default False).
+    """
+
+    name = "cityscapes"
+    shape = (128, 256)
+
+    def __init__(self, split: str = "train", root: str | os.PathLike[str] | None = None,
+                 num_classes: int = 7, augment: bool = False) -> None:
+        if num_classes not in (7, 19):
+            raise ValueError(f"cityscapes: num_classes must be 7 or 19, got {num_classes!r}")
+        self.num_classes = num_classes
+        self.fields = (Field("image", None, 3), Field(f"label_{num_classes}", "segmentation", 0),
+                       Field("depth", "depth", 1))
+        self.tasks = [Task("segmentation", "segmentation", num_classes), Task("depth", "depth", 1)]
+        super().__init__(split, root, augment)

@@ -1,0 +1,170 @@
+"""Office-31 and Office-Home: multi-input multi-task classification, one task per image domain."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from multitask.core.tasks import Task
+from multitask.data._common import check_split, load_image, require_path, require_pil, require_root
+from multitask.data.registry import register_dataset
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+_SPLITS = ("train", "val", "test")
+
+
+def _layout(domains: tuple[str, ...], num_classes: int | None) -> str:
+    n = "C" if num_classes is None else str(num_classes)
+    lines = ["root/"] + [f"  {d}/<class>/<image>.jpg      ({n} class folders, the same in every domain)"
+                         for d in domains]
+    return "\n".join(lines + ["  (root/<domain>/images/<class>/... as in the original Office-31 archive "
+                              "is accepted too)"])
+
+
+def _domain_dir(base: Path, domain: str, layout: str, dataset: str) -> Path:
+    for name in dict.fromkeys((domain, domain.replace("_", " "))):
+        d = base / name
+        if d.is_dir():
+            return d / "images" if (d / "images").is_dir() else d
+    return require_path(base / domain, dataset, layout)
+
+
+class OfficeDomain(Dataset):
+    """One domain's images of one split: items ``(image, {domain: class index int64 scalar})``."""
+
+    def __init__(self, domain: str, files: list[Path], labels: list[int], classes: list[str],
+                 size: int) -> None:
+        self.domain, self.files, self.classes, self.size = domain, files, classes, size
+        self.labels = torch.tensor(labels, dtype=torch.int64)
+        self.tasks = [Task(domain, "classification", len(classes))]
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
+        image = torch.from_numpy(load_image(self.files[i], (self.size, self.size)))
+        return image, {self.domain: self.labels[i]}
+
+
+class Office(Dataset):
+    """Multi-input multi-task classification: each image domain is a task with its own inputs.
+
+    Office-31: Saenko, Kulis, Fritz & Darrell, "Adapting Visual Category Models to New Domains", ECCV
+    2010 (domains amazon, dslr, webcam; 31 classes). Office-Home: Venkateswara, Eusebio, Chakraborty &
+    Panchanathan, "Deep Hashing Network for Unsupervised Domain Adaptation", CVPR 2017 (domains Art,
+    Clipart, Product, Real_World; 65 classes). Used as multi-task benchmarks by LibMTL (Lin & Zhang, JMLR
+    2023) and many balancing papers, with a random 60 / 20 / 20 train / val / test split of every domain.
+
+    Splits: each domain's images of each class are shuffled by ``np.random.default_rng([seed, d])``
+    (``d`` the domain's position) and cut by ``fractions`` (default 0.6 / 0.2 / 0.2), so the split is
+    stratified, deterministic and the three parts are disjoint.
+
+    Iteration (multi-input setting, ``multi_input = True``): ``self.domains`` maps each domain (= task)
+    name to an :class:`OfficeDomain` dataset yielding ``(image, {domain: label})``. A trainer builds one
+    DataLoader per domain and, at each step, draws one batch from every domain (cycling the shorter
+    ones), computes each task's loss on its own batch through the shared encoder and its head, and
+    balances the per-task losses as usual. ``len(self)``/``self[i]`` index the concatenation of the
+    domains (for counting or evaluation per item); a default-collated batch across domains is not
+    meaningful because each item has a single task.
+
+    Items: ``image`` float32 ``[3, size, size]`` in [0, 1] (bilinear resize, default 224), label int64
+    scalar. Images are decoded lazily with Pillow (the ``images`` extra).
+
+    Args:
+        split: "train", "val" or "test".
+        root: folder with one sub-folder per domain (required; nothing is downloaded).
+        size: output image side (default 224).
+        seed: seed of the per-domain split.
+        fractions: train / val / test shares (default (0.6, 0.2, 0.2)).
+        num_classes: expected number of class folders ("default": 31 for Office-31, 65 for Office-Home);
+            None accepts any count (e.g. for a subset of the classes).
+    """
+
+    multi_input = True
+    name = "office"
+    DOMAINS: tuple[str, ...] = ()
+    NUM_CLASSES: int | None = None
+
+    def __init__(self, split: str = "train", root: str | os.PathLike[str] | None = None, size: int = 224,
+                 seed: int = 0, fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+                 num_classes: int | None | Literal["default"] = "default") -> None:
+        check_split(self.name, split, _SPLITS)
+        expected = self.NUM_CLASSES if num_classes == "default" else num_classes
+        layout = _layout(self.DOMAINS, expected)
+        base = require_root(root, self.name, layout)
+        require_pil()
+        if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-9:
+            raise ValueError(f"{self.name}: fractions must be three non-negative shares summing to 1, "
+                             f"got {fractions!r}")
+        self.split, self.size, self.classes = split, int(size), None
+        self.domains: dict[str, OfficeDomain] = {}
+        for d, domain in enumerate(self.DOMAINS):
+            folder = _domain_dir(base, domain, layout, self.name)
+            classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+            if expected is not None and len(classes) != expected:
+                raise ValueError(f"{self.name}: {str(folder)!r} has {len(classes)} class folders, expected "
+                                 f"{expected}. Expected layout:\n{layout}")
+            if self.classes is None:
+                self.classes = classes
+            elif classes != self.classes:
+                raise ValueError(f"{self.name}: {str(folder)!r} has classes {classes}, but "
+                                 f"{self.DOMAINS[0]!r} has {self.classes}")
+            files, labels = self._split_domain(folder, classes, [seed, d], fractions, split)
+            self.domains[domain] = OfficeDomain(domain, files, labels, classes, self.size)
+        self.tasks = [Task(domain, "classification", len(self.classes or [])) for domain in self.DOMAINS]
+        self._offsets = np.cumsum([0] + [len(ds) for ds in self.domains.values()])
+
+    def _split_domain(self, folder: Path, classes: list[str], seed: list[int],
+                      fractions: tuple[float, float, float], split: str) -> tuple[list[Path], list[int]]:
+        rng = np.random.default_rng(seed)
+        part = _SPLITS.index(split)
+        files, labels = [], []
+        for label, cls in enumerate(classes):
+            images = sorted(p for p in (folder / cls).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not images:
+                raise ValueError(f"{self.name}: class folder {str(folder / cls)!r} holds no images "
+                                 f"({', '.join(IMAGE_SUFFIXES)})")
+            order = rng.permutation(len(images))
+            n_tr = int(round(fractions[0] * len(images)))
+            n_va = int(round(fractions[1] * len(images)))
+            cuts = (0, n_tr, n_tr + n_va, len(images))
+            chosen = order[cuts[part] : cuts[part + 1]]
+            files += [images[k] for k in sorted(chosen)]
+            labels += [label] * len(chosen)
+        return files, labels
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
+        if not 0 <= i < len(self):
+            raise IndexError(f"{self.name}: index {i} out of range for {len(self)} samples")
+        d = int(np.searchsorted(self._offsets, i, side="right")) - 1
+        return self.domains[self.DOMAINS[d]][i - int(self._offsets[d])]
+
+
+@register_dataset("office31")
+class Office31(Office):
+    """Office-31 (Saenko et al., ECCV 2010): tasks amazon, dslr, webcam; 31 classes. See :class:`Office`."""
+
+    name = "office31"
+    DOMAINS = ("amazon", "dslr", "webcam")
+    NUM_CLASSES = 31
+
+
+@register_dataset("office_home")
+class OfficeHome(Office):
+    """Office-Home (Venkateswara et al., CVPR 2017): tasks Art, Clipart, Product, Real_World; 65 classes.
+
+    The ``Real_World`` folder may also be spelled ``Real World``. See :class:`Office`.
+    """
+
+    name = "office_home"
+    DOMAINS = ("Art", "Clipart", "Product", "Real_World")
+    NUM_CLASSES = 65

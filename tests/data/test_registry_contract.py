@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import multitask as mt
+from multitask.data import DATASETS
+
+NAMES = ["celeba", "cityscapes", "multimnist", "nyuv2", "office31", "office_home", "sarcos", "school",
+         "shapes"]
+
+
+def test_all_datasets_registered_with_split_and_root() -> None:
+    assert mt.list_datasets() == NAMES
+    for name in NAMES:
+        params = inspect.signature(DATASETS.get(name)).parameters
+        assert "split" in params and "root" in params, name
+        assert DATASETS.get(name).__doc__, name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_split_names_split_and_allowed(name: str, tmp_path) -> None:
+    with pytest.raises(ValueError, match=rf"{name}: unknown split 'training'.*train, val, test"):
+        mt.create_dataset(name, split="training", root=str(tmp_path))
