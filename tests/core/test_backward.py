@@ -26,12 +26,15 @@ class FirstRow(GradientMethod):
         return jacobian[0].clone()
 
 
-def make_problem(seed=0, tasks=3, dtype=torch.float64):
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def make_problem(seed=0, tasks=3, dtype=torch.float64, device="cpu"):
     torch.manual_seed(seed)
-    enc = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 5)).to(dtype)
-    heads = nn.ModuleList([nn.Linear(5, 1) for _ in range(tasks)]).to(dtype)
-    x = torch.randn(8, 4, dtype=dtype)
-    ys = [torch.randn(8, 1, dtype=dtype) for _ in range(tasks)]
+    enc = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 5)).to(device, dtype)
+    heads = nn.ModuleList([nn.Linear(5, 1) for _ in range(tasks)]).to(device, dtype)
+    x = torch.randn(8, 4, dtype=dtype, device=device)
+    ys = [torch.randn(8, 1, dtype=dtype, device=device) for _ in range(tasks)]
 
     def losses(return_z=False):
         z = enc(x)
@@ -59,9 +62,10 @@ def manual(enc, heads, losses, w):
     return ref_shared, ref_heads
 
 
-@pytest.mark.parametrize("strategy", ["loop", "batched"])
-def test_parameters_mode_matches_manual(strategy):
-    enc, heads, losses = make_problem()
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("strategy", ["loop", "batched", "auto"])
+def test_parameters_mode_matches_manual(strategy, device):
+    enc, heads, losses = make_problem(device=device)
     w = [0.2, 0.5, 1.3]
     ref_shared, ref_heads = manual(enc, heads, losses, w)
     info = mt.backward(losses(), FixedWeights(w), shared=enc.parameters(), strategy=strategy)
@@ -70,15 +74,18 @@ def test_parameters_mode_matches_manual(strategy):
     for got, ref in zip(grads(heads), ref_heads):
         torch.testing.assert_close(got, ref)
     assert info.mode == "parameters"
-    torch.testing.assert_close(info.weights, torch.tensor(w, dtype=torch.float64))
+    torch.testing.assert_close(info.weights, torch.tensor(w, dtype=torch.float64, device=device))
+    assert all(p.grad.device.type == device for p in enc.parameters())
 
 
-def test_features_mode_matches_weighted_sum_through_encoder():
-    enc, heads, losses = make_problem()
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("strategy", ["loop", "batched"])
+def test_features_mode_matches_weighted_sum_through_encoder(strategy, device):
+    enc, heads, losses = make_problem(device=device)
     w = [0.2, 0.5, 1.3]
     ref_shared, ref_heads = manual(enc, heads, losses, w)
     ls, z = losses(return_z=True)
-    info = mt.backward(ls, FixedWeights(w), shared=enc.parameters(), features=z)
+    info = mt.backward(ls, FixedWeights(w), shared=enc.parameters(), features=z, strategy=strategy)
     for got, ref in zip(grads(enc), ref_shared):
         torch.testing.assert_close(got, ref)
     for got, ref in zip(grads(heads), ref_heads):
@@ -167,8 +174,9 @@ def test_features_mode_rejects_shared_used_by_heads():
     enc, heads, losses = make_problem()
     ls, z = losses(return_z=True)
     with pytest.raises(ValueError, match="used by the task heads directly"):
-        mt.backward(ls, FixedWeights([1.0, 1.0, 1.0]), shared=[*enc.parameters(), *heads[0].parameters()],
-                    features=z)
+        mt.backward(
+            ls, FixedWeights([1.0, 1.0, 1.0]), shared=[*enc.parameters(), *heads[0].parameters()], features=z
+        )
 
 
 def test_aggregate_rejects_bad_jacobians():
@@ -178,3 +186,20 @@ def test_aggregate_rejects_bad_jacobians():
     with pytest.raises(ValueError, match="non-finite.*rows \\[1\\]"):
         m.aggregate(torch.tensor([[1.0, 2.0], [float("inf"), 0.0]]))
     torch.testing.assert_close(m.aggregate(torch.tensor([[1.0, 2.0], [3.0, 4.0]])), torch.tensor([4.0, 6.0]))
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, None])
+def test_batched_chunks_equal_loop(chunk_size):
+    from multitask.core.jacobian import jacobian
+
+    enc, heads, losses = make_problem()
+    vec = torch.stack(list(losses().values()))
+    shared = list(enc.parameters())
+    ref = jacobian(vec, shared, strategy="loop")
+    got = jacobian(vec, shared, strategy="batched", chunk_size=chunk_size)
+    torch.testing.assert_close(got, ref)
+    assert ref.shape == (3, sum(p.numel() for p in shared))
+    with pytest.raises(ValueError, match="chunk_size"):
+        jacobian(vec, shared, strategy="batched", chunk_size=0)
+    with pytest.raises(ValueError, match="unknown Jacobian strategy"):
+        jacobian(vec, shared, strategy="fast")
