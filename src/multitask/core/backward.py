@@ -286,4 +286,3 @@ def _accumulate(p: Tensor, g: Tensor) -> None:
         p.grad = g.clone()
     else:
         p.grad.add_(g)
-

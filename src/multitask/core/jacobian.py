@@ -64,9 +64,7 @@ def jacobian_blocks(
             if strategy != "auto":
                 raise
             _batching_failed.add(losses.device.type)
-            warnings.warn(
-                f"batched Jacobian failed ({err}); falling back to the per-task loop", stacklevel=2
-            )
+            warnings.warn(f"batched Jacobian failed ({err}); falling back to the per-task loop", stacklevel=2)
     return _loop(losses, inputs)
 
 
