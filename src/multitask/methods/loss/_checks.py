@@ -1,0 +1,73 @@
+"""Input checks shared by the loss weightings (private: not a registered method)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def task_label(task_names: Sequence[str], index: int) -> str:
+    """The name of task ``index`` (its position when no name is known)."""
+    return str(task_names[index]) if index < len(task_names) else str(index)
+
+
+def check_losses(
+    method: str, losses: Tensor, task_names: Sequence[str], num_tasks: int | None = None
+) -> None:
+    """Validate a loss vector: a floating ``[T]`` tensor, the expected ``T``, all entries finite.
+
+    Raises:
+        TypeError: ``losses`` is not a floating tensor.
+        ValueError: wrong shape or length, or a non-finite loss (the message names the task).
+    """
+    if not isinstance(losses, Tensor):
+        raise TypeError(f"{method}: the losses must be a torch.Tensor, got {type(losses).__name__}")
+    if not losses.is_floating_point():
+        raise TypeError(f"{method}: the losses must be floating point, got {losses.dtype}")
+    if losses.dim() != 1 or losses.numel() == 0:
+        raise ValueError(
+            f"{method}: the losses must be a non-empty vector [T], got shape {tuple(losses.shape)}"
+        )
+    if num_tasks is not None and losses.numel() != num_tasks:
+        raise ValueError(
+            f"{method}: built for num_tasks={num_tasks}, got {losses.numel()} losses "
+            f"(tasks {list(task_names)})"
+        )
+    values = losses.detach()
+    bad = (~torch.isfinite(values)).nonzero().flatten().tolist()
+    if bad:
+        i = bad[0]
+        raise ValueError(
+            f"{method}: the loss of task {task_label(task_names, i)!r} is not finite: {values[i].item()}"
+        )
+
+
+def check_nonnegative(
+    method: str, losses: Tensor, task_names: Sequence[str], floor: Tensor | None = None
+) -> None:
+    """Raise ``ValueError`` naming the first task whose loss is below ``floor`` (default 0).
+
+    For the methods that take the logarithm of the losses (or of the losses minus an offset ``floor``).
+    """
+    values = losses.detach()
+    lower = torch.zeros_like(values) if floor is None else floor.detach().to(values).expand_as(values)
+    low = (values < lower).nonzero().flatten().tolist()
+    if low:
+        i = low[0]
+        raise ValueError(
+            f"{method}: the loss of task {task_label(task_names, i)!r} is {values[i].item()}, below "
+            f"{lower[i].item()}; {method} takes the logarithm of the losses"
+            + (" minus their offsets" if floor is not None else "")
+            + ", so they must not be lower"
+        )
+
+
+def check_num_tasks(method: str, num_tasks: int) -> int:
+    """Validate the ``num_tasks`` constructor argument."""
+    if isinstance(num_tasks, bool) or not isinstance(num_tasks, int):
+        raise TypeError(f"{method}: num_tasks must be an int, got {type(num_tasks).__name__}")
+    if num_tasks < 1:
+        raise ValueError(f"{method}: num_tasks must be >= 1, got {num_tasks}")
+    return num_tasks

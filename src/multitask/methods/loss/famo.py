@@ -1,0 +1,161 @@
+"""FAMO: fast adaptive multitask optimisation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from multitask.methods.base import LossContext, LossWeighting, register_method
+from multitask.methods.loss._checks import check_losses, check_nonnegative, check_num_tasks
+
+
+@register_method("famo")
+class FAMO(LossWeighting):
+    """Fast Adaptive Multitask Optimization (FAMO).
+
+    Liu, Feng, Stone, Liu. FAMO: Fast Adaptive Multitask Optimization. NeurIPS 2023.
+
+    Task weights ``z = softmax(ξ)`` come from logits ``ξ`` that FAMO updates itself. With offsets
+    ``bₜ`` (lower bounds of the losses, default 0) and ``Dₜ = Lₜ − bₜ + ε``::
+
+        c = Σₜ zₜ / Dₜ   (held constant),      L = Σₜ zₜ log Dₜ / c,      wₜ = ∂L/∂Lₜ = zₜ / (c Dₜ)
+
+    so ``Σₜ wₜ = 1`` and the step decreases every log-loss at a balanced rate. After the model's
+    optimizer step, with ``δₜ = log Dₜ(before) − log Dₜ(after)`` the decrease of each log-loss, the logits
+    take one Adam step on the gradient ``∂/∂ξ (zᵀδ) = z ⊙ (δ − zᵀδ)`` with weight decay ``γ`` (as the
+    official code does with ``torch.optim.Adam(lr, weight_decay=γ)``; the paper writes the plain-gradient
+    version ``ξ ← ξ − α(δ + γξ)``). Tasks whose loss fell less gain weight.
+
+    Which "after" losses: the exact variant re-evaluates the losses on the same batch after the
+    optimizer step and calls :meth:`update` with them, as the official training scripts do. By default
+    (no :meth:`update` call between two steps) FAMO uses the next step's losses, i.e. the decrease from
+    one batch to the next, which costs no extra forward pass but is noisier.
+
+    Args:
+        num_tasks: number of tasks ``T``.
+        lr: learning rate of the logits (official default 0.025).
+        gamma: weight decay ``γ`` of the logits (default 1e-3, the official QM9 script's value; the
+            official example ``famo.py`` and CelebA script use 0.01).
+        min_losses: offsets ``bₜ`` (default 0; :meth:`set_min_losses` changes them).
+        eps: ``ε`` in ``Dₜ`` (official 1e-8).
+        betas, adam_eps: Adam's moment factors and denominator term (torch defaults 0.9, 0.999 and 1e-8).
+    Modes: loss weighting (one backward pass; no Jacobian). A loss below its offset raises ``ValueError``
+    naming the task; ``Lₜ = bₜ`` is fine (``Dₜ = ε``).
+    """
+
+    _state_attrs: ClassVar[tuple[str, ...]] = ("adam_steps", "prev_losses")
+
+    logits: Tensor
+    exp_avg: Tensor
+    exp_avg_sq: Tensor
+    min_losses: Tensor
+
+    def __init__(
+        self,
+        num_tasks: int,
+        lr: float = 0.025,
+        gamma: float = 1e-3,
+        min_losses: Sequence[float] | Tensor | None = None,
+        eps: float = 1e-8,
+        betas: tuple[float, float] = (0.9, 0.999),
+        adam_eps: float = 1e-8,
+    ) -> None:
+        super().__init__()
+        self.num_tasks = check_num_tasks("FAMO", num_tasks)
+        if not lr > 0:
+            raise ValueError(f"FAMO: lr must be > 0, got {lr}")
+        if not gamma >= 0:
+            raise ValueError(f"FAMO: gamma must be >= 0, got {gamma}")
+        if not eps > 0 or not adam_eps > 0:
+            raise ValueError(f"FAMO: eps and adam_eps must be > 0, got {eps}, {adam_eps}")
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"FAMO: betas must be two numbers in [0, 1), got {betas}")
+        self.lr = float(lr)
+        self.gamma = float(gamma)
+        self.eps = float(eps)
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.adam_eps = float(adam_eps)
+        self.register_buffer("logits", torch.zeros(num_tasks))
+        self.register_buffer("exp_avg", torch.zeros(num_tasks))
+        self.register_buffer("exp_avg_sq", torch.zeros(num_tasks))
+        self.register_buffer("min_losses", torch.zeros(num_tasks))
+        if min_losses is not None:
+            self.set_min_losses(min_losses)
+        self.adam_steps = 0
+        self.prev_losses: Tensor | None = None
+
+    def reset(self) -> None:
+        """Forget the pending losses and the logits' Adam state; the logits themselves are kept."""
+        super().reset()
+        self.adam_steps = 0
+        self.prev_losses = None
+        self.exp_avg.zero_()
+        self.exp_avg_sq.zero_()
+
+    def set_min_losses(self, min_losses: Sequence[float] | Tensor) -> None:
+        """Set the offsets ``bₜ`` (lower bounds of the losses)."""
+        b = torch.as_tensor(min_losses, dtype=self.min_losses.dtype).detach().reshape(-1)
+        if b.numel() != self.num_tasks or not torch.isfinite(b).all():
+            raise ValueError(f"FAMO: min_losses must be {self.num_tasks} finite numbers, got {min_losses}")
+        self.min_losses.copy_(b.to(self.min_losses.device))
+
+    def _log_gap(self, losses: Tensor) -> Tensor:
+        return torch.log(losses - self.min_losses.to(losses) + self.eps)
+
+    def update(self, new_losses: Mapping[str, Tensor | float] | Sequence[Tensor | float] | Tensor) -> None:
+        """Update the logits from the losses after the optimizer step (same batch: the exact variant).
+
+        ``new_losses``: a ``[T]`` tensor, a sequence in task order, or a ``{task: loss}`` mapping in task
+        order (as given to ``multitask.backward``).
+        """
+        if self.prev_losses is None:
+            raise ValueError("FAMO: update() needs a previous step; call it after backward/combine")
+        if isinstance(new_losses, Mapping):
+            names = [str(k) for k in new_losses]
+            values: Sequence[Tensor | float] | Tensor = list(new_losses.values())
+        else:
+            names = [str(i) for i in range(self.num_tasks)]
+            values = new_losses
+        if isinstance(values, Tensor):
+            new = values.detach().reshape(-1)
+        else:
+            new = torch.stack([torch.as_tensor(v).detach().reshape(()) for v in values])
+        new = new.to(self.prev_losses)
+        self._apply_update(new, names)
+
+    def _apply_update(self, new: Tensor, names: Sequence[str]) -> None:
+        check_losses("FAMO", new, names, self.num_tasks)
+        check_nonnegative("FAMO", new, names, self.min_losses)
+        delta = self._log_gap(self.prev_losses) - self._log_gap(new)
+        z = torch.softmax(self.logits.to(delta), dim=0)
+        grad = z * (delta - (z * delta).sum())  # = J_softmax(ξ)ᵀ δ = ∂(zᵀδ)/∂ξ
+        self._adam_step(grad.to(self.logits))
+        self.prev_losses = None
+
+    def _adam_step(self, grad: Tensor) -> None:
+        beta1, beta2 = self.betas
+        self.adam_steps += 1
+        grad = grad + self.gamma * self.logits
+        self.exp_avg.mul_(beta1).add_(grad, alpha=1.0 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+        m_hat = self.exp_avg / (1.0 - beta1**self.adam_steps)
+        v_hat = self.exp_avg_sq / (1.0 - beta2**self.adam_steps)
+        self.logits.sub_(self.lr * m_hat / (v_hat.sqrt() + self.adam_eps))
+
+    def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
+        check_losses("FAMO", losses, ctx.task_names, self.num_tasks)
+        check_nonnegative("FAMO", losses, ctx.task_names, self.min_losses)
+        if self.prev_losses is not None:  # no update() since the last step: use this step's losses
+            self._apply_update(losses.detach(), ctx.task_names)
+        gap = losses - self.min_losses.to(losses) + self.eps
+        z = torch.softmax(self.logits.to(losses), dim=0)
+        c = (z / gap.detach()).sum()
+        total = (z * torch.log(gap)).sum() / c
+        self.prev_losses = losses.detach().clone()
+        return total, (z / (c * gap.detach())).detach()
+
+    def extra_repr(self) -> str:
+        return f"num_tasks={self.num_tasks}, lr={self.lr:g}, gamma={self.gamma:g}"

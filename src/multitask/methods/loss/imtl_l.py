@@ -1,0 +1,50 @@
+"""IMTL-L: the loss-balance part of Impartial Multi-Task Learning."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from multitask.methods.base import LossContext, LossWeighting, register_method
+from multitask.methods.loss._checks import check_losses, check_num_tasks
+
+
+@register_method("imtl_l")
+class IMTLL(LossWeighting):
+    """IMTL-L, impartial loss balancing with learnable scales.
+
+    Liu, Li, Kuang, Xue, Chen, Yang, Liao, Zhang. Towards Impartial Multi-task Learning. ICLR 2021
+    (the loss part, "IMTL-L"; the gradient part is IMTL-G).
+
+    Objective, with one learnable log-scale ``sₜ`` per task::
+
+        L = Σₜ exp(sₜ) Lₜ − sₜ
+
+    ``∂L/∂sₜ = exp(sₜ) Lₜ − 1``, so for fixed losses the scales settle where every scaled loss
+    ``exp(sₜ) Lₜ`` equals 1: the balance is invariant to the scale of each loss. The reported weights are
+    ``wₜ = exp(sₜ)``.
+
+    The scales are ``nn.Parameter``s: give ``method.parameters()`` to the optimizer (the paper updates them
+    with the network by gradient descent).
+
+    Args:
+        num_tasks: number of tasks ``T``.
+        init: initial value of every ``sₜ`` (default 0: unit weights, as in the paper and LibMTL).
+    Modes: loss weighting (one backward pass; no Jacobian). The losses should be positive (the minimiser
+    ``sₜ = −log Lₜ`` exists only for ``Lₜ > 0``); the objective itself is finite for any finite loss.
+    """
+
+    def __init__(self, num_tasks: int, init: float = 0.0) -> None:
+        super().__init__()
+        self.num_tasks = check_num_tasks("IMTL_L", num_tasks)
+        self.log_scales = nn.Parameter(torch.full((num_tasks,), float(init)))
+
+    def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
+        check_losses("IMTL_L", losses, ctx.task_names, self.num_tasks)
+        s = self.log_scales.to(device=losses.device, dtype=losses.dtype)
+        scale = torch.exp(s)
+        total = (scale * losses - s).sum()
+        return total, scale.detach()
+
+    def extra_repr(self) -> str:
+        return f"num_tasks={self.num_tasks}"

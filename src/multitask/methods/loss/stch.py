@@ -1,0 +1,184 @@
+"""Smooth Tchebycheff scalarisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from multitask.methods.base import LossContext, LossWeighting, register_method
+from multitask.methods.loss._checks import check_losses, check_nonnegative, check_num_tasks
+
+_IDEALS = ("zero", "running_min")
+
+
+@register_method("stch")
+class STCH(LossWeighting):
+    """Smooth Tchebycheff scalarisation (STCH).
+
+    Lin, Zhang, Yang, Liu, Wang, Zhang. Smooth Tchebycheff Scalarization for Multi-Objective
+    Optimization. ICML 2024.
+
+    The Tchebycheff scalarisation ``maxₜ λₜ(fₜ − zₜ*)`` smoothed with parameter ``μ``::
+
+        g = T · μ log Σₜ exp(λₜ (fₜ − zₜ*) / μ),      wₜ = ∂g/∂fₜ = T λₜ softmax(λ ⊙ (f − z*) / μ)ₜ
+
+    (``μ → 0`` recovers the max, i.e. the worst task; large ``μ`` approaches the plain sum). The factor
+    ``T`` and ``λ = 1`` follow the official multi-task code. The reported weights are ``wₜ``, the weights
+    with respect to ``fₜ`` (the log-losses when ``log_losses=True``).
+
+    As in the official multi-task code (``STCH_MTL``), by default ``fₜ = log(Lₜ / nₜ + ε)``: for the first
+    ``warmup_epochs`` epochs the objective is the log-sum ``Σₜ log(Lₜ + ε)`` (weights 1), the last
+    warm-up epoch's average losses become the normaliser ``n``, and STCH on the normalised log-losses
+    starts after that with ideal point ``z* = 0``. ``warmup_epochs = 5`` reproduces the official default
+    (``STCH_warmup_epoch = 4``: epochs 0–3 warm up, epoch 4 warms up and measures ``n``). With
+    ``warmup_epochs = 0`` there is no warm-up and ``n = 1``. ``log_losses=False`` uses ``fₜ = Lₜ / nₜ``
+    (the paper's general form). ``ideal="running_min"`` uses the running minimum of each ``fₜ`` seen so
+    far (including the current step) as ``z*`` instead of 0.
+
+    Epochs: every step adds its detached losses to the epoch average. Close an epoch with
+    :meth:`epoch_end` or give ``iters_per_epoch``; with neither, STCH stays in warm-up forever unless
+    ``warmup_epochs = 0``.
+
+    Args:
+        num_tasks: optional number of tasks, checked against the loss vector when given.
+        mu: smoothing ``μ > 0`` (official default 1.0).
+        warmup_epochs: epochs of log-sum warm-up (default 5, see above).
+        iters_per_epoch: when given, close an epoch automatically after this many steps.
+        preference: optional positive ``λ`` (default all ones).
+        log_losses: apply STCH to log-losses (default True, official) or to the losses.
+        ideal: ``"zero"`` (default, official) or ``"running_min"``.
+        eps: ``ε`` inside the logs (official 1e-20; kept above the dtype's smallest normal number).
+    Modes: loss weighting (one backward pass; no Jacobian). With ``log_losses=True`` a negative loss raises
+    ``ValueError`` naming the task; a loss of 0 is finite thanks to ``ε``.
+    """
+
+    _state_attrs: ClassVar[tuple[str, ...]] = (
+        "epoch_sum",
+        "epoch_count",
+        "epochs_done",
+        "normalizer",
+        "ideal_point",
+    )
+
+    def __init__(
+        self,
+        num_tasks: int | None = None,
+        mu: float = 1.0,
+        warmup_epochs: int = 5,
+        iters_per_epoch: int | None = None,
+        preference: Sequence[float] | Tensor | None = None,
+        log_losses: bool = True,
+        ideal: str = "zero",
+        eps: float = 1e-20,
+    ) -> None:
+        super().__init__()
+        if not mu > 0:
+            raise ValueError(f"STCH: mu must be > 0, got {mu}")
+        if isinstance(warmup_epochs, bool) or int(warmup_epochs) < 0:
+            raise ValueError(f"STCH: warmup_epochs must be an int >= 0, got {warmup_epochs}")
+        if iters_per_epoch is not None and (isinstance(iters_per_epoch, bool) or int(iters_per_epoch) < 1):
+            raise ValueError(f"STCH: iters_per_epoch must be a positive int, got {iters_per_epoch}")
+        if ideal not in _IDEALS:
+            raise ValueError(f"STCH: ideal must be one of {_IDEALS}, got {ideal!r}")
+        if not eps > 0:
+            raise ValueError(f"STCH: eps must be > 0, got {eps}")
+        self.num_tasks = None if num_tasks is None else check_num_tasks("STCH", num_tasks)
+        self.mu = float(mu)
+        self.warmup_epochs = int(warmup_epochs)
+        self.iters_per_epoch = None if iters_per_epoch is None else int(iters_per_epoch)
+        self.preference: list[float] | None = None
+        if preference is not None:
+            pref = [float(p) for p in torch.as_tensor(preference).reshape(-1).tolist()]
+            if not all(p > 0 for p in pref):
+                raise ValueError(f"STCH: preference weights must be > 0, got {pref}")
+            if self.num_tasks is not None and len(pref) != self.num_tasks:
+                raise ValueError(f"STCH: preference has {len(pref)} entries, num_tasks is {self.num_tasks}")
+            self.preference = pref
+        self.log_losses = bool(log_losses)
+        self.ideal = ideal
+        self.eps = float(eps)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.epoch_sum: list[float] | None = None
+        self.epoch_count = 0
+        self.epochs_done = 0
+        #: the normaliser n (None until the warm-up ends)
+        self.normalizer: list[float] | None = None
+        #: running minimum of f (ideal="running_min")
+        self.ideal_point: list[float] | None = None
+
+    def reset(self) -> None:
+        super().reset()
+        self._clear()
+
+    @property
+    def warming_up(self) -> bool:
+        """True while the objective is the warm-up log-sum."""
+        return self.epochs_done < self.warmup_epochs
+
+    # ---- epochs ------------------------------------------------------------------------------
+    def record(self, losses: Tensor) -> None:
+        """Add one step's loss values to the current epoch's average."""
+        values = [float(v) for v in losses.detach().reshape(-1).tolist()]
+        if self.epoch_sum is None:
+            self.epoch_sum = [0.0] * len(values)
+        if len(values) != len(self.epoch_sum):
+            raise ValueError(f"STCH: got {len(values)} losses, earlier steps had {len(self.epoch_sum)}")
+        self.epoch_sum = [a + b for a, b in zip(self.epoch_sum, values)]
+        self.epoch_count += 1
+
+    def epoch_end(self) -> None:
+        """Close the current epoch; closing the last warm-up epoch fixes the normaliser ``n``."""
+        if self.epoch_sum is None or self.epoch_count == 0:
+            raise ValueError("STCH: epoch_end() called but no losses were recorded in this epoch")
+        self.epochs_done += 1
+        if self.epochs_done == self.warmup_epochs:
+            self.normalizer = [s / self.epoch_count for s in self.epoch_sum]
+        self.epoch_sum = None
+        self.epoch_count = 0
+
+    # ---- objective ---------------------------------------------------------------------------
+    def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
+        check_losses("STCH", losses, ctx.task_names, self.num_tasks)
+        if self.log_losses:
+            check_nonnegative("STCH", losses, ctx.task_names)
+        t = losses.shape[0]
+        if self.preference is not None and len(self.preference) != t:
+            raise ValueError(f"STCH: preference has {len(self.preference)} entries, got {t} losses")
+        if self.warming_up:
+            total = torch.log(losses + self.eps).sum()
+            weights = torch.ones_like(losses.detach())
+        else:
+            total, weights = self._smooth_tchebycheff(losses)
+        self.record(losses)
+        if self.iters_per_epoch is not None and self.epoch_count >= self.iters_per_epoch:
+            self.epoch_end()
+        return total, weights
+
+    def _smooth_tchebycheff(self, losses: Tensor) -> tuple[Tensor, Tensor]:
+        t = losses.shape[0]
+        ref = losses.detach()
+        norm = torch.ones_like(ref) if self.normalizer is None else torch.tensor(self.normalizer).to(ref)
+        norm = norm.clamp_min(torch.finfo(ref.dtype).tiny)
+        f = torch.log(losses / norm + self.eps) if self.log_losses else losses / norm
+        if self.ideal == "running_min":
+            current = f.detach()
+            if self.ideal_point is not None:
+                current = torch.minimum(current, torch.tensor(self.ideal_point).to(current))
+            self.ideal_point = [float(v) for v in current.tolist()]
+            f = f - current
+        lam = torch.ones_like(ref) if self.preference is None else torch.tensor(self.preference).to(ref)
+        scaled = lam * f / self.mu
+        total = t * self.mu * torch.logsumexp(scaled, dim=0)
+        weights = t * lam * torch.softmax(scaled.detach(), dim=0)
+        return total, weights
+
+    def extra_repr(self) -> str:
+        return (
+            f"mu={self.mu:g}, warmup_epochs={self.warmup_epochs}, log_losses={self.log_losses}, "
+            f"ideal={self.ideal!r}"
+        )

@@ -1,0 +1,50 @@
+"""Uncertainty weighting with learnable log-variances."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from multitask.methods.base import LossContext, LossWeighting, register_method
+from multitask.methods.loss._checks import check_losses, check_num_tasks
+
+
+@register_method("uw")
+class UW(LossWeighting):
+    """Uncertainty weighting (homoscedastic task uncertainty).
+
+    Kendall, Gal, Cipolla. Multi-Task Learning Using Uncertainty to Weigh Losses for Scene Geometry and
+    Semantics. CVPR 2018.
+
+    Objective, with one learnable log-variance ``sₜ = log σₜ²`` per task::
+
+        L = Σₜ ½ exp(−sₜ) Lₜ + ½ sₜ
+
+    This is the paper's Gaussian-likelihood form ``Lₜ/(2σₜ²) + log σₜ`` written in ``sₜ`` (learning the
+    log-variance is the paper's numerically stable parametrisation) and the exact objective of LibMTL's
+    ``UW``. For fixed ``Lₜ`` its minimiser is ``sₜ = log Lₜ``, i.e. the effective weight ``½ exp(−sₜ)``
+    tends to ``1/(2Lₜ)``. The reported weights are ``wₜ = ½ exp(−sₜ)`` (``∂L/∂Lₜ``).
+
+    The log-variances are ``nn.Parameter``s: give ``method.parameters()`` to the optimizer (the paper
+    trains them with the network's optimizer and learning rate).
+
+    Args:
+        num_tasks: number of tasks ``T`` (the parameters exist before the optimizer is built).
+        init: initial value of every ``sₜ`` (default 0, i.e. σₜ = 1 and weights ½; LibMTL uses −0.5).
+    Modes: loss weighting (one backward pass; no Jacobian). Losses may be negative (no logarithms).
+    """
+
+    def __init__(self, num_tasks: int, init: float = 0.0) -> None:
+        super().__init__()
+        self.num_tasks = check_num_tasks("UW", num_tasks)
+        self.log_vars = nn.Parameter(torch.full((num_tasks,), float(init)))
+
+    def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
+        check_losses("UW", losses, ctx.task_names, self.num_tasks)
+        s = self.log_vars.to(device=losses.device, dtype=losses.dtype)
+        precision = 0.5 * torch.exp(-s)
+        total = (precision * losses + 0.5 * s).sum()
+        return total, precision.detach()
+
+    def extra_repr(self) -> str:
+        return f"num_tasks={self.num_tasks}"
