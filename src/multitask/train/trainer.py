@@ -5,6 +5,10 @@ and keeps the epoch with the best validation Δm (Maninis/Vandenhende convention
 single-task validation results in ``train.baseline`` when given, else against the first epoch's
 validation results). The test split is evaluated once, with the selected epoch's weights.
 
+A model with ``regularization()`` (DSelect-k) has that term back-propagated as is each step, outside
+the balancing. Deep supervision: each prediction in ``model.aux_outputs[task]`` (PAD-Net, MTI-Net)
+adds ``train.aux_weight`` times its task loss to the task's loss before balancing.
+
 Method hooks: a method with ``epoch_end()`` (DWA) has it called after each training epoch; a method
 with ``update_kpi({task: value})`` (DTP) gets each task's main validation metric after each epoch when
 every task's main metric is a higher-is-better value in (0, 1] (accuracy, mIoU, ...).
@@ -166,6 +170,9 @@ class Trainer:
                 f"non-finite loss for task {bad[0]!r} at epoch {self.epoch} step {self.global_step} "
                 f"(all bad tasks: {bad}); the last good checkpoint is {self.out_dir / 'checkpoint.pt'}"
             )
+        regularization = getattr(self.model, "regularization", None)
+        if callable(regularization):  # e.g. DSelect-k's gate entropy: added as is, not balanced
+            regularization().backward(retain_graph=True)
         shared = list(self.model.shared_parameters())
         info = mt.backward(losses, self.method, shared=shared, features=features)
         self.optimizer.step()

@@ -1,0 +1,61 @@
+"""ConFIG: the conflict-free direction with equal cosine to every task gradient."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from multitask.methods.base import GradientMethod, check_gramian, register_method
+
+
+@register_method("config")
+class ConFIG(GradientMethod):
+    """Conflict-Free Inverse Gradients (ConFIG).
+
+    Liu, Chu, Thuerey. ConFIG: Towards Conflict-free Training of Physics Informed Neural Networks.
+    ICLR 2025.
+
+    Update rule: with unit gradients ``ûᵢ = gᵢ/‖gᵢ‖`` stacked as ``Û``,
+
+        ``g_u = Û⁺ 1``,   ``d = (Σᵢ gᵢᵀ ĝ_u) ĝ_u``,   ``ĝ_u = g_u / ‖g_u‖``
+
+    (paper eq. 2 with equal weights and the official code's ``ProjectionLength``). When the gradients
+    are linearly independent ``Û g_u = 1``: ``d`` has the same positive cosine with every task gradient,
+    so it conflicts with none. Gramian form (``Û⁺ = Ûᵀ(ÛÛᵀ)⁺``): with ``D = diag(G)`` and the cosine
+    matrix ``C = D^{-1/2} G D^{-1/2}``, ``g_u = Jᵀa``, ``a = D^{-1/2} C⁺ 1``, ``‖g_u‖² = aᵀGa`` and
+    ``Σᵢ gᵢᵀg_u = 1ᵀGa``; so ``w = (1ᵀGa / aᵀGa) a`` and the engine never needs ``J``. Tasks with a zero
+    gradient have no direction (the official code zeroes their unit vector): they get weight 0.
+    The pseudo-inverse drops singular values below ``100·T·eps(dtype)`` of the largest (collinear or
+    duplicated gradients, whose cosine matrix is singular only up to rounding). The paper's momentum
+    variant (M-ConFIG) is not included.
+
+    Hyper-parameters: none.
+    Modes: parameters, features.
+    """
+
+    needs = "gramian"
+
+    def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
+        gramian = check_gramian(gramian)
+        t = gramian.shape[0]
+        work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
+        work = 0.5 * (work + work.T)
+        diag = work.diagonal().clamp_min(0.0)
+        top = float(diag.max())
+        out = torch.zeros(t, dtype=work.dtype, device=work.device)
+        if not top > 0:
+            return out.to(gramian.dtype)
+        work, diag = work / top, diag / top
+        active = (diag > 0).nonzero().flatten()
+        sub = work.index_select(0, active).index_select(1, active)
+        inv_norm = diag[active].rsqrt()
+        cos = sub * inv_norm[:, None] * inv_norm[None, :]
+        rtol = 100.0 * torch.finfo(gramian.dtype).eps * t
+        a = torch.zeros_like(out)
+        a[active] = inv_norm * (torch.linalg.pinv(cos, rtol=rtol, hermitian=True) @ torch.ones_like(inv_norm))
+        norm_sq = float(a @ work @ a)
+        if not norm_sq > 1e-30:  # g_u = 0 (e.g. exactly opposite gradients): no direction
+            return out.to(gramian.dtype)
+        length = float(work.sum(dim=0) @ a)  # Σᵢ gᵢᵀ g_u
+        # back to the caller's scale: G = top · work, so the weights scale as 1 (a·√top cancels)
+        return (a * (length / norm_sq)).to(gramian.dtype)

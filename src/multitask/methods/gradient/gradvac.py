@@ -1,0 +1,194 @@
+"""GradVac: steer every pair of task gradients towards an adaptive (EMA) cosine target."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from multitask.methods.base import GradientMethod, check_gramian, check_jacobian, register_method
+from multitask.methods.gradient._random import SeededGenerator
+
+_MAX_TARGET = 1.0 - 1e-6  # |φ̂| used in the correction (φ̂ = ±1 would need an infinite step)
+
+
+@register_method("gradvac")
+class GradVac(GradientMethod):
+    """Gradient Vaccine.
+
+    Wang, Tsvetkov, Firat, Cao. Gradient Vaccine: Investigating and Improving Multi-task Optimization
+    in Massively Multilingual Models. ICLR 2021.
+
+    Update rule (Algorithm 1): for every task ``i`` start from ``gᵢ' = gᵢ`` and visit the other tasks
+    ``j`` in a random order; with ``φᵢⱼ = cos(gᵢ', gⱼ)`` and the target ``φ̂ᵢⱼ``:
+
+        if ``φᵢⱼ < φ̂ᵢⱼ``:  ``gᵢ' ← gᵢ' + gⱼ · ‖gᵢ'‖ (φ̂ᵢⱼ √(1−φᵢⱼ²) − φᵢⱼ √(1−φ̂ᵢⱼ²)) / (‖gⱼ‖ √(1−φ̂ᵢⱼ²))``
+
+    which makes ``cos(gᵢ', gⱼ) = φ̂ᵢⱼ`` exactly; then ``φ̂ᵢⱼ ← (1−β) φ̂ᵢⱼ + β φᵢⱼ`` (EMA, ``φ̂ = 0`` at the
+    start, updated at every visit as in the paper's algorithm — LibMTL updates it only when a correction
+    was applied). The update is ``d = Σᵢ gᵢ'`` (``reduction="mean"`` divides by ``T``). With
+    ``φ̂ = 0`` it acts like PCGrad; the EMA lets the targets follow the typical similarity of each pair.
+
+    Every ``gᵢ'`` stays a combination of the original rows, so with one group the method needs only
+    the Gramian (coefficient rows ``Cᵢ``: ``gᵢ'·gⱼ = Cᵢ G eⱼ``, ``‖gᵢ'‖² = Cᵢ G Cᵢᵀ``). The paper applies
+    the rule per parameter block ("per layer"); pass ``groups`` as the block sizes (they must add up
+    to the Jacobian's width, e.g. ``[p.numel() for p in shared]``): each block then has its own targets
+    and its own correction (one random order per step shared by all blocks, as in LibMTL), and the
+    method needs the Jacobian itself (no single weight vector: ``last_weights`` is ``None``).
+
+    Choice of β: the paper sets β = 1e-2 for its experiments. LibMTL and torchjd default to 0.5 (LibMTL
+    also updates the EMA only on corrected pairs, so its targets can only fall). We follow the paper's
+    algorithm, so we take the paper's β = 0.01: a slow EMA that tracks the long-run similarity of each
+    pair rather than the last batch; pass ``beta=0.5`` to reproduce the libraries' setting.
+
+    Args:
+        beta: EMA rate ``β`` of the targets (paper: 1e-2).
+        groups: ``"whole"`` (default: one block) or a sequence of block sizes.
+        reduction: ``"sum"`` (default, paper) or ``"mean"``.
+        seed: seed of the method's own generator for the random orders; ``None`` draws from torch's
+            global generator.
+    Modes: parameters, features (block sizes then refer to the representation's flattened entries).
+    State: the targets ``φ̂`` (``[T, T, groups]``) and the generator state.
+    """
+
+    needs = "gramian"
+    _state_attrs = ("targets", "rng_state")
+
+    def __init__(
+        self,
+        beta: float = 0.01,
+        groups: str | Sequence[int] = "whole",
+        reduction: str = "sum",
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if not (isinstance(beta, (int, float)) and math.isfinite(beta) and 0.0 <= beta <= 1.0):
+            raise ValueError(f"GradVac: beta must be a number in [0, 1], got {beta!r}")
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"GradVac: reduction must be 'sum' or 'mean', got {reduction!r}")
+        if isinstance(groups, str):
+            if groups != "whole":
+                raise ValueError(
+                    f"GradVac: groups must be 'whole' or a sequence of block sizes, got {groups!r}"
+                )
+            self.groups: str | list[int] = "whole"
+        else:
+            sizes = list(groups)
+            if not sizes or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in sizes):
+                raise ValueError(f"GradVac: groups must be positive block sizes, got {sizes!r}")
+            self.groups = sizes
+            self.needs = "jacobian"  # type: ignore[misc]  (per-block Gramians need J)
+        self.beta = float(beta)
+        self.reduction = reduction
+        self._rng = SeededGenerator(seed)
+        #: EMA targets φ̂ ``[T, T, K]`` (row i: the task being corrected, column j: the task it meets)
+        self.targets: Tensor | None = None
+
+    # ---- state -------------------------------------------------------------------------------
+    @property
+    def rng_state(self) -> Tensor | None:
+        return self._rng.state
+
+    @rng_state.setter
+    def rng_state(self, value: Tensor | None) -> None:
+        self._rng.state = value
+
+    def reset(self) -> None:
+        super().reset()
+        self._rng.reset()
+        self.targets = None
+
+    # ---- the rule ----------------------------------------------------------------------------
+    def orders(self, num_tasks: int) -> Tensor:
+        """``[T, T−1]``: row ``i`` is the random order in which task ``i`` visits the others."""
+        t = num_tasks
+        keys = torch.rand(t, t, generator=self._rng.get("cpu"))
+        keys.fill_diagonal_(2.0)  # task i itself sorts last and is dropped
+        return keys.argsort(dim=1)[:, : t - 1]
+
+    def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
+        if self.groups != "whole":
+            raise ValueError(
+                "GradVac with per-block groups needs the Jacobian: call aggregate(J) / direction(J)"
+            )
+        gramian = check_gramian(gramian)
+        work = _work(gramian)
+        targets = self._targets(work.shape[0], 1, work)
+        order = self.orders(work.shape[0]).to(work.device)
+        w, targets[..., 0] = _vaccinate(work, targets[..., 0], order, self.beta)
+        self.targets = targets
+        return self._reduce(w).to(gramian.dtype)
+
+    def direction(self, jacobian: Tensor, losses: Tensor | None = None) -> Tensor:
+        if self.groups == "whole":
+            return super().direction(jacobian, losses)
+        jacobian = check_jacobian(jacobian)
+        t, n = jacobian.shape
+        if sum(self.groups) != n:
+            raise ValueError(
+                f"GradVac: groups {self.groups} add up to {sum(self.groups)}, "
+                f"but the Jacobian has {n} columns"
+            )
+        targets = self._targets(t, len(self.groups), jacobian)
+        order = self.orders(t).to(jacobian.device)
+        parts = []
+        for k, block in enumerate(jacobian.split(self.groups, dim=1)):
+            work = _work(block @ block.T)
+            w, targets[..., k] = _vaccinate(work, targets[..., k], order, self.beta)
+            parts.append(self._reduce(w).to(jacobian.dtype) @ block)
+        self.targets = targets
+        self.last_weights = None
+        return torch.cat(parts)
+
+    def _reduce(self, w: Tensor) -> Tensor:
+        return w / w.shape[0] if self.reduction == "mean" else w
+
+    def _targets(self, t: int, k: int, like: Tensor) -> Tensor:
+        dtype = torch.float32 if like.device.type == "mps" else torch.float64
+        if self.targets is None:
+            return torch.zeros(t, t, k, dtype=dtype, device=like.device)
+        if tuple(self.targets.shape) != (t, t, k):
+            raise ValueError(
+                f"GradVac: stored targets have shape {tuple(self.targets.shape)} but this call has {t} tasks "
+                f"and {k} groups; call reset()"
+            )
+        return self.targets.to(dtype=dtype, device=like.device).clone()
+
+    def extra_repr(self) -> str:
+        return (
+            f"beta={self.beta}, groups={self.groups!r}, reduction={self.reduction!r}, seed={self._rng.seed}"
+        )
+
+
+def _work(gramian: Tensor) -> Tensor:
+    work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
+    return 0.5 * (work + work.T)
+
+
+def _vaccinate(g: Tensor, target: Tensor, order: Tensor, beta: float) -> tuple[Tensor, Tensor]:
+    """One GradVac pass on one block: ``(Σᵢ Cᵢ, updated targets)`` for the Gramian ``g`` ``[T, T]``."""
+    t = g.shape[0]
+    coef = torch.eye(t, dtype=g.dtype, device=g.device)
+    target = target.clone()
+    rows = torch.arange(t, device=g.device)
+    diag = g.diagonal().clamp_min(0.0)
+    tiny = torch.finfo(g.dtype).tiny
+    for pos in range(t - 1):
+        j = order[:, pos]  # the task met at this position, for every i at once
+        dot = (coef * g[:, j].T).sum(dim=1)  # gᵢ'·gⱼ
+        ni_sq = ((coef @ g) * coef).sum(dim=1).clamp_min(0.0)  # ‖gᵢ'‖²
+        nj_sq = diag[j]
+        valid = (ni_sq > 0) & (nj_sq > 0)
+        denom = torch.where(valid, (ni_sq * nj_sq).sqrt(), torch.ones_like(ni_sq))
+        phi = (dot / denom.clamp_min(tiny)).clamp(-1.0, 1.0)
+        phi_hat = target[rows, j]
+        ph = phi_hat.clamp(-_MAX_TARGET, _MAX_TARGET)
+        adjust = valid & (phi < phi_hat)
+        num = ph * (1.0 - phi * phi).clamp_min(0.0).sqrt() - phi * (1.0 - ph * ph).sqrt()
+        ratio = torch.where(valid, ni_sq.sqrt() / nj_sq.clamp_min(tiny).sqrt(), torch.zeros_like(ni_sq))
+        step = torch.where(adjust, ratio * num / (1.0 - ph * ph).sqrt(), torch.zeros_like(ni_sq))
+        coef[rows, j] += step
+        target[rows, j] = torch.where(valid, (1.0 - beta) * phi_hat + beta * phi, phi_hat)
+    return coef.sum(dim=0), target

@@ -1,0 +1,107 @@
+"""Nash-MTL: the Nash bargaining solution among the tasks, ``G α = 1/α``."""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.methods.gradient.fairgrad import clip_weights, normalized_fair_weights
+
+
+@register_method("nash_mtl")
+class NashMTL(GradientMethod):
+    """Multi-task learning as a bargaining game (Nash-MTL).
+
+    Navon, Shamsian, Achituve, Maron, Kawaguchi, Chechik, Fetaya. Multi-Task Learning as a Bargaining
+    Game. ICML 2022.
+
+    The update ``d = Σᵢ αᵢ gᵢ`` is the Nash bargaining solution ``argmax_{‖d‖ ≤ ε} Σᵢ log(gᵢᵀd)``;
+    its optimality condition (paper, Section 3) is
+
+        ``(G α)ᵢ = 1 / αᵢ``  for every task ``i``  (``G = J Jᵀ``, ``α > 0``),
+
+    which makes ``‖d‖² = αᵀGα = T`` and ``gᵢᵀd = 1/αᵢ > 0``. The paper approximates the solution with
+    a sequence of convex problems (CCP, ``optim_niter`` of them, solved by cvxpy/ECOS). Here the same
+    point is computed directly: it is the unique minimiser of the strictly convex
+    ``½ αᵀGα − Σᵢ log αᵢ``, found by damped Newton steps in torch (see
+    :func:`multitask.methods.gradient.fairgrad.alpha_fair_weights` with ``α_fair = 1``), warm-started
+    from the previous solution like the paper's solver; the condition then holds to ~1e-12 (relative)
+    on nonsingular Gramians. A relative ridge ``eps`` keeps singular Gramians (collinear or opposite
+    gradients, where no bargaining solution exists) solvable; tasks with an exactly zero gradient get
+    weight 0.
+
+    As in the official code, the weights are recomputed every ``update_weights_every`` steps (reused in
+    between) and the update is clipped to norm ``max_norm`` (``clip_grad_norm_`` of the shared
+    parameters in the paper's code; here the weights are scaled so that ``‖Jᵀα‖ ≤ max_norm``). Since
+    ``‖d‖ = √T``, the default clipping gives every step norm 1.
+
+    Args:
+        max_norm: clip the update's norm to this (paper default 1.0; 0 disables).
+        update_weights_every: recompute the weights every this many steps (paper default 1).
+        optim_niter: cap on solver iterations per update (paper default 20 CCP iterations; here Newton
+            iterations, which converge in far fewer on well-posed problems).
+        eps: relative ridge on the normalised Gramian (default 1e-8).
+    Modes: parameters, features (in features mode ``max_norm`` clips the representation gradient).
+    State: the previous solution (warm start and reuse) and the step counter.
+    """
+
+    needs = "gramian"
+    _state_attrs = ("prev_solution", "prev_weights")
+
+    def __init__(
+        self,
+        max_norm: float = 1.0,
+        update_weights_every: int = 1,
+        optim_niter: int = 20,
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__()
+        if not (isinstance(max_norm, (int, float)) and math.isfinite(max_norm) and max_norm >= 0):
+            raise ValueError(f"NashMTL: max_norm must be a finite number >= 0, got {max_norm!r}")
+        if isinstance(update_weights_every, bool) or int(update_weights_every) < 1:
+            raise ValueError(
+                f"NashMTL: update_weights_every must be an int >= 1, got {update_weights_every!r}"
+            )
+        if int(optim_niter) < 1:
+            raise ValueError(f"NashMTL: optim_niter must be >= 1, got {optim_niter!r}")
+        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps >= 0):
+            raise ValueError(f"NashMTL: eps must be a finite number >= 0, got {eps!r}")
+        self.max_norm = float(max_norm)
+        self.update_weights_every = int(update_weights_every)
+        self.optim_niter = int(optim_niter)
+        self.eps = float(eps)
+        #: solution for the normalised Gramian ``G / max(diag G)`` (warm start of the next solve)
+        self.prev_solution: Tensor | None = None
+        #: the unclipped ``α`` for ``G`` of the last update (reused between updates)
+        self.prev_weights: Tensor | None = None
+
+    def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
+        gramian = check_gramian(gramian)
+        t = gramian.shape[0]
+        if self.prev_weights is not None and self.prev_weights.shape != (t,):
+            raise ValueError(
+                f"NashMTL: the number of tasks changed from {self.prev_weights.shape[0]} to {t}; call reset()"
+            )
+        due = self.step_count % self.update_weights_every == 0
+        if due or self.prev_weights is None:
+            sol, scale = normalized_fair_weights(
+                gramian, 1.0, eps=self.eps, max_iter=self.optim_niter, init=self.prev_solution
+            )
+            self.prev_solution = sol.detach().cpu()
+            alpha = sol * scale**-0.5 if scale > 0 else sol
+            self.prev_weights = alpha.to(gramian.dtype).detach().cpu()
+        alpha = self.prev_weights.to(device=gramian.device, dtype=gramian.dtype)
+        return clip_weights(alpha, gramian, self.max_norm)
+
+    def reset(self) -> None:
+        super().reset()
+        self.prev_solution = None
+        self.prev_weights = None
+
+    def extra_repr(self) -> str:
+        return (
+            f"max_norm={self.max_norm}, update_weights_every={self.update_weights_every}, "
+            f"optim_niter={self.optim_niter}"
+        )

@@ -1,0 +1,145 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.optimize import least_squares
+from tests.methods.properties import (
+    assert_direction_matches_weights,
+    assert_finite_on_degenerate,
+    assert_permutation_invariant,
+    assert_scale_equivariant,
+)
+from torch import nn
+
+import multitask as mt
+from multitask.methods import FairGrad
+from multitask.methods.gradient.fairgrad import alpha_fair_weights
+
+DTYPES = (torch.float32, torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def test_registered():
+    assert isinstance(mt.create_method("fairgrad", alpha=2.0), FairGrad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_two_orthogonal_tasks_hand_values(dtype):
+    # G = diag(1, 4), α = 1: wᵢ Gᵢᵢ wᵢ = 1 → w = (1, ½), d = (1, 1)
+    jac = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=dtype)
+    m = FairGrad(alpha=1.0, max_norm=0.0)
+    torch.testing.assert_close(m.aggregate(jac), torch.tensor([1.0, 1.0], dtype=dtype))
+    torch.testing.assert_close(m.last_weights, torch.tensor([1.0, 0.5], dtype=dtype))
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 3.0])
+def test_two_symmetric_tasks_hand_values(alpha):
+    # unit gradients at cosine ½: w₁ = w₂ = w with 1.5 w = w^{-1/α} → w = 1.5^{-α/(α+1)}
+    jac = torch.tensor([[1.0, 0.0], [0.5, math.sqrt(3) / 2]], dtype=torch.float64)
+    m = FairGrad(alpha=alpha, max_norm=0.0)
+    m.aggregate(jac)
+    torch.testing.assert_close(
+        m.last_weights, torch.full((2,), 1.5 ** (-alpha / (alpha + 1)), dtype=torch.float64)
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_three_tasks_hand_values(dtype):
+    # G = diag(1, 4, 16), α = 2: Gᵢᵢ wᵢ = wᵢ^{-1/2} → wᵢ = Gᵢᵢ^{-2/3}
+    jac = torch.diag(torch.tensor([1.0, 2.0, 4.0], dtype=dtype))
+    m = FairGrad(alpha=2.0, max_norm=0.0)
+    m.aggregate(jac)
+    expected = torch.tensor([1.0, 4.0, 16.0], dtype=torch.float64) ** (-2 / 3)
+    torch.testing.assert_close(m.last_weights, expected.to(dtype))
+
+
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0, 5.0])
+def test_optimality_condition_and_scipy_reference(alpha):
+    gen = torch.Generator().manual_seed(int(alpha * 10))
+    for t in (2, 3, 5):
+        jac = torch.randn(t, 12, generator=gen, dtype=torch.float64) * (
+            0.1 + 3 * torch.rand(t, 1, generator=gen)
+        )
+        gram = jac @ jac.T
+        w = alpha_fair_weights(gram, alpha)
+        rel = (gram @ w) / w.pow(-1.0 / alpha) - 1.0
+        assert float(rel.abs().max()) < 1e-4
+        # the official solver: scipy least squares on Gw − w^{-1/α} from 1/T, w ≥ 0
+        a = gram.numpy()
+
+        def residual(x: np.ndarray, a: np.ndarray = a) -> np.ndarray:
+            return a @ x - np.power(1 / x, 1 / alpha)
+
+        ref = least_squares(
+            residual,
+            np.ones(t) / t,
+            bounds=(0, np.inf),
+            xtol=1e-15,
+            ftol=1e-15,
+            gtol=1e-15,
+        ).x
+        np.testing.assert_allclose(w.numpy(), ref, rtol=1e-4)
+
+
+def test_clipping_scales_the_update_to_max_norm():
+    jac = torch.tensor([[3.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    free = FairGrad(max_norm=0.0).aggregate(jac)
+    clipped_method = FairGrad(max_norm=0.5)
+    clipped = clipped_method.aggregate(jac)
+    assert float(free.norm()) == pytest.approx(math.sqrt(2))  # ‖d‖² = wᵀGw = T for α = 1
+    torch.testing.assert_close(clipped, free * 0.5 / math.sqrt(2))
+    torch.testing.assert_close(clipped_method.last_solution, torch.tensor([1 / 3, 1.0], dtype=torch.float64))
+
+
+def test_scale_behaviour():
+    jac = torch.randn(3, 6, dtype=torch.float64)
+    # w scales as s^{-2α/(α+1)} when J → sJ, so d scales as s^{(1−α)/(1+α)}
+    assert_scale_equivariant(FairGrad(alpha=1.0, max_norm=0.0), jac, degree=0.0)
+    assert_scale_equivariant(FairGrad(alpha=2.0, max_norm=0.0), jac, degree=-1 / 3)
+
+
+def test_permutation_weights_and_degenerate():
+    jac = torch.randn(4, 6, dtype=torch.float64)
+    assert_permutation_invariant(FairGrad(alpha=2.0), jac)
+    assert_direction_matches_weights(FairGrad(), jac)
+    assert_finite_on_degenerate(FairGrad())
+    assert_finite_on_degenerate(FairGrad(alpha=3.0, max_norm=0.0))
+
+
+def test_bad_hyper_parameters():
+    with pytest.raises(ValueError, match="alpha"):
+        FairGrad(alpha=0.0)
+    with pytest.raises(ValueError, match="max_norm"):
+        FairGrad(max_norm=-1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        alpha_fair_weights(torch.eye(2), alpha=float("nan"))
+
+
+def _train(method, features: bool, steps: int = 20) -> tuple[float, float]:
+    """Only the shared encoder learns (heads fixed), so the fall in loss is the method's doing."""
+    torch.manual_seed(0)
+    x = torch.randn(64, 5)
+    y = torch.cat([x @ torch.randn(5, 1), torch.sin(x[:, :1]), x[:, 1:2] * x[:, 2:3]], dim=1)
+    enc = nn.Sequential(nn.Linear(5, 16), nn.Tanh())
+    heads = nn.ModuleList(nn.Linear(16, 1) for _ in range(3))
+    opt = torch.optim.SGD(enc.parameters(), lr=0.1)
+    totals = []
+    for _ in range(steps):
+        z = enc(x)
+        losses = {f"t{i}": ((h(z)[:, 0] - y[:, i]) ** 2).mean() for i, h in enumerate(heads)}
+        totals.append(float(sum(v.detach() for v in losses.values())))
+        opt.zero_grad()
+        mt.backward(losses, method, shared=enc.parameters(), features=z if features else None)
+        opt.step()
+    return totals[0], totals[-1]
+
+
+@pytest.mark.parametrize("features", [False, True])
+def test_end_to_end_three_regression_tasks(features):
+    first, last = _train(FairGrad(alpha=2.0), features)
+    assert last < 0.9 * first
