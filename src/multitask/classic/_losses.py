@@ -1,0 +1,199 @@
+"""Smooth data-fitting parts of the classical MTL objectives, with MALSAR's scaling.
+
+Both losses act on ``(W, c)``: W is d x T (column t = task t's weights), c has length T (the per-task
+intercepts). Calling a loss returns ``(value, (grad_W, grad_c))``.
+
+* least squares (MALSAR ``Least_*``): ``Σₜ ½ ‖yₜ − Xₜwₜ − cₜ1‖²`` — a *sum* over samples, not a mean;
+* logistic (MALSAR ``Logistic_*``): ``Σₜ (1/nₜ) Σᵢ log(1 + exp(−yₜᵢ (xₜᵢᵀwₜ + cₜ)))`` with yₜᵢ ∈ {−1, +1}
+  — a *mean* over each task's samples, summed over tasks.
+
+With ``fit_intercept=False`` the intercepts are held at 0 and ``grad_c`` is 0. When every ``Xs[t]`` is
+the same array object (a shared design) the computations are batched over tasks; least squares switches
+to precomputed Gram matrices XᵀX when there are more samples than features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import expit
+
+__all__ = ["SmoothLoss", "LeastSquaresLoss", "LogisticLoss", "least_squares", "logistic"]
+
+_GRAM_MAX_ENTRIES = 20_000_000  # per-task Gram matrices are kept only when T·d² stays below this
+
+
+class SmoothLoss:
+    """Common validation and bookkeeping of the per-task data ``Xs[t]`` (nₜ x d), ``ys[t]`` (nₜ,)."""
+
+    kind = "smooth"
+
+    def __init__(self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool) -> None:
+        if len(Xs) == 0 or len(Xs) != len(ys):
+            raise ValueError(
+                f"{type(self).__name__}: need one X and one y per task, got {len(Xs)} and {len(ys)}"
+            )
+        first = Xs[0]
+        self.shared = all(X is first for X in Xs)
+        self.Xs = (
+            [np.asarray(X, dtype=float) for X in Xs]
+            if not self.shared
+            else [np.asarray(first, float)] * len(Xs)
+        )
+        self.ys = [np.asarray(y, dtype=float).ravel() for y in ys]
+        d = self.Xs[0].shape[1] if self.Xs[0].ndim == 2 else -1
+        for t, (X, y) in enumerate(zip(self.Xs, self.ys)):
+            if X.ndim != 2 or X.shape[1] != d:
+                raise ValueError(f"task {t}: X must be 2-D with {d} features, got shape {X.shape}")
+            if X.shape[0] != y.shape[0]:
+                raise ValueError(f"task {t}: X has {X.shape[0]} rows but y has {y.shape[0]}")
+        self.n_tasks = len(self.Xs)
+        self.n_features = d
+        self.fit_intercept = bool(fit_intercept)
+        self.n_samples = np.array([X.shape[0] for X in self.Xs], dtype=float)
+
+    def _check(self, W: np.ndarray, c: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        W = np.asarray(W, dtype=float)
+        if W.shape != (self.n_features, self.n_tasks):
+            raise ValueError(f"W must have shape {(self.n_features, self.n_tasks)}, got {W.shape}")
+        if c is None or not self.fit_intercept:
+            return W, np.zeros(self.n_tasks)
+        c = np.asarray(c, dtype=float).ravel()
+        if c.shape != (self.n_tasks,):
+            raise ValueError(f"c must have shape {(self.n_tasks,)}, got {c.shape}")
+        return W, c
+
+    def __call__(
+        self, W: np.ndarray, c: np.ndarray | None = None
+    ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+        raise NotImplementedError
+
+    def value(self, W: np.ndarray, c: np.ndarray | None = None) -> float:
+        """The loss value alone."""
+        return self(W, c)[0]
+
+    def task_values(self, W: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+        """The loss of each task (length T); the loss is their sum."""
+        raise NotImplementedError
+
+
+class LeastSquaresLoss(SmoothLoss):
+    """``Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²`` and its gradient (see module docstring)."""
+
+    kind = "least_squares"
+
+    def __init__(
+        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool = False
+    ) -> None:
+        super().__init__(Xs, ys, fit_intercept=fit_intercept)
+        d, T = self.n_features, self.n_tasks
+        self.S = np.stack([X.sum(axis=0) for X in self.Xs], axis=1) if T else np.zeros((d, 0))  # d x T
+        self.sy = np.array([y.sum() for y in self.ys])
+        self.yy = np.array([y @ y for y in self.ys])
+        self.B = np.stack([X.T @ y for X, y in zip(self.Xs, self.ys)], axis=1)  # d x T
+        if self.shared:
+            self.use_gram = self.Xs[0].shape[0] > d
+            self.G = self.Xs[0].T @ self.Xs[0] if self.use_gram else None
+        else:
+            self.use_gram = self.n_samples.sum() > T * d and T * d * d <= _GRAM_MAX_ENTRIES
+            self.G = np.stack([X.T @ X for X in self.Xs]) if self.use_gram else None  # T x d x d
+
+    def _parts(self, W: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-task values, grad_W, grad_c."""
+        if self.use_gram:
+            GW = self.G @ W if self.shared else np.einsum("tij,jt->it", self.G, W)
+            quad = np.sum(W * GW, axis=0)
+            lin = np.sum(self.B * W, axis=0)
+            sw = np.sum(self.S * W, axis=0)
+            vals = 0.5 * (self.yy - 2 * lin + quad - 2 * c * (self.sy - sw) + self.n_samples * c * c)
+            gW = GW - self.B + self.S * c
+            gc = sw - self.sy + self.n_samples * c
+            return np.maximum(vals, 0.0), gW, gc
+        if self.shared:
+            X = self.Xs[0]
+            R = np.stack(self.ys, axis=1) - X @ W - c  # n x T residuals
+            return 0.5 * np.sum(R * R, axis=0), -(X.T @ R), -R.sum(axis=0)
+        vals = np.empty(self.n_tasks)
+        gW = np.empty_like(W)
+        gc = np.empty(self.n_tasks)
+        for t, (X, y) in enumerate(zip(self.Xs, self.ys)):
+            r = y - X @ W[:, t] - c[t]
+            vals[t] = 0.5 * (r @ r)
+            gW[:, t] = -(X.T @ r)
+            gc[t] = -r.sum()
+        return vals, gW, gc
+
+    def __call__(
+        self, W: np.ndarray, c: np.ndarray | None = None
+    ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+        W, c = self._check(W, c)
+        vals, gW, gc = self._parts(W, c)
+        if not self.fit_intercept:
+            gc = np.zeros(self.n_tasks)
+        return float(vals.sum()), (gW, gc)
+
+    def task_values(self, W: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+        W, c = self._check(W, c)
+        return self._parts(W, c)[0]
+
+
+class LogisticLoss(SmoothLoss):
+    """``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))`` with labels in {−1, +1} (see module docstring)."""
+
+    kind = "logistic"
+
+    def __init__(
+        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool = True
+    ) -> None:
+        super().__init__(Xs, ys, fit_intercept=fit_intercept)
+        for t, y in enumerate(self.ys):
+            if not np.all(np.abs(y) == 1.0):
+                raise ValueError(f"task {t}: logistic labels must be -1 or +1")
+        self.weights = np.where(self.n_samples > 0, 1.0 / np.maximum(self.n_samples, 1.0), 0.0)
+
+    def _parts(self, W: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self.shared:
+            X = self.Xs[0]
+            Y = np.stack(self.ys, axis=1)
+            M = Y * (X @ W + c)  # margins, n x T
+            vals = self.weights * np.logaddexp(0.0, -M).sum(axis=0)
+            Bm = -Y * expit(-M) * self.weights  # d loss / d score
+            return vals, X.T @ Bm, Bm.sum(axis=0)
+        vals = np.empty(self.n_tasks)
+        gW = np.empty_like(W)
+        gc = np.empty(self.n_tasks)
+        for t, (X, y) in enumerate(zip(self.Xs, self.ys)):
+            m = y * (X @ W[:, t] + c[t])
+            vals[t] = self.weights[t] * np.logaddexp(0.0, -m).sum()
+            b = -y * expit(-m) * self.weights[t]
+            gW[:, t] = X.T @ b
+            gc[t] = b.sum()
+        return vals, gW, gc
+
+    def __call__(
+        self, W: np.ndarray, c: np.ndarray | None = None
+    ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+        W, c = self._check(W, c)
+        vals, gW, gc = self._parts(W, c)
+        if not self.fit_intercept:
+            gc = np.zeros(self.n_tasks)
+        return float(vals.sum()), (gW, gc)
+
+    def task_values(self, W: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
+        W, c = self._check(W, c)
+        return self._parts(W, c)[0]
+
+
+def least_squares(
+    Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool = False
+) -> LeastSquaresLoss:
+    """MALSAR's least-squares loss ``Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²`` over (W, c)."""
+    return LeastSquaresLoss(Xs, ys, fit_intercept=fit_intercept)
+
+
+def logistic(
+    Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool = True
+) -> LogisticLoss:
+    """MALSAR's logistic loss ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))`` over (W, c); labels ±1."""
+    return LogisticLoss(Xs, ys, fit_intercept=fit_intercept)

@@ -1,0 +1,201 @@
+"""Exact proximal operators and projections used by the classical MTL solvers.
+
+All functions work on numpy arrays and never modify their input. ``W`` is d x T (one column per task):
+*rows* are features, *columns* are tasks. ``t`` is the prox step times the regularisation strength,
+i.e. ``prox_f(V, t) = argmin_X ½‖X − V‖²_F + t·f(X)``.
+
+=========================== ================================================ ==========================
+function                    solves                                           closed form
+=========================== ================================================ ==========================
+``prox_l1``                 ½‖X−V‖² + t‖X‖₁                                  soft threshold
+``prox_l21_rows``           ½‖X−V‖² + t Σᵢ ‖Xᵢ,:‖₂  (row / feature groups)   row shrinkage
+``prox_l21_cols``           ½‖X−V‖² + t Σⱼ ‖X:,ⱼ‖₂  (column / task groups)   column shrinkage
+``prox_trace``              ½‖X−V‖² + t‖X‖_*                                 singular-value threshold
+``prox_l1inf_rows``         ½‖X−V‖² + t Σᵢ ‖Xᵢ,:‖_∞                         V − Π_{‖·‖₁≤t}(V) per row
+``project_l1_ball``         min ‖x−v‖ s.t. ‖x‖₁ ≤ r                          Duchi et al. 2008 sort
+``project_trace_ball``      min ‖X−V‖_F s.t. ‖X‖_* ≤ r                       ℓ₁-ball on singular values
+``project_cmtl_eigen``      min ‖m−λ‖ s.t. 0 ≤ m ≤ 1, Σm = k                 shift θ by bisection
+``project_cmtl``            the same on a symmetric matrix M (eigenvalues)   eigh + ``project_cmtl_eigen``
+=========================== ================================================ ==========================
+
+The ℓ₁,∞ prox uses Moreau's decomposition: the conjugate of t‖·‖_∞ is the indicator of the ℓ₁ ball of
+radius t, so ``prox_{t‖·‖∞}(v) = v − Π_{B₁(t)}(v)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+Array = NDArray[np.float64]
+
+__all__ = [
+    "prox_l1",
+    "prox_l21_rows",
+    "prox_l21_cols",
+    "prox_trace",
+    "prox_l1inf_rows",
+    "project_l1_ball",
+    "project_trace_ball",
+    "project_cmtl_eigen",
+    "project_cmtl",
+]
+
+
+def _check_t(t: float | ArrayLike, name: str = "t") -> None:
+    if np.any(np.asarray(t) < 0):
+        raise ValueError(f"{name} must be non-negative, got {t!r}")
+
+
+def prox_l1(V: ArrayLike, t: float | ArrayLike) -> Array:
+    """Soft thresholding: ``sign(V) · max(|V| − t, 0)`` (``t`` may broadcast against ``V``)."""
+    _check_t(t)
+    V = np.asarray(V, dtype=float)
+    return np.sign(V) * np.maximum(np.abs(V) - t, 0.0)
+
+
+def _group_shrink(V: Array, t: float, axis: int) -> Array:
+    norms = np.sqrt(np.sum(V * V, axis=axis, keepdims=True))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(norms > t, 1.0 - t / np.where(norms > 0, norms, 1.0), 0.0)
+    return V * scale
+
+
+def prox_l21_rows(V: ArrayLike, t: float) -> Array:
+    """Row-group shrinkage ``Xᵢ = max(0, 1 − t/‖Vᵢ‖₂) Vᵢ`` (prox of t‖X‖₂,₁, rows = features)."""
+    _check_t(t)
+    V = np.asarray(V, dtype=float)
+    if V.ndim != 2:
+        raise ValueError(f"prox_l21_rows expects a 2-D matrix, got shape {V.shape}")
+    return _group_shrink(V, float(t), axis=1)
+
+
+def prox_l21_cols(V: ArrayLike, t: float) -> Array:
+    """Column-group shrinkage ``X:,ⱼ = max(0, 1 − t/‖V:,ⱼ‖₂) V:,ⱼ`` (prox of t‖Xᵀ‖₂,₁, columns = tasks)."""
+    _check_t(t)
+    V = np.asarray(V, dtype=float)
+    if V.ndim != 2:
+        raise ValueError(f"prox_l21_cols expects a 2-D matrix, got shape {V.shape}")
+    return _group_shrink(V, float(t), axis=0)
+
+
+def prox_trace(V: ArrayLike, t: float) -> Array:
+    """Singular-value thresholding ``U diag(max(σ − t, 0)) Vᵀ`` (prox of t‖X‖_*; Cai, Candès, Shen 2010)."""
+    _check_t(t)
+    V = np.asarray(V, dtype=float)
+    if V.ndim != 2:
+        raise ValueError(f"prox_trace expects a 2-D matrix, got shape {V.shape}")
+    U, s, Vt = np.linalg.svd(V, full_matrices=False)
+    s = np.maximum(s - t, 0.0)
+    keep = s > 0
+    return (U[:, keep] * s[keep]) @ Vt[keep]
+
+
+def project_l1_ball(v: ArrayLike, r: float) -> Array:
+    """Euclidean projection onto ``{x : ‖x‖₁ ≤ r}``; a 2-D input is projected row by row.
+
+    Duchi, Shalev-Shwartz, Singer, Chandra. Efficient projections onto the ℓ1-ball for learning in high
+    dimensions. ICML 2008: ``x = sign(v) max(|v| − θ, 0)`` with θ from the sorted magnitudes
+    (θ = 0 when v is already inside the ball).
+    """
+    _check_t(r, "r")
+    v = np.asarray(v, dtype=float)
+    if v.ndim not in (1, 2):
+        raise ValueError(f"project_l1_ball expects a vector or a matrix of rows, got shape {v.shape}")
+    V = np.atleast_2d(v)
+    r = float(r)
+    A = np.abs(V)
+    out = V.copy()
+    outside = A.sum(axis=1) > r
+    if np.any(outside):
+        Ao = A[outside]
+        if r == 0.0:
+            out[outside] = 0.0
+        else:
+            u = -np.sort(-Ao, axis=1)
+            css = np.cumsum(u, axis=1) - r
+            j = np.arange(1, u.shape[1] + 1)
+            cond = u - css / j > 0
+            rho = u.shape[1] - 1 - np.argmax(cond[:, ::-1], axis=1)  # last index where cond holds
+            theta = css[np.arange(u.shape[0]), rho] / (rho + 1)
+            out[outside] = np.sign(V[outside]) * np.maximum(Ao - theta[:, None], 0.0)
+    return out[0] if v.ndim == 1 else out
+
+
+def prox_l1inf_rows(V: ArrayLike, t: float) -> Array:
+    """Prox of ``t Σᵢ ‖Xᵢ,:‖_∞`` (the ℓ₁,∞ norm over feature rows): ``V − Π_{‖·‖₁ ≤ t}(V)`` row-wise."""
+    _check_t(t)
+    V = np.asarray(V, dtype=float)
+    if V.ndim != 2:
+        raise ValueError(f"prox_l1inf_rows expects a 2-D matrix, got shape {V.shape}")
+    return V - project_l1_ball(V, float(t))
+
+
+def project_trace_ball(V: ArrayLike, r: float) -> Array:
+    """Projection onto the nuclear-norm ball ``{X : ‖X‖_* ≤ r}``: project the singular values onto the
+    ℓ₁ ball of radius r (they are non-negative, so they stay so)."""
+    _check_t(r, "r")
+    V = np.asarray(V, dtype=float)
+    if V.ndim != 2:
+        raise ValueError(f"project_trace_ball expects a 2-D matrix, got shape {V.shape}")
+    U, s, Vt = np.linalg.svd(V, full_matrices=False)
+    if s.sum() <= r:
+        return V.copy()
+    s = project_l1_ball(s, r)
+    return (U * s) @ Vt
+
+
+def project_cmtl_eigen(eigvals: ArrayLike, k: float, *, tol: float = 1e-13, max_iter: int = 200) -> Array:
+    """Project a vector of eigenvalues onto ``{m : 0 ≤ mᵢ ≤ 1, Σᵢ mᵢ = k}``.
+
+    The set of the CMTL / cASO relaxation (Zhou, Chen, Ye, NeurIPS 2011; Chen, Tang, Liu, Ye, ICML 2009):
+    ``mᵢ = clip(λᵢ − θ, 0, 1)`` with the shift θ making ``Σ mᵢ = k``. θ is found by bisection on the
+    non-increasing map θ ↦ Σ clip(λᵢ − θ, 0, 1), then made exact on the free set (0 < mᵢ < 1).
+
+    Args:
+        eigvals: the eigenvalues λ (1-D).
+        k: the trace, ``0 ≤ k ≤ len(λ)``.
+    """
+    lam = np.asarray(eigvals, dtype=float)
+    if lam.ndim != 1 or lam.size == 0:
+        raise ValueError(f"project_cmtl_eigen expects a non-empty 1-D vector, got shape {lam.shape}")
+    if not np.all(np.isfinite(lam)):
+        raise ValueError("project_cmtl_eigen: eigvals must be finite")
+    k = float(k)
+    n = lam.size
+    if not 0.0 <= k <= n:
+        raise ValueError(f"project_cmtl_eigen: k must lie in [0, {n}], got {k}")
+
+    def total(theta: float) -> float:
+        return float(np.clip(lam - theta, 0.0, 1.0).sum())
+
+    lo, hi = float(lam.min()) - 1.0, float(lam.max())  # total(lo) = n >= k >= 0 = total(hi)
+    for _ in range(max_iter):
+        mid = 0.5 * (lo + hi)
+        if total(mid) > k:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= tol * max(1.0, abs(lo), abs(hi)):
+            break
+    theta = 0.5 * (lo + hi)
+    m = np.clip(lam - theta, 0.0, 1.0)
+    free = (lam - theta > 0.0) & (lam - theta < 1.0)
+    if np.any(free):  # exact θ on the free set: Σ_free (λ − θ) + #{m = 1} = k
+        n_one = np.count_nonzero(lam - theta >= 1.0)
+        theta_exact = (lam[free].sum() + n_one - k) / np.count_nonzero(free)
+        m_exact = np.clip(lam - theta_exact, 0.0, 1.0)
+        if abs(m_exact.sum() - k) <= abs(m.sum() - k):
+            m = m_exact
+    return m
+
+
+def project_cmtl(M: ArrayLike, k: float) -> Array:
+    """Project a symmetric matrix onto ``{M : 0 ⪯ M ⪯ I, tr M = k}`` (eigen-decomposition + eigenvalue
+    projection :func:`project_cmtl_eigen`)."""
+    M = np.asarray(M, dtype=float)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"project_cmtl expects a square matrix, got shape {M.shape}")
+    lam, U = np.linalg.eigh(0.5 * (M + M.T))
+    m = project_cmtl_eigen(lam, k)
+    return (U * m) @ U.T

@@ -1,0 +1,124 @@
+"""Spectral helpers of the clustered / shared-subspace and the alternating MTL models.
+
+Cluster penalty (CMTL, Zhou, Chen, Ye, NeurIPS 2011; cASO, Chen, Tang, Liu, Ye, ICML 2009)
+-----------------------------------------------------------------------------------------
+For W (d x T), η > 0 and an integer-free k, the relaxed penalty
+
+    g(W) = min_M  tr(W (ηI + M)⁻¹ Wᵀ)   s.t.  tr M = k,  0 ⪯ M ⪯ I,  M of size q x q
+
+(q = T: CMTL, M over tasks; for cASO apply it to Wᵀ, M over features) only depends on the singular
+values σ₁..σ_q of W (padded with zeros to q). With M = V diag(m) Vᵀ in W's right singular basis:
+
+    g(W) = min_{0 ≤ m ≤ 1, Σm = k}  Σᵢ σᵢ² / (η + mᵢ),    mᵢ = clip(σᵢ·u − η, 0, 1)
+
+(KKT: σᵢ²/(η+mᵢ)² is the same multiplier 1/u² for every free mᵢ), with u > 0 fixed by ``Σ mᵢ = k``
+(bisection, then exact on the free set). g is convex (partial minimisation of the jointly convex
+``tr(W(ηI+M)⁻¹Wᵀ)`` over a convex set) and differentiable, with (Danskin)
+
+    ∇g(W) = 2 W (ηI + M*)⁻¹ = 2 U diag(σᵢ / (η + mᵢ)) Vᵀ.
+
+Perturbed square root (MTFL, Argyriou, Evgeniou, Pontil, MLJ 2008; MTRL, Zhang & Yeung, UAI 2010)
+---------------------------------------------------------------------------------------------------
+    min_{D ≻ 0, tr D = 1} tr(D⁻¹ (A + εI)) = (tr (A + εI)^{1/2})²,   D* = (A + εI)^{1/2} / tr (A + εI)^{1/2}.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["cluster_weights", "cluster_penalty", "cluster_matrix", "normalised_sqrt", "perturbed_trace_sq"]
+
+
+def cluster_weights(sigma: np.ndarray, eta: float, k: float, *, tol: float = 1e-14) -> np.ndarray:
+    """The minimiser m of ``Σ σᵢ²/(η + mᵢ)`` over ``{0 ≤ m ≤ 1, Σ m = k}`` (σ ≥ 0, length q ≥ k).
+
+    Entries with σᵢ = 0 do not change the value; they receive the mass the positive entries cannot
+    take (each positive entry is capped at 1), spread evenly.
+    """
+    sigma = np.asarray(sigma, dtype=float)
+    q = sigma.size
+    if eta <= 0:
+        raise ValueError(f"cluster_weights: eta must be > 0, got {eta}")
+    if not 0.0 <= k <= q:
+        raise ValueError(f"cluster_weights: k must lie in [0, {q}], got {k}")
+    scale = float(sigma.max()) if q else 0.0
+    pos = sigma > 1e-14 * max(scale, 1e-300)
+    n_pos = int(np.count_nonzero(pos))
+    m = np.zeros(q)
+    if n_pos <= k:
+        m[pos] = 1.0
+        if q > n_pos:
+            m[~pos] = (k - n_pos) / (q - n_pos)
+        return m
+    s = sigma[pos]
+
+    def total(u: float) -> float:
+        return float(np.clip(s * u - eta, 0.0, 1.0).sum())
+
+    lo, hi = 0.0, (1.0 + eta) / float(s.min())  # total(lo) = 0 <= k < n_pos = total(hi)
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if total(mid) < k:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= tol * hi:
+            break
+    u = 0.5 * (lo + hi)
+    mp = np.clip(s * u - eta, 0.0, 1.0)
+    free = (s * u - eta > 0.0) & (s * u - eta < 1.0)
+    if np.any(free):  # exact u on the free set: Σ_free (σᵢu − η) + #{m = 1} = k
+        n_one = np.count_nonzero(s * u - eta >= 1.0)
+        u_exact = (k - n_one + eta * np.count_nonzero(free)) / float(s[free].sum())
+        mp_exact = np.clip(s * u_exact - eta, 0.0, 1.0)
+        if abs(mp_exact.sum() - k) <= abs(mp.sum() - k):
+            mp = mp_exact
+    m[pos] = mp
+    return m
+
+
+def cluster_penalty(W: np.ndarray, eta: float, k: float, q: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """``g(W)`` of the module docstring with M of size q x q acting on W's columns (q = W.shape[1]).
+
+    Returns ``(value, grad, m)``: the value, its gradient (W's shape) and the optimal eigenvalues m
+    (length q, in the order of W's singular values, zeros padded last). Uses the thin SVD only.
+    """
+    if W.shape[1] != q:
+        raise ValueError(f"cluster_penalty: W must have {q} columns, got shape {W.shape}")
+    U, s, Vt = np.linalg.svd(W, full_matrices=False)
+    r = s.size
+    sigma = np.zeros(q)
+    sigma[:r] = s
+    m = cluster_weights(sigma, eta, k)
+    value = float(np.sum(sigma**2 / (eta + m)))
+    grad = 2.0 * (U * (s / (eta + m[:r]))) @ Vt
+    return value, grad, m
+
+
+def cluster_matrix(W: np.ndarray, eta: float, k: float) -> np.ndarray:
+    """The optimal ``M* = V diag(m) Vᵀ`` (q x q, q = W.shape[1]) of :func:`cluster_penalty` at W."""
+    q = W.shape[1]
+    _, s, Vt = np.linalg.svd(W, full_matrices=True)
+    sigma = np.zeros(q)
+    sigma[: s.size] = s
+    m = cluster_weights(sigma, eta, k)
+    return (Vt.T * m) @ Vt
+
+
+def perturbed_trace_sq(sigma: np.ndarray, eps: float, q: int) -> float:
+    """``(Σᵢ √(σᵢ² + ε))²`` over q singular values (σ padded with zeros) = ``(tr (A + εI)^{1/2})²``."""
+    s2 = np.zeros(q)
+    s2[: np.size(sigma)] = np.asarray(sigma, dtype=float) ** 2
+    return float(np.sum(np.sqrt(s2 + eps)) ** 2)
+
+
+def normalised_sqrt(A: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``D = (A + εI)^{1/2} / tr (A + εI)^{1/2}`` for symmetric PSD A; returns ``(D, evals, evecs)``
+    with ``D = evecs diag(evals) evecsᵀ`` (evals > 0 when ε > 0)."""
+    lam, V = np.linalg.eigh(0.5 * (A + A.T))
+    root = np.sqrt(np.maximum(lam, 0.0) + eps)
+    total = float(root.sum())
+    if total <= 0.0:
+        raise ValueError("normalised_sqrt: A + εI is zero; use epsilon > 0")
+    ev = root / total
+    return (V * ev) @ V.T, ev, V
