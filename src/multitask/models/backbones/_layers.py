@@ -1,0 +1,23 @@
+"""Small layers shared by the backbones."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def conv_bn_relu(
+    in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1
+) -> nn.Sequential:
+    """``Conv(k, same padding, no bias) -> BatchNorm -> ReLU``."""
+    padding = dilation * (kernel_size - 1) // 2
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, dilation=dilation, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(inplace=True),
+    )
+
+
+def check_width(name: str, width: int) -> int:
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"backbone {name!r}: width must be a positive int, got {width!r}")
+    return width

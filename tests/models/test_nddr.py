@@ -1,0 +1,64 @@
+import pytest
+import torch
+
+from multitask.models.architectures.nddr import NDDRLayer
+
+BACKBONES = ["lenet", "mlp", "segnet", "resnet18", "resnet50", "unet"]
+
+
+@pytest.mark.parametrize("config", ["two", "three", "five"])
+@pytest.mark.parametrize("bb", BACKBONES)
+def test_shapes_partition_and_ew_grads(bb, config, case_for, check_shapes, check_partition, check_ew_grads):
+    case = case_for(bb)
+    tasks = case.configs[config]
+    model = case.build("nddr", tasks)
+    x, y = case.batch(tasks)
+    check_shapes(model, x)
+    check_partition(model)
+    check_ew_grads(model, x, y)
+
+
+@pytest.mark.parametrize("bb", BACKBONES)
+def test_training_lowers_loss(bb, case_for, check_training):
+    case = case_for(bb)
+    tasks = case.configs["two"]
+    check_training(case.build("nddr", tasks), *case.batch(tasks, batch=4))
+
+
+def test_layer_initialisation_is_alpha_own_beta_others():
+    layer = NDDRLayer(3, 4, index=1, alpha=0.9, beta=0.1)
+    assert layer.bn.momentum == 0.05
+    fs = [torch.randn(2, 4, 3, 3) for _ in range(3)]
+    mixed = layer.conv(torch.cat(fs, dim=1))
+    torch.testing.assert_close(mixed, 0.1 * fs[0] + 0.9 * fs[1] + 0.1 * fs[2])
+    layer.eval()  # fresh running statistics: mean 0, variance 1
+    expected = torch.relu(mixed / (1 + layer.bn.eps) ** 0.5)
+    torch.testing.assert_close(layer(torch.cat(fs, dim=1)), expected)
+
+
+def test_identity_fusion_equals_single_task_networks(case_for):
+    case = case_for("resnet18")
+    tasks = case.configs["three"]
+    model = case.build("nddr", tasks, alpha=1.0, beta=0.0).eval()
+    for layers in model.fusions.values():
+        for layer in layers:
+            layer.bn.eps = 0.0  # eval BN with fresh statistics is then the identity
+    single = case.build("single_task", tasks).eval()
+    single.backbones.load_state_dict(model.columns.state_dict())
+    single.heads.load_state_dict(model.heads.state_dict())
+    x, _ = case.batch(tasks)
+    a, b = model(x), single(x)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name])
+
+
+def test_last_fusion_layers_are_task_specific(case_for, check_partition):
+    case = case_for("unet")
+    tasks = case.configs["two"]
+    model = case.build("nddr", tasks, fuse_after=[1, 3])
+    own = {id(p) for p in model.task_parameters("seg")}
+    assert {id(p) for p in model.fusions["3"][0].parameters()} <= own
+    assert {id(p) for p in model.columns[0].blocks[4:].parameters()} <= own
+    shared = {id(p) for p in model.shared_parameters()}
+    assert {id(p) for p in model.fusions["1"].parameters()} <= shared
+    check_partition(model)
