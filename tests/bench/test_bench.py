@@ -1,0 +1,54 @@
+import json
+
+from multitask.bench.plots import make_plots
+from multitask.bench.report import summarize, write_report
+from multitask.bench.runner import Grid, run_grid
+
+BASE = {
+    "data": {
+        "name": "multimnist",
+        "batch_size": 32,
+        "eval_batch_size": 100,
+        "kwargs": {"n_train": 96, "n_val": 64, "n_test": 64},
+    },
+    "model": {"backbone": "lenet"},
+    "train": {"epochs": 2, "tensorboard": False},
+}
+
+
+def test_tiny_grid_writes_all_outputs_and_resumes(tmp_path):
+    grid = Grid(base=BASE, architectures=["hps"], methods=["ew", "uw"], seeds=[0])
+    records = run_grid(grid, tmp_path, log=lambda msg: None)
+    assert [(r["model"], r["method"], r["status"]) for r in records] == [
+        ("single_task", "ew", "ok"),
+        ("hps", "ew", "ok"),
+        ("hps", "uw", "ok"),
+    ]
+    for r in records:
+        assert (tmp_path / "runs" / r["model"] / r["method"] / "seed0" / "result.json").is_file()
+    md = write_report(records, tmp_path, title="tiny")
+    assert (tmp_path / "results.csv").is_file() and (tmp_path / "results.md").read_text() == md
+    assert "Δm_V" in md and "Δm_N" in md and "**" in md
+    rows = {(r["model"], r["method"]): r for r in summarize(records)}
+    assert rows[("single_task", "ew")]["delta_m_V"] == (0.0, 0.0)
+    pngs = make_plots(records, tmp_path)
+    names = {p.name for p in pngs}
+    assert {"val_curves_hps.png", "metric_bars_hps.png", "pareto_hps.png", "weights_hps.png"} <= names
+    assert all(p.stat().st_size > 1000 for p in pngs)
+
+    logs = []
+    again = run_grid(grid, tmp_path, log=logs.append)  # everything finished: nothing reruns
+    assert all(msg.startswith("[skip]") for msg in logs) and len(logs) == 3
+    assert [r["test"] for r in again] == [r["test"] for r in records]
+
+
+def test_failing_method_is_recorded_not_fatal(tmp_path):
+    grid = Grid(
+        base=BASE, architectures=["hps"], methods=["ew"], seeds=[0], method_kwargs={"ew": {"scale": "bogus"}}
+    )
+    records = run_grid(grid, tmp_path, log=lambda msg: None)
+    failed = [r for r in records if r["status"] == "failed"]
+    assert len(failed) == 1 and "scale" in failed[0]["error"]
+    err = json.loads((tmp_path / "runs" / "hps" / "ew" / "seed0" / "error.json").read_text())
+    assert "bogus" in err["error"]
+    assert "failed: " in write_report(records, tmp_path)

@@ -1,0 +1,98 @@
+import json
+
+import pytest
+import torch
+
+from multitask.train.checkpoint import load_checkpoint
+from multitask.train.trainer import NonFiniteLossError, Trainer
+
+
+def test_fit_writes_outputs_and_selects_on_validation(tiny_config, tmp_path):
+    cfg = tiny_config()
+    result = Trainer(cfg).fit()
+    out = tmp_path / "run"
+    for name in ("config.yaml", "checkpoint.pt", "best.pt", "steps.csv", "epochs.csv", "result.json"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "result.json").read_text())
+    assert saved["best_epoch"] == result["best_epoch"] in (0, 1)
+    assert set(saved["test"]) == {"left", "right"} and "accuracy" in saved["test"]["left"]
+    epochs = (out / "epochs.csv").read_text().splitlines()
+    assert len(epochs) == 3 and "val_delta_m" in epochs[0]
+    steps = (out / "steps.csv").read_text().splitlines()
+    assert len(steps) == 1 + 2 * 4 and "loss/left" in steps[0]
+    state = load_checkpoint(out / "checkpoint.pt")  # weights_only=True inside
+    assert state["epoch"] == 2 and state["global_step"] == 8
+
+
+def test_gradient_method_in_features_mode_logs_cosines(tiny_config, tmp_path):
+    cfg = tiny_config(epochs=1)
+    cfg.method.name = "ew"
+    trainer = Trainer(cfg)
+    assert trainer.mode == "loss"
+    from multitask.methods.base import GradientMethod
+
+    class Mean(GradientMethod):
+        needs = "gramian"
+
+        def weights(self, gramian, losses=None):
+            return torch.full((gramian.shape[0],), 0.5, dtype=gramian.dtype)
+
+    trainer.method = Mean()
+    trainer.mode = "features"
+    trainer.fit()
+    header = (tmp_path / "run" / "steps.csv").read_text().splitlines()[0]
+    assert "cos/left/right" in header and "grad_norm/left" in header
+
+
+def test_resume_after_kill_mid_epoch_is_bitwise_identical(tiny_config, tmp_path):
+    full = Trainer(tiny_config(checkpoint_every=1, out_dir=str(tmp_path / "a"))).fit()
+    full_state = load_checkpoint(tmp_path / "a" / "checkpoint.pt")["model"]
+
+    cfg = tiny_config(checkpoint_every=1, out_dir=str(tmp_path / "b"))
+    killed = Trainer(cfg)
+    original = killed.train_step
+
+    def dying_step(x, targets):
+        if killed.global_step == 5:  # second epoch, second step
+            raise KeyboardInterrupt
+        return original(x, targets)
+
+    killed.train_step = dying_step
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit()
+    resumed = Trainer(cfg).fit(resume=True)
+    resumed_state = load_checkpoint(tmp_path / "b" / "checkpoint.pt")["model"]
+    for key in full_state:
+        assert torch.equal(full_state[key], resumed_state[key]), key
+    assert resumed["test"] == full["test"] and resumed["val"] == full["val"]
+    rows_a = (tmp_path / "a" / "steps.csv").read_text().splitlines()
+    rows_b = (tmp_path / "b" / "steps.csv").read_text().splitlines()
+    assert len(rows_a) == len(rows_b)
+
+
+def _poison(trainer, at_step):
+    original = trainer._losses
+
+    def losses(x, targets):
+        out, feats = original(x, targets)
+        if trainer.global_step == at_step:
+            out["right"] = out["right"] * float("nan")
+        return out, feats
+
+    trainer._losses = losses
+
+
+def test_non_finite_loss_stops_with_task_and_step(tiny_config, tmp_path):
+    trainer = Trainer(tiny_config(checkpoint_every=1))
+    _poison(trainer, 3)
+    with pytest.raises(NonFiniteLossError, match=r"task 'right' at epoch 0 step 3"):
+        trainer.fit()
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["global_step"] == 3  # the last good checkpoint is kept
+
+
+def test_non_finite_steps_can_be_skipped_and_counted(tiny_config):
+    trainer = Trainer(tiny_config(nonfinite="skip"))
+    _poison(trainer, 2)
+    result = trainer.fit()
+    assert result["skipped_steps"] == 1
