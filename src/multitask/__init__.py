@@ -5,6 +5,7 @@ The public API: balancing methods (``create_method``/``list_methods``), ``backwa
 trainer and benchmark runner, and the classical estimators in ``multitask.classic``.
 """
 
+from multitask import affinity as affinity
 from multitask import metrics as metrics
 from multitask.core.backward import StepInfo, backward
 from multitask.core.tasks import Task
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "StepInfo",
+    "affinity",
     "Task",
     "__version__",
     "backward",

@@ -1,1 +1,30 @@
-"""multitask subpackage."""
+"""Task affinity and task grouping.
+
+* :mod:`~multitask.affinity.gradients`: mean task-gradient cosines on the shared weights, measured with
+  the Jacobian engine or read back from a run's ``steps.csv``.
+* :mod:`~multitask.affinity.lookahead`: the lookahead inter-task affinity ``Z_{i→j}`` of TAG
+  (Fifty et al., NeurIPS 2021).
+* :mod:`~multitask.affinity.grouping`: budgeted selection of (possibly overlapping) task groups
+  (Standley et al., ICML 2020; Fifty et al., NeurIPS 2021) and the ``branched`` architecture config.
+
+Affinity matrices follow one convention: ``matrix[i, j]`` is the affinity of task ``i`` onto task ``j``.
+"""
+
+from multitask.affinity._matrix import AffinityAccumulator, TaskAffinity
+from multitask.affinity.gradients import affinity_from_log, gradient_affinity, task_gradient_cosines
+from multitask.affinity.grouping import Grouping, group_score, select_groups, to_branched_config
+from multitask.affinity.lookahead import LookaheadAffinity, lookahead_affinity
+
+__all__ = [
+    "AffinityAccumulator",
+    "Grouping",
+    "LookaheadAffinity",
+    "TaskAffinity",
+    "affinity_from_log",
+    "gradient_affinity",
+    "group_score",
+    "lookahead_affinity",
+    "select_groups",
+    "task_gradient_cosines",
+    "to_branched_config",
+]

@@ -78,8 +78,12 @@ def suite_grid(
         raise ValueError(f"unknown suite {name!r}; known: {sorted(SUITES)}")
     spec = copy.deepcopy(SUITES[name])
     chosen = list(methods) if methods else list(spec["methods"])
-    if all_methods and not methods:
-        chosen += [m for m in mt.list_methods() if m not in chosen]
+    if all_methods and not methods:  # every registered method that runs in the grid's (parameters) mode
+        chosen += [
+            m
+            for m in mt.list_methods()
+            if m not in chosen and getattr(mt.methods.METHODS.get(m), "supports_parameters", True)
+        ]
     return Grid(
         base=spec["base"], architectures=spec["architectures"], methods=chosen, seeds=list(seeds or [0])
     )

@@ -107,6 +107,10 @@ def backward(
     if not isinstance(method, GradientMethod):
         raise TypeError(f"{type(method).__name__} is neither a LossWeighting nor a GradientMethod")
     if features is None:
+        if not method.supports_parameters:
+            raise ValueError(
+                f"{type(method).__name__} does not support parameters mode: {method.parameters_error}"
+            )
         return _parameters_step(names, vec, method, shared_list, retain_graph, strategy, chunk_size)
     if not method.supports_features:
         raise ValueError(f"{type(method).__name__} does not support features mode: {method.features_error}")

@@ -15,6 +15,7 @@ from multitask.methods.base import (
     list_methods,
     register_method,
 )
+from multitask.methods.gradient.pmtl import pmtl_preferences
 
 for _name in METHODS.names():
     _cls = METHODS.get(_name)
@@ -28,5 +29,6 @@ __all__ = [
     "Method",
     "create_method",
     "list_methods",
+    "pmtl_preferences",
     "register_method",
 ] + sorted(METHODS.get(n).__name__ for n in METHODS.names())

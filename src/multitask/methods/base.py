@@ -127,6 +127,8 @@ class GradientMethod(Method):
         needs: ``"gramian"`` when :meth:`weights` needs only ``G = J Jᵀ`` (the engine then never
             concatenates ``J``), ``"jacobian"`` when :meth:`direction` needs ``J`` itself.
         supports_features: whether features mode is meaningful; when not, ``features_error`` says why.
+        supports_parameters: likewise for parameters mode (``parameters_error``), e.g. RotoGrad, whose
+            update is defined on the shared representation.
         uses_losses: whether the method reads the loss values (passed as ``losses``).
     """
 
@@ -134,6 +136,8 @@ class GradientMethod(Method):
     needs: ClassVar[str] = "jacobian"
     supports_features: ClassVar[bool] = True
     features_error: ClassVar[str] = ""
+    supports_parameters: ClassVar[bool] = True
+    parameters_error: ClassVar[str] = ""
     uses_losses: ClassVar[bool] = False
 
     def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
