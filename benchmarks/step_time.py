@@ -66,12 +66,17 @@ def make_method(name: str, tasks: int):
 
     cls = mt.methods.METHODS.get(name)
     kwargs = {"num_tasks": tasks} if "num_tasks" in inspect.signature(cls.__init__).parameters else {}
+    if hasattr(cls, "rotate"):  # RotoGrad rotates the 128-d representation per task
+        kwargs["dim"] = 128
     return cls(**kwargs)
 
 
 def one_step(name, method, mode, enc, heads, x, ys, opt):
     z = enc(x)
-    losses = {f"t{i}": nn.functional.cross_entropy(h(z), y) for i, (h, y) in enumerate(zip(heads, ys))}
+    zs = method.rotate(z) if hasattr(method, "rotate") else [z] * len(heads)
+    losses = {
+        f"t{i}": nn.functional.cross_entropy(h(zi), y) for i, (h, zi, y) in enumerate(zip(heads, zs, ys))
+    }
     if name == "naive-loop":
         shared = list(enc.parameters())
         rows = []
@@ -123,7 +128,7 @@ def supported(name: str, mode: str) -> bool:
     cls = mt.methods.METHODS.get(name)
     if mode == "features":
         return cls.kind == "gradient" and getattr(cls, "supports_features", False)
-    return True
+    return getattr(cls, "supports_parameters", True)
 
 
 def peak_rss(name: str, mode: str, tasks: int) -> float:
@@ -150,8 +155,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     names = ["naive-loop", "engine/loop", "engine/batched"] + (args.methods or mt.list_methods())
-    print(f"torch {torch.__version__}, device {DEVICE}, {torch.get_num_threads()} threads, batch 64, "
-          f"32x32x3, median of {args.steps} steps; ratios = step time / EW step time (same run)\n")
+    print(
+        f"torch {torch.__version__}, device {DEVICE}, {torch.get_num_threads()} threads, batch 64, "
+        f"32x32x3, median of {args.steps} steps; ratios = step time / EW step time (same run)\n"
+    )
     header = "| method | mode | " + " | ".join(f"T={t}" for t in args.tasks) + " |"
     print(header)
     print("|" + "---|" * (2 + len(args.tasks)))
