@@ -37,7 +37,9 @@ class _Fixed(GradientMethod):
     needs = "gramian"
 
     def weights(self, gramian, losses=None):
-        return torch.full((gramian.shape[0],), 1.0 / gramian.shape[0], dtype=gramian.dtype)
+        return torch.full(
+            (gramian.shape[0],), 1.0 / gramian.shape[0], dtype=gramian.dtype, device=gramian.device
+        )
 
 
 DEVICE = torch.device("cpu")

@@ -203,3 +203,12 @@ def test_batched_chunks_equal_loop(chunk_size):
         jacobian(vec, shared, strategy="batched", chunk_size=0)
     with pytest.raises(ValueError, match="unknown Jacobian strategy"):
         jacobian(vec, shared, strategy="fast")
+
+
+def test_non_finite_gradient_names_the_task():
+    w = nn.Parameter(torch.ones(3, dtype=torch.float64))
+    head = nn.Parameter(torch.ones(1, dtype=torch.float64))
+    losses = {"a": (w**2).sum() * head.sum(), "b": torch.sqrt((w - 1.0).abs().sum())}  # d sqrt(0) = inf
+    assert torch.isfinite(losses["b"])
+    with pytest.raises(ValueError, match=r"non-finite gradients for tasks \['b'\]"):
+        mt.backward(losses, FixedWeights([1.0, 1.0]), shared=[w])

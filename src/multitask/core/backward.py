@@ -92,7 +92,7 @@ def backward(
     """
     if not isinstance(method, Method):
         raise TypeError(f"method must be a multitask Method, got {type(method).__name__}")
-    names, vec = _stack_losses(losses)
+    names, scalars, vec = _stack_losses(losses)
     shared_list = _unique(list(shared))
     for i, p in enumerate(shared_list):
         if not isinstance(p, Tensor) or not p.requires_grad:
@@ -103,7 +103,7 @@ def backward(
                 f"{type(method).__name__} is a loss weighting: it uses no Jacobian, so features mode "
                 "does not apply; call backward without features"
             )
-        return _loss_step(names, vec, method, shared_list, retain_graph)
+        return _loss_step(names, scalars, vec, method, shared_list, retain_graph)
     if not isinstance(method, GradientMethod):
         raise TypeError(f"{type(method).__name__} is neither a LossWeighting nor a GradientMethod")
     if features is None:
@@ -111,18 +111,23 @@ def backward(
             raise ValueError(
                 f"{type(method).__name__} does not support parameters mode: {method.parameters_error}"
             )
-        return _parameters_step(names, vec, method, shared_list, retain_graph, strategy, chunk_size)
+        return _parameters_step(names, scalars, vec, method, shared_list, retain_graph, strategy, chunk_size)
     if not method.supports_features:
         raise ValueError(f"{type(method).__name__} does not support features mode: {method.features_error}")
     feats = [features] if isinstance(features, Tensor) else list(features)
-    return _features_step(names, vec, method, shared_list, feats, retain_graph, strategy, chunk_size)
+    return _features_step(names, scalars, vec, method, shared_list, feats, retain_graph, strategy, chunk_size)
 
 
 # ---- the three steps -------------------------------------------------------------------------
 def _loss_step(
-    names: list[str], vec: Tensor, method: LossWeighting, shared: list[Tensor], retain_graph: bool
+    names: list[str],
+    scalars: list[Tensor],
+    vec: Tensor,
+    method: LossWeighting,
+    shared: list[Tensor],
+    retain_graph: bool,
 ) -> StepInfo:
-    leaves = reachable_leaves(list(vec.unbind()))
+    leaves = reachable_leaves(scalars)
     _check_shared_reached(shared, leaves)
     ctx = LossContext(task_names=names, shared=shared, step=method.step_count)
     total, weights = method.objective(vec, ctx)
@@ -136,6 +141,7 @@ def _loss_step(
 
 def _parameters_step(
     names: list[str],
+    scalars: list[Tensor],
     vec: Tensor,
     method: GradientMethod,
     shared: list[Tensor],
@@ -145,15 +151,15 @@ def _parameters_step(
 ) -> StepInfo:
     if not shared:
         raise ValueError("parameters mode needs at least one shared parameter")
-    leaves = reachable_leaves(list(vec.unbind()))
+    leaves = reachable_leaves(scalars)
     _check_shared_reached(shared, leaves)
     shared_ids = {id(p) for p in shared}
     others = [x for k, x in leaves.items() if k not in shared_ids]
-    blocks = jac.jacobian_blocks(vec, shared, strategy=strategy, chunk_size=chunk_size)
+    blocks = jac.jacobian_blocks(scalars, shared, strategy=strategy, chunk_size=chunk_size)
     info = _combine(names, vec, method, blocks, "parameters")
     direction = info.pop("direction")
     if others:
-        torch.autograd.backward(vec.sum(), inputs=others, retain_graph=retain_graph)
+        torch.autograd.backward(scalars, inputs=others, retain_graph=retain_graph)
     for p, d in zip(shared, direction):
         _accumulate(p, d)
     return info.pop("step_info")
@@ -161,6 +167,7 @@ def _parameters_step(
 
 def _features_step(
     names: list[str],
+    scalars: list[Tensor],
     vec: Tensor,
     method: GradientMethod,
     shared: list[Tensor],
@@ -174,7 +181,7 @@ def _features_step(
             raise ValueError(f"features[{i}] must be a tensor that requires grad (the shared representation)")
     stops = {z.grad_fn for z in feats if z.grad_fn is not None}
     feat_ids = {id(z) for z in feats}
-    head_leaves, visited = walk(list(vec.unbind()), stop=stops, stop_ids=feat_ids)
+    head_leaves, visited = walk(scalars, stop=stops, stop_ids=feat_ids)
     missing = [
         i
         for i, z in enumerate(feats)
@@ -192,18 +199,20 @@ def _features_step(
     upstream = reachable_leaves(feats)
     _check_shared_reached(shared, upstream, where="through the features")
     others = [x for k, x in head_leaves.items() if k not in shared_ids and k not in feat_ids]
-    blocks = jac.jacobian_blocks(vec, feats, strategy=strategy, chunk_size=chunk_size)
+    blocks = jac.jacobian_blocks(scalars, feats, strategy=strategy, chunk_size=chunk_size)
     info = _combine(names, vec, method, blocks, "features")
     direction = info.pop("direction")
     if others:
-        torch.autograd.backward(vec.sum(), inputs=others, retain_graph=True)
+        torch.autograd.backward(scalars, inputs=others, retain_graph=True)
     torch.autograd.backward(feats, grad_tensors=direction, inputs=shared, retain_graph=retain_graph)
     return info.pop("step_info")
 
 
 def _combine(names: list[str], vec: Tensor, method: GradientMethod, blocks: list[Tensor], mode: str) -> dict:
-    bad = [names[i] for i in range(len(names)) if not all(torch.isfinite(b[i]).all() for b in blocks)]
-    if bad:
+    t = len(names)
+    finite = torch.stack([torch.isfinite(b.reshape(t, -1)).all(dim=1) for b in blocks]).all(dim=0)
+    if not bool(finite.all()):  # one device sync for all tasks and blocks
+        bad = [names[i] for i in (~finite).nonzero().flatten().tolist()]
         raise ValueError(f"non-finite gradients for tasks {bad}")
     gram = jac.gramian_from_blocks(blocks)
     losses = vec.detach()
@@ -219,7 +228,7 @@ def _combine(names: list[str], vec: Tensor, method: GradientMethod, blocks: list
             raise ValueError(f"{type(method).__name__} returned a direction of shape {tuple(flat.shape)}")
         direction = jac.split_direction(flat, [b[0] for b in blocks])
         weights = method.last_weights
-    if not all(torch.isfinite(d).all() for d in direction):
+    if not bool(torch.isfinite(torch.stack(torch._foreach_norm(direction))).all()):
         raise ValueError(f"{type(method).__name__} produced a non-finite direction")
     method.step_count += 1
     norms = gram.diagonal().clamp_min(0).sqrt()
@@ -237,7 +246,8 @@ def _combine(names: list[str], vec: Tensor, method: GradientMethod, blocks: list
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def _stack_losses(losses: LossesLike) -> tuple[list[str], Tensor]:
+def _stack_losses(losses: LossesLike) -> tuple[list[str], list[Tensor], Tensor]:
+    """Names, the scalar losses (each keeps its own graph) and their stacked vector."""
     if isinstance(losses, Mapping):
         names = [str(k) for k in losses.keys()]
         values = list(losses.values())
@@ -258,12 +268,16 @@ def _stack_losses(losses: LossesLike) -> tuple[list[str], Tensor]:
             raise ValueError(f"the loss of task {name!r} must be a scalar, got shape {tuple(v.shape)}")
         if not v.requires_grad:
             raise ValueError(f"the loss of task {name!r} does not require grad (no graph to differentiate)")
-        if not torch.isfinite(v.detach()).all():
-            raise ValueError(f"the loss of task {name!r} is not finite: {v.item()}")
-    dtypes = {v.dtype for v in values}
-    dtype = torch.promote_types(*dtypes) if len(dtypes) > 1 else values[0].dtype  # type: ignore[call-arg]
-    vec = torch.stack([v.reshape(()).to(dtype) for v in values])
-    return names, vec
+    dtype = values[0].dtype
+    for v in values[1:]:
+        dtype = torch.promote_types(dtype, v.dtype)
+    scalars = [v.reshape(()).to(dtype) for v in values]
+    vec = torch.stack(scalars)
+    finite = torch.isfinite(vec.detach())
+    if not bool(finite.all()):  # one device sync for all tasks
+        i = int((~finite).nonzero()[0])
+        raise ValueError(f"the loss of task {names[i]!r} is not finite: {values[i].item()}")
+    return names, scalars, vec
 
 
 def _unique(tensors: list[Tensor]) -> list[Tensor]:

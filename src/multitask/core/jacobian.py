@@ -41,56 +41,60 @@ def resolve_strategy(strategy: str, device: torch.device) -> str:
 
 
 def jacobian_blocks(
-    losses: Tensor,
+    losses: Tensor | Sequence[Tensor],
     inputs: Sequence[Tensor],
     *,
     strategy: str = "auto",
     chunk_size: int | None = None,
 ) -> list[Tensor]:
-    """Per-task gradients of ``losses`` (``[T]``) w.r.t. each of ``inputs``: ``[T, *input.shape]`` each.
+    """Per-task gradients of ``losses`` w.r.t. each of ``inputs``: ``[T, *input.shape]`` each.
 
-    The graph is retained. Inputs that a task does not depend on get zero rows.
+    ``losses`` is a sequence of ``T`` scalar losses (preferred: each is differentiated through its own
+    graph only) or a 1-D tensor. The graph is retained. Inputs that a task does not depend on get zero
+    rows.
     """
-    if losses.dim() != 1:
-        raise ValueError(f"losses must be a 1-D vector, got shape {tuple(losses.shape)}")
+    if isinstance(losses, Tensor):
+        if losses.dim() != 1:
+            raise ValueError(f"losses must be a 1-D vector, got shape {tuple(losses.shape)}")
+        outs = list(losses.unbind())
+    else:
+        outs = list(losses)
+    if not outs or any(o.numel() != 1 for o in outs):
+        raise ValueError("losses must be a non-empty sequence of scalar tensors")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
     inputs = list(inputs)
-    concrete = resolve_strategy(strategy, losses.device)
+    concrete = resolve_strategy(strategy, outs[0].device)
     if concrete == "batched":
         try:
-            return _batched(losses, inputs, chunk_size)
+            return _batched(outs, inputs, chunk_size)
         except RuntimeError as err:  # an op without a batching rule
             if strategy != "auto":
                 raise
-            _batching_failed.add(losses.device.type)
+            _batching_failed.add(outs[0].device.type)
             warnings.warn(f"batched Jacobian failed ({err}); falling back to the per-task loop", stacklevel=2)
-    return _loop(losses, inputs)
+    return _loop(outs, inputs)
 
 
-def _loop(losses: Tensor, inputs: list[Tensor]) -> list[Tensor]:
-    t = losses.shape[0]
-    blocks = [torch.empty((t, *x.shape), dtype=x.dtype, device=x.device) for x in inputs]
-    for i in range(t):
-        grads = torch.autograd.grad(
-            losses[i], inputs, retain_graph=True, allow_unused=True, materialize_grads=True
-        )
-        for block, g in zip(blocks, grads):
-            block[i] = g
-    return blocks
+def _loop(outs: list[Tensor], inputs: list[Tensor]) -> list[Tensor]:
+    rows = [
+        torch.autograd.grad(out, inputs, retain_graph=True, allow_unused=True, materialize_grads=True)
+        for out in outs
+    ]
+    return [torch.stack(per_input) for per_input in zip(*rows)]
 
 
-def _batched(losses: Tensor, inputs: list[Tensor], chunk_size: int | None) -> list[Tensor]:
-    t = losses.shape[0]
-    eye = torch.eye(t, dtype=losses.dtype, device=losses.device)
+def _batched(outs: list[Tensor], inputs: list[Tensor], chunk_size: int | None) -> list[Tensor]:
+    t = len(outs)
+    eye = torch.eye(t, dtype=outs[0].dtype, device=outs[0].device)
     step = t if chunk_size is None else chunk_size
     parts: list[list[Tensor]] = []
     for start in range(0, t, step):
-        cotangents = eye[start : start + step]
+        cotangents = eye[start : start + step]  # [k, T]: row r selects task start + r
         grads = torch.autograd.grad(
-            losses,
+            outs,
             inputs,
-            grad_outputs=cotangents,
+            grad_outputs=[cotangents[:, i].reshape(-1, *outs[i].shape) for i in range(t)],
             retain_graph=True,
             is_grads_batched=True,
             allow_unused=True,
@@ -140,14 +144,22 @@ def split_direction(direction: Tensor, like: Sequence[Tensor]) -> list[Tensor]:
 
 
 def jacobian(
-    losses: Tensor, inputs: Sequence[Tensor], *, strategy: str = "auto", chunk_size: int | None = None
+    losses: Tensor | Sequence[Tensor],
+    inputs: Sequence[Tensor],
+    *,
+    strategy: str = "auto",
+    chunk_size: int | None = None,
 ) -> Tensor:
     """The Jacobian ``[T, n]`` of ``losses`` w.r.t. the concatenated, flattened ``inputs``."""
     return concat_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))
 
 
 def gramian(
-    losses: Tensor, inputs: Sequence[Tensor], *, strategy: str = "auto", chunk_size: int | None = None
+    losses: Tensor | Sequence[Tensor],
+    inputs: Sequence[Tensor],
+    *,
+    strategy: str = "auto",
+    chunk_size: int | None = None,
 ) -> Tensor:
     """The Gramian ``J Jᵀ`` (``[T, T]``) of ``losses`` w.r.t. ``inputs``."""
     return gramian_from_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))

@@ -87,9 +87,7 @@ def min_norm_weights(gramian: Tensor, *, max_iter: int = 250, tol: float = 1e-7)
     return out.reshape(work.shape[:-1]).to(gramian.dtype)
 
 
-def conflict_averse_weights(
-    gramian: Tensor, c: float, *, max_iter: int = 100, tol: float = 1e-7
-) -> Tensor:
+def conflict_averse_weights(gramian: Tensor, c: float, *, max_iter: int = 100, tol: float = 1e-7) -> Tensor:
     """Solve CAGrad's dual problem ``min_{w ∈ Δ} g_wᵀ g₀ + √φ ‖g_w‖`` from the Gramian.
 
     With ``g_w = Jᵀw``, ``g₀ = Jᵀb`` (``b = 1/T``, the mean gradient) and ``√φ = c ‖g₀‖`` (Liu et al.,
