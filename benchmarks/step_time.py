@@ -99,24 +99,53 @@ def one_step(name, method, mode, enc, heads, x, ys, opt):
     opt.zero_grad(set_to_none=True)
 
 
+class _Runner:
+    """One configuration (model, data, method, optimizer) that can time a few steps at a time."""
+
+    def __init__(self, name: str, mode: str, tasks: int) -> None:
+        self.name, self.mode = name, mode
+        self.enc, self.heads, self.x, self.ys = build(tasks)
+        self.method = make_method(name, tasks)
+        params = list(self.enc.parameters()) + list(self.heads.parameters())
+        if self.method is not None:
+            self.method.to(DEVICE)
+            params += list(self.method.parameters())
+        self.opt = torch.optim.SGD(params, lr=1e-3)
+
+    def times(self, steps: int) -> list[float]:
+        out = []
+        for _ in range(steps):
+            _sync()
+            t0 = time.perf_counter()
+            one_step(self.name, self.method, self.mode, self.enc, self.heads, self.x, self.ys, self.opt)
+            _sync()
+            out.append(time.perf_counter() - t0)
+        return out
+
+
 def time_config(name: str, mode: str, tasks: int, steps: int, warmup: int = 2) -> float:
-    enc, heads, x, ys = build(tasks)
-    method = make_method(name, tasks)
-    if method is not None:
-        method.to(DEVICE)
-    params = list(enc.parameters()) + list(heads.parameters())
-    if method is not None:
-        params += list(method.parameters())
-    opt = torch.optim.SGD(params, lr=1e-3)
-    times = []
-    for i in range(warmup + steps):
-        _sync()
-        t0 = time.perf_counter()
-        one_step(name, method, mode, enc, heads, x, ys, opt)
-        _sync()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median step time of one configuration (seconds)."""
+    runner = _Runner(name, mode, tasks)
+    runner.times(warmup)
+    return statistics.median(runner.times(steps))
+
+
+def ratio_to_ew(
+    name: str, mode: str, tasks: int, steps: int, rounds: int = 3, ref: str = "ew"
+) -> tuple[float, float]:
+    """(median step time of ``name`` / median step time of ``ref``, ``ref`` median) with the two
+    interleaved in ``rounds`` rounds, so that load changes on the machine hit both alike."""
+    ew, other = _Runner(ref, "parameters", tasks), _Runner(name, mode, tasks)
+    ew.times(2)
+    other.times(2)
+    t_ew: list[float] = []
+    t_other: list[float] = []
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        t_ew += ew.times(per_round)
+        t_other += other.times(per_round)
+    base = statistics.median(t_ew)
+    return statistics.median(t_other) / base, base
 
 
 def _sync() -> None:
@@ -151,6 +180,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--memory", action="store_true", help="also peak RSS per configuration (fresh process)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument(
+        "--engine-vs-naive",
+        action="store_true",
+        help="only print the engine's parameters-mode step time / the naive loop's (interleaved)",
+    )
     args = ap.parse_args(argv)
     global DEVICE
     DEVICE = torch.device(args.device)
@@ -159,13 +193,23 @@ def main(argv: list[str] | None = None) -> None:
     names = ["naive-loop", "engine/loop", "engine/batched"] + (args.methods or mt.list_methods())
     print(
         f"torch {torch.__version__}, device {DEVICE}, {torch.get_num_threads()} threads, batch 64, "
-        f"32x32x3, median of {args.steps} steps; ratios = step time / EW step time (same run)\n"
+        f"32x32x3, median of {args.steps} steps; ratios = step time / EW step time, interleaved\n"
     )
+    time_config("ew", "parameters", args.tasks[0], steps=3)  # warm up the allocator and kernels
+    if args.engine_vs_naive:
+        print("| strategy | " + " | ".join(f"T={t}" for t in args.tasks) + " |")
+        print("|" + "---|" * (1 + len(args.tasks)))
+        for strategy in ("loop", "batched"):
+            cells = [
+                ratio_to_ew(f"engine/{strategy}", "parameters", t, args.steps, rounds=6, ref="naive-loop")[0]
+                for t in args.tasks
+            ]
+            print(f"| engine/{strategy} ÷ naive-loop | " + " | ".join(f"{c:.2f}" for c in cells) + " |")
+        return
     header = "| method | mode | " + " | ".join(f"T={t}" for t in args.tasks) + " |"
     print(header)
     print("|" + "---|" * (2 + len(args.tasks)))
-    time_config("ew", "parameters", args.tasks[0], steps=3)  # warm up the allocator and kernels
-    base = {t: time_config("ew", "parameters", t, args.steps) for t in args.tasks}
+    base: dict[int, float] = {}
     base_mem = {t: peak_rss("ew", "parameters", t) for t in args.tasks} if args.memory else {}
     results = {}
     for name in names:
@@ -177,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
             cells = []
             for t in args.tasks:
                 try:
-                    r = time_config(name, mode, t, args.steps) / base[t]
+                    r, base[t] = ratio_to_ew(name, mode, t, args.steps)
                     cell = f"{r:.2f}"
                     if args.memory:
                         cell += f" ({peak_rss(name, mode, t) / base_mem[t]:.2f}m)"
@@ -186,7 +230,10 @@ def main(argv: list[str] | None = None) -> None:
                 results[(name, mode, t)] = r
                 cells.append(cell)
             print(f"| {name} | {mode_label} | " + " | ".join(cells) + " |", flush=True)
-    print("\nEW step time (ms): " + json.dumps({t: round(base[t] * 1e3, 2) for t in args.tasks}))
+    print(
+        "\nEW step time (ms, last measurement): "
+        + json.dumps({t: round(base[t] * 1e3, 2) for t in args.tasks})
+    )
 
 
 if __name__ == "__main__":
