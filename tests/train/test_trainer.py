@@ -96,3 +96,13 @@ def test_non_finite_steps_can_be_skipped_and_counted(tiny_config):
     _poison(trainer, 2)
     result = trainer.fit()
     assert result["skipped_steps"] == 1
+
+
+def test_split_kwargs_override_per_split(tiny_config):
+    cfg = tiny_config(epochs=1)
+    cfg.data.split_kwargs = {"val": {"n_val": 32}}
+    trainer = Trainer(cfg)
+    assert len(trainer.val_set) == 32 and len(trainer.test_set) == 64
+    cfg.data.split_kwargs = {"valid": {}}
+    with pytest.raises(ValueError, match=r"'data\.split_kwargs\.valid'"):
+        Trainer(cfg)

@@ -61,6 +61,17 @@ def make_plots(records: list[dict[str, Any]], out_dir: str | Path) -> list[Path]
     return paths
 
 
+def _grid(plt, n: int, width: float, height: float, ncols: int = 6):
+    """A figure with ``n`` panels in rows of ``ncols``; returns (figure, flat list of the n axes)."""
+    cols = min(n, ncols)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
 def _main(run: dict[str, Any], task: str) -> tuple[str, bool]:
     metric, higher = next(iter(run["higher_is_better"][task].items()))
     return metric, higher
@@ -102,14 +113,15 @@ def _weights(runs: list[dict[str, Any]], path: Path) -> Path | None:
             series.append((r["method"], [[float(row[c] or "nan") for row in rows] for c in cols], cols))
     if not series:
         return None
-    fig, axes = plt.subplots(1, len(series), figsize=(3.2 * len(series), 3), squeeze=False)
-    for ax, (method, values, cols) in zip(axes[0], series):
+    fig, axes = _grid(plt, len(series), 3.2, 2.6)
+    for ax, (method, values, cols) in zip(axes, series):
         for v, c in zip(values, cols):
             ax.plot(v, label=c[len("weight/") :], lw=1)
         ax.set_title(method, fontsize=9)
-        ax.set_xlabel("step")
-    axes[0][0].set_ylabel("task weight")
-    axes[0][-1].legend(fontsize=7)
+        ax.set_xlabel("step", fontsize=8)
+    axes[0].set_ylabel("task weight")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -129,13 +141,13 @@ def _cosines(runs: list[dict[str, Any]], path: Path) -> Path | None:
         mats.append((r["method"], m))
     if not mats:
         return None
-    fig, axes = plt.subplots(1, len(mats), figsize=(3.2 * len(mats), 3), squeeze=False)
-    for ax, (method, m) in zip(axes[0], mats):
+    fig, axes = _grid(plt, len(mats), 3.2, 3.0)
+    for ax, (method, m) in zip(axes, mats):
         im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu")
         ax.set_xticks(range(len(tasks)), tasks, rotation=45, fontsize=7)
         ax.set_yticks(range(len(tasks)), tasks, fontsize=7)
         ax.set_title(f"{method}: mean cos", fontsize=9)
-    fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8)
+    fig.colorbar(im, ax=axes, shrink=0.8)
     return _save(fig, path)
 
 

@@ -44,10 +44,10 @@ class Grid:
 SUITES: dict[str, dict[str, Any]] = {
     "default": {
         "base": {
-            "data": {"name": "multimnist", "batch_size": 256, "eval_batch_size": 1000},
+            "data": {"name": "multimnist", "batch_size": 128, "eval_batch_size": 1000},
             "model": {"backbone": "lenet"},
             "optim": {"name": "adam", "lr": 1e-3},
-            "train": {"epochs": 3},
+            "train": {"epochs": 4},
         },
         "architectures": ["hps"],
         "methods": ["ew", "uw", "dwa", "gradnorm", "mgda", "pcgrad", "cagrad", "imtl_g"],
@@ -58,7 +58,7 @@ SUITES: dict[str, dict[str, Any]] = {
                 "name": "shapes",
                 "batch_size": 32,
                 "eval_batch_size": 100,
-                "kwargs": {"n_train": 600, "n_val": 150, "n_test": 150},
+                "split_kwargs": {"train": {"n": 600}, "val": {"n": 150}, "test": {"n": 150}},
             },
             "model": {"backbone": "unet", "kwargs": {"backbone_kwargs": {"width": 8}}},
             "optim": {"name": "adam", "lr": 2e-3},
@@ -66,6 +66,7 @@ SUITES: dict[str, dict[str, Any]] = {
         },
         "architectures": ["hps", "mtan", "cross_stitch"],
         "methods": ["ew", "uw", "dwa", "mgda", "pcgrad", "cagrad", "imtl_g"],
+        "all_methods": False,  # dense training on a CPU: the listed methods only (--methods for more)
     },
 }
 
@@ -78,7 +79,8 @@ def suite_grid(
         raise ValueError(f"unknown suite {name!r}; known: {sorted(SUITES)}")
     spec = copy.deepcopy(SUITES[name])
     chosen = list(methods) if methods else list(spec["methods"])
-    if all_methods and not methods:  # every registered method that runs in the grid's (parameters) mode
+    # append every registered method that runs in parameters mode (the suites run in it)
+    if all_methods and spec.get("all_methods", True) and not methods:
         chosen += [
             m
             for m in mt.list_methods()

@@ -21,7 +21,11 @@ import yaml
 
 @dataclass
 class DataConfig:
-    """Dataset (``multitask.create_dataset``) and loader settings."""
+    """Dataset (``multitask.create_dataset``) and loader settings.
+
+    ``kwargs`` go to every split; ``split_kwargs`` (``{"train": {...}, "val": {...}, "test": {...}}``)
+    add or override keys for one split (e.g. ``shapes``' per-split ``n``).
+    """
 
     name: str = "multimnist"
     root: str | None = None
@@ -29,6 +33,7 @@ class DataConfig:
     eval_batch_size: int = 512
     num_workers: int = 0
     kwargs: dict[str, Any] = field(default_factory=dict)
+    split_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

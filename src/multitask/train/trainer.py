@@ -81,9 +81,20 @@ class Trainer:
                 f"config key 'method.mode' must be 'parameters' or 'features', got {c.method.mode!r}"
             )
         _seed_everything(c.train.seed, c.train.deterministic)
-        self.train_set = mt.create_dataset(c.data.name, split="train", root=c.data.root, **c.data.kwargs)
-        self.val_set = mt.create_dataset(c.data.name, split="val", root=c.data.root, **c.data.kwargs)
-        self.test_set = mt.create_dataset(c.data.name, split="test", root=c.data.root, **c.data.kwargs)
+        unknown = sorted(set(c.data.split_kwargs) - {"train", "val", "test"})
+        if unknown:
+            raise ValueError(
+                f"unknown config key 'data.split_kwargs.{unknown[0]}' (allowed: train, val, test)"
+            )
+        self.train_set, self.val_set, self.test_set = (
+            mt.create_dataset(
+                c.data.name,
+                split=split,
+                root=c.data.root,
+                **{**c.data.kwargs, **c.data.split_kwargs.get(split, {})},
+            )
+            for split in ("train", "val", "test")
+        )
         if getattr(self.train_set, "multi_input", False):
             raise ValueError(
                 f"dataset {c.data.name!r} is multi-input (one input set per task); the trainer "
