@@ -212,3 +212,24 @@ def test_non_finite_gradient_names_the_task():
     assert torch.isfinite(losses["b"])
     with pytest.raises(ValueError, match=r"non-finite gradients for tasks \['b'\]"):
         mt.backward(losses, FixedWeights([1.0, 1.0]), shared=[w])
+
+
+def test_auto_falls_back_to_the_loop_without_batching_rule(monkeypatch):
+    from multitask.core import jacobian as jac
+
+    enc, heads, losses = make_problem()
+    ls = list(losses().values())
+    shared = list(enc.parameters())
+    ref = jac.jacobian(ls, shared, strategy="loop")
+
+    def no_rule(*args, **kwargs):
+        raise RuntimeError("Batching rule not implemented for aten::some_op")
+
+    monkeypatch.setattr(jac, "_batched", no_rule)
+    monkeypatch.setattr(jac, "_batching_failed", set())
+    monkeypatch.setattr(jac, "resolve_strategy", lambda strategy, device: "batched")
+    with pytest.warns(UserWarning, match="falling back to the per-task loop"):
+        got = jac.jacobian(ls, shared, strategy="auto")
+    torch.testing.assert_close(got, ref)
+    with pytest.raises(RuntimeError, match="Batching rule"):
+        jac.jacobian(ls, shared, strategy="batched")
