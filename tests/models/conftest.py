@@ -1,13 +1,15 @@
 """Shared fixtures for the model tests: task configurations, random batches and the acceptance checks.
 
-Fixtures that return helpers (``make_batch``, ``check_partition``, ``check_ew_grads``, ``check_training``)
-are used as ``def test_x(make_batch): x, y = make_batch(tasks)``.
+Fixtures that return helpers (``make_batch``, ``check_partition``, ``check_ew_grads``, ``check_training``,
+``check_architecture``, ``check_architecture_training``, ``check_vector_architecture``) are used as
+``def test_x(make_batch): x, y = make_batch(tasks)``. A module that wants one thread per test around each
+of its tests sets ``pytestmark = pytest.mark.usefixtures("one_thread")``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 import torch
@@ -18,6 +20,16 @@ from multitask.core.tasks import Task
 
 # tiny models: one thread avoids oversubscribing the cores when pytest-xdist runs two workers
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Tiny models run far faster on one thread (no oversubscription on a shared CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 
 CLS = Task("digit", "classification", 4)
 BIN = Task("flag", "binary", 1)
@@ -285,3 +297,84 @@ class Case:
 def case_for(make_batch: Callable[..., tuple[Tensor, dict[str, Tensor]]]) -> Callable[[str], Case]:
     """``case_for("segnet")``: a :class:`Case` with small widths and inputs for that backbone."""
     return lambda name: Case(name, make_batch)
+
+
+@pytest.fixture
+def check_architecture(
+    case_for: Callable[[str], Case],
+    check_shapes: Callable[[nn.Module, Tensor], dict[str, Tensor]],
+    check_partition: Callable[[nn.Module], None],
+    check_ew_grads: Callable[[nn.Module, Tensor, dict[str, Tensor]], None],
+) -> Callable[..., None]:
+    """``check_architecture(arch, bb, config, extra=None, **kwargs)``: build ``arch`` (with ``kwargs``) on
+    the small ``bb`` backbone for the ``config`` tasks, then run ``check_shapes``, ``extra(model, tasks,
+    out)`` (further assertions on the outputs, if given), ``check_partition`` and ``check_ew_grads``."""
+
+    def check(
+        arch: str,
+        bb: str,
+        config: str,
+        extra: Callable[[nn.Module, Sequence[Task], dict[str, Tensor]], None] | None = None,
+        **kwargs,
+    ) -> None:
+        case = case_for(bb)
+        tasks = case.configs[config]
+        model = case.build(arch, tasks, **kwargs)
+        x, y = case.batch(tasks)
+        out = check_shapes(model, x)
+        if extra is not None:
+            extra(model, tasks, out)
+        check_partition(model)
+        check_ew_grads(model, x, y)
+
+    return check
+
+
+@pytest.fixture
+def check_architecture_training(
+    case_for: Callable[[str], Case], check_training: Callable[..., None]
+) -> Callable[..., None]:
+    """``check_architecture_training(arch, bb, config, steps=None, **kwargs)``: ``check_training`` (with
+    its default step count unless ``steps`` is given) on ``arch`` built with ``kwargs`` on the small ``bb``
+    backbone, on a batch of 4 for the ``config`` tasks."""
+
+    def check(arch: str, bb: str, config: str, steps: int | None = None, **kwargs) -> None:
+        case = case_for(bb)
+        tasks = case.configs[config]
+        model = case.build(arch, tasks, **kwargs)
+        training = {} if steps is None else {"steps": steps}
+        check_training(model, *case.batch(tasks, batch=4), **training)
+
+    return check
+
+
+def _same_task_names(model: nn.Module, tasks: Sequence[Task], x: Tensor) -> None:
+    assert set(model(x)) == {t.name for t in tasks}
+
+
+@pytest.fixture
+def check_vector_architecture(
+    make_batch: Callable[..., tuple[Tensor, dict[str, Tensor]]],
+    check_partition: Callable[[nn.Module], None],
+    check_ew_grads: Callable[[nn.Module, Tensor, dict[str, Tensor]], None],
+) -> Callable[..., None]:
+    """``check_vector_architecture(arch, config, outputs=None, **kwargs)``: build ``arch`` (with
+    ``kwargs``, seed 0) without a backbone on 6 input features for the ``config`` vector tasks, then run
+    ``outputs(model, tasks, x)`` (default: the forward returns exactly the task names),
+    ``check_partition`` and ``check_ew_grads``."""
+
+    def check(
+        arch: str,
+        config: str,
+        outputs: Callable[[nn.Module, Sequence[Task], Tensor], None] = _same_task_names,
+        **kwargs,
+    ) -> None:
+        tasks = VECTOR_TASK_CONFIGS[config]
+        torch.manual_seed(0)
+        model = mt.create_model(arch, tasks=tasks, in_channels=6, **kwargs)
+        x, y = make_batch(tasks, features=6)
+        outputs(model, tasks, x)
+        check_partition(model)
+        check_ew_grads(model, x, y)
+
+    return check

@@ -13,21 +13,13 @@ BACKBONES = ["lenet", "segnet", "resnet18", "resnet50", "unet"]
 
 @pytest.mark.parametrize("config", ["two", "three", "five"])
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_shapes_partition_and_ew_grads(bb, config, case_for, check_shapes, check_partition, check_ew_grads):
-    case = case_for(bb)
-    tasks = case.configs[config]
-    model = case.build("adapters", tasks)
-    x, y = case.batch(tasks)
-    check_shapes(model, x)
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_shapes_partition_and_ew_grads(bb, config, check_architecture):
+    check_architecture("adapters", bb, config)
 
 
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_training_lowers_loss(bb, case_for, check_training):
-    case = case_for(bb)
-    tasks = case.configs["two"]
-    check_training(case.build("adapters", tasks), *case.batch(tasks, batch=4))
+def test_training_lowers_loss(bb, check_architecture_training):
+    check_architecture_training("adapters", bb, "two")
 
 
 def test_mlp_backbone_is_rejected(case_for):

@@ -17,22 +17,15 @@ def tree(n):
 
 @pytest.mark.parametrize("config", ["two", "three", "five"])
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_shapes_partition_and_ew_grads(bb, config, case_for, check_shapes, check_partition, check_ew_grads):
-    case = case_for(bb)
-    tasks = case.configs[config]
-    branches = tree(len(tasks))[:2] if bb == "mlp" else tree(len(tasks))  # the test MLP has 2 blocks
-    model = case.build("branched", tasks, branches=branches)
-    x, y = case.batch(tasks)
-    check_shapes(model, x)
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_shapes_partition_and_ew_grads(bb, config, case_for, check_architecture):
+    n = len(case_for(bb).configs[config])
+    branches = tree(n)[:2] if bb == "mlp" else tree(n)  # the test MLP has 2 blocks
+    check_architecture("branched", bb, config, branches=branches)
 
 
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_training_lowers_loss(bb, case_for, check_training):
-    case = case_for(bb)
-    tasks = case.configs["three"]
-    check_training(case.build("branched", tasks, branches=tree(3)[:2]), *case.batch(tasks, batch=4))
+def test_training_lowers_loss(bb, check_architecture_training):
+    check_architecture_training("branched", bb, "three", branches=tree(3)[:2])
 
 
 def test_normalize_branches_validates_the_tree():

@@ -17,14 +17,7 @@ from multitask.models.architectures._dselect_gate import (
 BACKBONES = ["mlp", "lenet", "resnet18", "unet"]
 SMALL = {"num_experts": 4, "k": 2, "expert_channels": 8}
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run far faster on one thread (no oversubscription on a shared CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ---- the gate, against hand-worked values ------------------------------------------------------
@@ -118,28 +111,14 @@ def test_entropy_regulariser_drives_the_gate_to_exactly_k_experts():
 # ---- the architecture -----------------------------------------------------------------------------
 @pytest.mark.parametrize("config", ["two", "three", "five"])
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_shapes_partition_and_ew_grads(bb, config, case_for, check_shapes, check_partition, check_ew_grads):
-    case = case_for(bb)
-    tasks = case.configs[config]
-    model = case.build("dselect_k", tasks, **SMALL)
-    x, y = case.batch(tasks)
-    check_shapes(model, x)
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_shapes_partition_and_ew_grads(bb, config, check_architecture):
+    check_architecture("dselect_k", bb, config, **SMALL)
 
 
 @pytest.mark.parametrize("per_example", [True, False])
 @pytest.mark.parametrize("config", ["two", "three", "five"])
-def test_vector_input_without_backbone(
-    config, per_example, vector_task_configs, make_batch, check_partition, check_ew_grads
-):
-    tasks = vector_task_configs[config]
-    torch.manual_seed(0)
-    model = mt.create_model("dselect_k", tasks=tasks, in_channels=6, per_example=per_example, **SMALL)
-    x, y = make_batch(tasks, features=6)
-    assert set(model(x)) == {t.name for t in tasks}
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_vector_input_without_backbone(config, per_example, check_vector_architecture):
+    check_vector_architecture("dselect_k", config, per_example=per_example, **SMALL)
 
 
 @pytest.mark.parametrize("bb", ["mlp", "resnet18"])

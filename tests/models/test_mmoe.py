@@ -8,51 +8,30 @@ from multitask.core.tasks import Task
 BACKBONES = ["mlp", "lenet", "resnet18", "unet"]
 SMALL = {"num_experts": 3, "expert_channels": 8}
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run far faster on one thread (no oversubscription on a shared CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("config", ["two", "three", "five"])
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_shapes_partition_and_ew_grads(bb, config, case_for, check_shapes, check_partition, check_ew_grads):
-    case = case_for(bb)
-    tasks = case.configs[config]
-    model = case.build("mmoe", tasks, **SMALL)
-    x, y = case.batch(tasks)
-    check_shapes(model, x)
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_shapes_partition_and_ew_grads(bb, config, check_architecture):
+    check_architecture("mmoe", bb, config, **SMALL)
 
 
 @pytest.mark.parametrize("config", ["two", "three", "five"])
-def test_vector_input_without_backbone(
-    config, vector_task_configs, make_batch, check_partition, check_ew_grads
-):
-    tasks = vector_task_configs[config]
-    torch.manual_seed(0)
-    model = mt.create_model("mmoe", tasks=tasks, in_channels=6, **SMALL)
-    x, y = make_batch(tasks, features=6)
-    out = model(x)
-    assert {k: v.shape[0] for k, v in out.items()} == {t.name: 2 for t in tasks}
-    assert not model.has_shared_representation
-    with pytest.raises(NotImplementedError, match="no single shared representation"):
-        model.encode(x)
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_vector_input_without_backbone(config, check_vector_architecture):
+    def outputs(model, tasks, x):
+        out = model(x)
+        assert {k: v.shape[0] for k, v in out.items()} == {t.name: 2 for t in tasks}
+        assert not model.has_shared_representation
+        with pytest.raises(NotImplementedError, match="no single shared representation"):
+            model.encode(x)
+
+    check_vector_architecture("mmoe", config, outputs=outputs, **SMALL)
 
 
 @pytest.mark.parametrize("bb", ["mlp", "resnet18"])
-def test_training_lowers_loss(bb, case_for, check_training):
-    case = case_for(bb)
-    tasks = case.configs["three"]
-    model = case.build("mmoe", tasks, **SMALL)
-    check_training(model, *case.batch(tasks, batch=4))
+def test_training_lowers_loss(bb, check_architecture_training):
+    check_architecture_training("mmoe", bb, "three", **SMALL)
 
 
 def test_forward_matches_the_paper_formula():

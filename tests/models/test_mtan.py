@@ -9,22 +9,14 @@ BACKBONES = ["lenet", "mlp", "segnet", "resnet18", "resnet50", "unet"]
 
 @pytest.mark.parametrize("config", ["two", "three", "five"])
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_shapes_partition_and_ew_grads(bb, config, case_for, check_shapes, check_partition, check_ew_grads):
-    case = case_for(bb)
-    tasks = case.configs[config]
-    model = case.build("mtan", tasks)
-    x, y = case.batch(tasks)
-    check_shapes(model, x)
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_shapes_partition_and_ew_grads(bb, config, check_architecture):
+    check_architecture("mtan", bb, config)
 
 
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_training_lowers_loss(bb, case_for, check_training):
-    case = case_for(bb)
-    tasks = case.configs["two"]
+def test_training_lowers_loss(bb, check_architecture_training):
     # ten sigmoid-gated blocks on SegNet learn more slowly: a few more steps
-    check_training(case.build("mtan", tasks), *case.batch(tasks, batch=4), steps=12)
+    check_architecture_training("mtan", bb, "two", steps=12)
 
 
 def test_segnet_mtan_has_the_papers_modules(case_for):

@@ -9,39 +9,25 @@ from multitask.models.architectures._distill import Distillation
 BACKBONES = ["segnet", "resnet18", "resnet50", "unet"]
 SMALL = {"task_channels": 8}
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run far faster on one thread (no oversubscription on a shared CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("config", ["two", "three", "five"])
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_shapes_partition_and_ew_grads(bb, config, case_for, check_shapes, check_partition, check_ew_grads):
-    case = case_for(bb)
-    tasks = case.configs[config]
-    model = case.build("pad_net", tasks, **SMALL)
-    x, y = case.batch(tasks)
-    out = check_shapes(model, x)
-    # deep supervision: one intermediate prediction per task, shaped like the final one
-    assert list(model.aux_outputs) == [t.name for t in tasks]
-    for t in tasks:
-        (aux,) = model.aux_outputs[t.name]
-        assert aux.shape == out[t.name].shape
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_shapes_partition_and_ew_grads(bb, config, check_architecture):
+    def deep_supervision(model, tasks, out):
+        # one intermediate prediction per task, shaped like the final one
+        assert list(model.aux_outputs) == [t.name for t in tasks]
+        for t in tasks:
+            (aux,) = model.aux_outputs[t.name]
+            assert aux.shape == out[t.name].shape
+
+    check_architecture("pad_net", bb, config, extra=deep_supervision, **SMALL)
 
 
 @pytest.mark.parametrize("bb", ["unet", "resnet18"])
-def test_training_lowers_loss(bb, case_for, check_training):
-    case = case_for(bb)
-    tasks = case.configs["three"]
-    model = case.build("pad_net", tasks, **SMALL)
-    check_training(model, *case.batch(tasks, batch=4))
+def test_training_lowers_loss(bb, check_architecture_training):
+    check_architecture_training("pad_net", bb, "three", **SMALL)
 
 
 def test_distillation_matches_the_formula():

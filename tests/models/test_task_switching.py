@@ -9,34 +9,18 @@ from multitask.models.architectures.task_switching import FiLMBlock
 BACKBONES = ["mlp", "lenet", "segnet", "resnet18", "unet"]
 SMALL = {"embedding_dim": 6, "decoder_channels": 8}
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run far faster on one thread (no oversubscription on a shared CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize("config", ["two", "three", "five"])
 @pytest.mark.parametrize("bb", BACKBONES)
-def test_shapes_partition_and_ew_grads(bb, config, case_for, check_shapes, check_partition, check_ew_grads):
-    case = case_for(bb)
-    tasks = case.configs[config]
-    model = case.build("task_switching", tasks, **SMALL)
-    x, y = case.batch(tasks)
-    check_shapes(model, x)
-    check_partition(model)
-    check_ew_grads(model, x, y)
+def test_shapes_partition_and_ew_grads(bb, config, check_architecture):
+    check_architecture("task_switching", bb, config, **SMALL)
 
 
 @pytest.mark.parametrize("bb", ["mlp", "resnet18"])
-def test_training_lowers_loss(bb, case_for, check_training):
-    case = case_for(bb)
-    tasks = case.configs["three"]
-    model = case.build("task_switching", tasks, **SMALL)
-    check_training(model, *case.batch(tasks, batch=4))
+def test_training_lowers_loss(bb, check_architecture_training):
+    check_architecture_training("task_switching", bb, "three", **SMALL)
 
 
 def test_one_task_per_forward(case_for):

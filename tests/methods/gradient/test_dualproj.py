@@ -8,8 +8,8 @@ from tests.methods.properties import (
     assert_non_conflicting,
     assert_permutation_invariant,
     assert_scale_equivariant,
+    train_encoder_only,
 )
-from torch import nn
 
 import multitask as mt
 from multitask.methods import DualProj
@@ -80,26 +80,7 @@ def test_finite_on_degenerate_jacobians():
     assert_finite_on_degenerate(DualProj())
 
 
-def _train(method, features: bool, steps: int = 20) -> tuple[float, float]:
-    """Only the shared encoder learns (heads fixed), so the fall in loss is the method's doing."""
-    torch.manual_seed(0)
-    x = torch.randn(64, 5)
-    y = torch.cat([x @ torch.randn(5, 1), torch.sin(x[:, :1]), x[:, 1:2] * x[:, 2:3]], dim=1)
-    enc = nn.Sequential(nn.Linear(5, 16), nn.Tanh())
-    heads = nn.ModuleList(nn.Linear(16, 1) for _ in range(3))
-    opt = torch.optim.SGD(enc.parameters(), lr=0.1)
-    totals = []
-    for _ in range(steps):
-        z = enc(x)
-        losses = {f"t{i}": ((h(z)[:, 0] - y[:, i]) ** 2).mean() for i, h in enumerate(heads)}
-        totals.append(float(sum(v.detach() for v in losses.values())))
-        opt.zero_grad()
-        mt.backward(losses, method, shared=enc.parameters(), features=z if features else None)
-        opt.step()
-    return totals[0], totals[-1]
-
-
 @pytest.mark.parametrize("features", [False, True])
 def test_end_to_end_three_regression_tasks(features):
-    first, last = _train(DualProj(), features)
+    first, last = train_encoder_only(DualProj(), features)
     assert last < 0.9 * first

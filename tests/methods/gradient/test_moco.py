@@ -10,6 +10,7 @@ from tests.methods.properties import (
     assert_finite_on_degenerate,
     assert_permutation_invariant,
     assert_state_round_trip,
+    train_two_layer,
 )
 from torch import nn
 
@@ -26,25 +27,6 @@ def _seed() -> None:
 
 def _t(x: list, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     return torch.tensor(x, dtype=dtype)
-
-
-def _train(method: nn.Module, *, features: bool, steps: int = 30, lr: float = 0.1) -> tuple[float, float]:
-    """Two-layer network, three regression tasks: total loss before and after ``steps`` steps."""
-    torch.manual_seed(0)
-    x = torch.randn(32, 5)
-    ys = [torch.tanh(x @ torch.randn(5, 1)) for _ in range(3)]
-    enc = nn.Sequential(nn.Linear(5, 16), nn.Tanh())
-    heads = nn.ModuleList(nn.Linear(16, 1) for _ in range(3))
-    opt = torch.optim.SGD([*enc.parameters(), *heads.parameters(), *method.parameters()], lr=lr)
-    totals = []
-    for _ in range(steps + 1):
-        z = enc(x)
-        losses = {f"t{k}": nn.functional.mse_loss(heads[k](z), ys[k]) for k in range(3)}
-        totals.append(sum(float(v.detach()) for v in losses.values()))
-        mt.backward(losses, method, shared=enc.parameters(), features=z if features else None)
-        opt.step()
-        opt.zero_grad()
-    return totals[0], totals[-1]
 
 
 def test_registered_and_defaults() -> None:
@@ -166,5 +148,5 @@ def test_features_mode_is_refused_with_the_reason() -> None:
 
 
 def test_end_to_end_parameters_mode_lowers_the_loss() -> None:
-    first, last = _train(MoCo(), features=False)
+    first, last = train_two_layer(MoCo(), features=False)
     assert last < 0.5 * first

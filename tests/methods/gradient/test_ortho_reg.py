@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from scipy.optimize import approx_fprime
+from tests.methods.properties import train_two_layer
 from torch import nn
 
 import multitask as mt
@@ -160,22 +161,9 @@ def test_errors() -> None:
 
 def _train(lam: float, steps: int = 30, lr: float = 0.1) -> tuple[float, float, float]:
     """Two-layer network, three regression tasks: total loss before/after and the final penalty."""
-    torch.manual_seed(0)
-    x = torch.randn(32, 5)
-    ys = [torch.tanh(x @ torch.randn(5, 1)) for _ in range(3)]
-    enc = nn.Sequential(nn.Linear(5, 16), nn.Tanh())
-    heads = nn.ModuleList(nn.Linear(16, 1) for _ in range(3))
-    opt = torch.optim.SGD([*enc.parameters(), *heads.parameters()], lr=lr)
     method = OrthoReg(lam=lam)
-    totals = []
-    for _ in range(steps + 1):
-        z = enc(x)
-        losses = {f"t{k}": nn.functional.mse_loss(heads[k](z), ys[k]) for k in range(3)}
-        totals.append(sum(float(v.detach()) for v in losses.values()))
-        mt.backward(losses, method, shared=enc.parameters())
-        opt.step()
-        opt.zero_grad()
-    return totals[0], totals[-1], float(method.last_penalty)
+    first, last = train_two_layer(method, features=False, steps=steps, lr=lr)
+    return first, last, float(method.last_penalty)
 
 
 def test_end_to_end_lowers_the_loss_and_the_gradient_cosines() -> None:

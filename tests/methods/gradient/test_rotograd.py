@@ -17,6 +17,7 @@ from tests.methods.properties import (
     assert_state_round_trip,
     degenerate_jacobians,
     run,
+    train_two_layer,
 )
 from torch import nn
 
@@ -40,28 +41,6 @@ def _ready(num_tasks: int, dim: int, batch: int = 1, **kwargs) -> RotoGrad:
     m = RotoGrad(num_tasks, dim, **kwargs)
     m.rotate(torch.zeros(batch, dim))
     return m
-
-
-def _train_rotograd(method: RotoGrad, steps: int = 30, lr: float = 0.1) -> tuple[float, float]:
-    """Two-layer network, three regression tasks, features mode with rotate() before the heads."""
-    torch.manual_seed(0)
-    x = torch.randn(32, 5)
-    ys = [torch.tanh(x @ torch.randn(5, 1)) for _ in range(3)]
-    enc = nn.Sequential(nn.Linear(5, 16), nn.Tanh())
-    heads = nn.ModuleList(nn.Linear(16, 1) for _ in range(3))
-    opt = torch.optim.SGD([*enc.parameters(), *heads.parameters()], lr=lr)
-    opt_rot = torch.optim.Adam(method.parameters(), lr=1e-2)  # the rotations get their own optimizer
-    totals = []
-    for _ in range(steps + 1):
-        z = enc(x)
-        zs = method.rotate(z)
-        losses = {f"t{k}": nn.functional.mse_loss(heads[k](zs[k]), ys[k]) for k in range(3)}
-        totals.append(sum(float(v.detach()) for v in losses.values()))
-        mt.backward(losses, method, shared=enc.parameters(), features=z)
-        for o in (opt, opt_rot):
-            o.step()
-            o.zero_grad()
-    return totals[0], totals[-1]
 
 
 # ---- rotations ------------------------------------------------------------------------------------
@@ -242,7 +221,8 @@ def test_parameters_mode_and_wrong_shapes_are_refused() -> None:
 @pytest.mark.parametrize("parameterization", ["expm", "cayley"])
 def test_end_to_end_features_mode_lowers_the_loss_and_trains_the_rotations(parameterization: str) -> None:
     m = RotoGrad(3, 16, rotation_dim=8, parameterization=parameterization)
-    first, last = _train_rotograd(m)
+    # features mode with rotate() before the heads; the rotations get their own optimizer (Adam)
+    first, last = train_two_layer(m, features=True, rotate=True, method_lr=1e-2)
     assert last < 0.5 * first
     eye = torch.eye(8).expand(3, 8, 8)
     assert float((m.rotations().detach() - eye).abs().max()) > 0.05  # the rotations were trained
