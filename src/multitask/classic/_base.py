@@ -78,6 +78,7 @@ class MultiTaskLinearModel(BaseEstimator):
     """
 
     _loss_kind = "least_squares"
+    _nonneg_params: tuple[str, ...] = ()  # hyper-parameters that must be finite and >= 0
 
     def __init__(
         self,
@@ -105,7 +106,9 @@ class MultiTaskLinearModel(BaseEstimator):
         raise NotImplementedError
 
     def _validate_params_extra(self) -> None:
-        """Subclasses check their own hyper-parameters here (raise ValueError naming the field)."""
+        """Subclasses check their own hyper-parameters here (raise ValueError naming the field); by
+        default, those named in ``_nonneg_params`` must be finite and >= 0."""
+        self._check_nonneg(**{name: getattr(self, name) for name in self._nonneg_params})
 
     def _check_nonneg(self, **params: float) -> None:
         for name, value in params.items():

@@ -64,10 +64,18 @@ class SmoothLoss:
             raise ValueError(f"c must have shape {(self.n_tasks,)}, got {c.shape}")
         return W, c
 
+    def _parts(self, W: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per-task loss values (T,), grad_W (d x T) and grad_c (T,) at validated (W, c)."""
+        raise NotImplementedError
+
     def __call__(
         self, W: np.ndarray, c: np.ndarray | None = None
     ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
-        raise NotImplementedError
+        W, c = self._check(W, c)
+        vals, gW, gc = self._parts(W, c)
+        if not self.fit_intercept:
+            gc = np.zeros(self.n_tasks)
+        return float(vals.sum()), (gW, gc)
 
     def value(self, W: np.ndarray, c: np.ndarray | None = None) -> float:
         """The loss value alone."""
@@ -75,7 +83,8 @@ class SmoothLoss:
 
     def task_values(self, W: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
         """The loss of each task (length T); the loss is their sum."""
-        raise NotImplementedError
+        W, c = self._check(W, c)
+        return self._parts(W, c)[0]
 
 
 class LeastSquaresLoss(SmoothLoss):
@@ -124,19 +133,6 @@ class LeastSquaresLoss(SmoothLoss):
             gc[t] = -r.sum()
         return vals, gW, gc
 
-    def __call__(
-        self, W: np.ndarray, c: np.ndarray | None = None
-    ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
-        W, c = self._check(W, c)
-        vals, gW, gc = self._parts(W, c)
-        if not self.fit_intercept:
-            gc = np.zeros(self.n_tasks)
-        return float(vals.sum()), (gW, gc)
-
-    def task_values(self, W: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
-        W, c = self._check(W, c)
-        return self._parts(W, c)[0]
-
 
 class LogisticLoss(SmoothLoss):
     """``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))`` with labels in {−1, +1} (see module docstring)."""
@@ -170,19 +166,6 @@ class LogisticLoss(SmoothLoss):
             gW[:, t] = X.T @ b
             gc[t] = b.sum()
         return vals, gW, gc
-
-    def __call__(
-        self, W: np.ndarray, c: np.ndarray | None = None
-    ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
-        W, c = self._check(W, c)
-        vals, gW, gc = self._parts(W, c)
-        if not self.fit_intercept:
-            gc = np.zeros(self.n_tasks)
-        return float(vals.sum()), (gW, gc)
-
-    def task_values(self, W: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
-        W, c = self._check(W, c)
-        return self._parts(W, c)[0]
 
 
 def least_squares(

@@ -47,6 +47,15 @@ def _check_t(t: float | ArrayLike, name: str = "t") -> None:
         raise ValueError(f"{name} must be non-negative, got {t!r}")
 
 
+def _check_matrix(V: ArrayLike, t: float, who: str, t_name: str = "t") -> Array:
+    """Check ``t`` >= 0 and return V as a float 2-D array (the ValueError names the function ``who``)."""
+    _check_t(t, t_name)
+    V = np.asarray(V, dtype=float)
+    if V.ndim != 2:
+        raise ValueError(f"{who} expects a 2-D matrix, got shape {V.shape}")
+    return V
+
+
 def prox_l1(V: ArrayLike, t: float | ArrayLike) -> Array:
     """Soft thresholding: ``sign(V) · max(|V| − t, 0)`` (``t`` may broadcast against ``V``)."""
     _check_t(t)
@@ -63,28 +72,19 @@ def _group_shrink(V: Array, t: float, axis: int) -> Array:
 
 def prox_l21_rows(V: ArrayLike, t: float) -> Array:
     """Row-group shrinkage ``Xᵢ = max(0, 1 − t/‖Vᵢ‖₂) Vᵢ`` (prox of t‖X‖₂,₁, rows = features)."""
-    _check_t(t)
-    V = np.asarray(V, dtype=float)
-    if V.ndim != 2:
-        raise ValueError(f"prox_l21_rows expects a 2-D matrix, got shape {V.shape}")
+    V = _check_matrix(V, t, "prox_l21_rows")
     return _group_shrink(V, float(t), axis=1)
 
 
 def prox_l21_cols(V: ArrayLike, t: float) -> Array:
     """Column-group shrinkage ``X:,ⱼ = max(0, 1 − t/‖V:,ⱼ‖₂) V:,ⱼ`` (prox of t‖Xᵀ‖₂,₁, columns = tasks)."""
-    _check_t(t)
-    V = np.asarray(V, dtype=float)
-    if V.ndim != 2:
-        raise ValueError(f"prox_l21_cols expects a 2-D matrix, got shape {V.shape}")
+    V = _check_matrix(V, t, "prox_l21_cols")
     return _group_shrink(V, float(t), axis=0)
 
 
 def prox_trace(V: ArrayLike, t: float) -> Array:
     """Singular-value thresholding ``U diag(max(σ − t, 0)) Vᵀ`` (prox of t‖X‖_*; Cai, Candès, Shen 2010)."""
-    _check_t(t)
-    V = np.asarray(V, dtype=float)
-    if V.ndim != 2:
-        raise ValueError(f"prox_trace expects a 2-D matrix, got shape {V.shape}")
+    V = _check_matrix(V, t, "prox_trace")
     U, s, Vt = np.linalg.svd(V, full_matrices=False)
     s = np.maximum(s - t, 0.0)
     keep = s > 0
@@ -124,20 +124,14 @@ def project_l1_ball(v: ArrayLike, r: float) -> Array:
 
 def prox_l1inf_rows(V: ArrayLike, t: float) -> Array:
     """Prox of ``t Σᵢ ‖Xᵢ,:‖_∞`` (the ℓ₁,∞ norm over feature rows): ``V − Π_{‖·‖₁ ≤ t}(V)`` row-wise."""
-    _check_t(t)
-    V = np.asarray(V, dtype=float)
-    if V.ndim != 2:
-        raise ValueError(f"prox_l1inf_rows expects a 2-D matrix, got shape {V.shape}")
+    V = _check_matrix(V, t, "prox_l1inf_rows")
     return V - project_l1_ball(V, float(t))
 
 
 def project_trace_ball(V: ArrayLike, r: float) -> Array:
     """Projection onto the nuclear-norm ball ``{X : ‖X‖_* ≤ r}``: project the singular values onto the
     ℓ₁ ball of radius r (they are non-negative, so they stay so)."""
-    _check_t(r, "r")
-    V = np.asarray(V, dtype=float)
-    if V.ndim != 2:
-        raise ValueError(f"project_trace_ball expects a 2-D matrix, got shape {V.shape}")
+    V = _check_matrix(V, r, "project_trace_ball", "r")
     U, s, Vt = np.linalg.svd(V, full_matrices=False)
     if s.sum() <= r:
         return V.copy()

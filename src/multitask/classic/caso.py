@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
-from multitask.classic._graph import PenalisedLoss
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._spectral import cluster_matrix, cluster_penalty
-from multitask.classic.cmtl import _ClusterClassifierParams, _ClusterParams, check_cluster_params
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
+from multitask.classic._twins import document_twins
+from multitask.classic.cmtl import _ClusterClassifierModel, _ClusterModel
 
 __all__ = ["CASORegressor", "CASOClassifier"]
-
-
-def _fit_caso(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    d = loss.n_features
-    eta, c_pen, k = check_cluster_params(est, d, "features")
-
-    def penalty(W: np.ndarray) -> tuple[float, np.ndarray]:
-        v, g, _ = cluster_penalty(W.T, eta, k, d)
-        return c_pen * v, c_pen * g.T
-
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 1)
-    (W,), c = est._solve_apg(
-        PenalisedLoss(loss, penalty),  # type: ignore[arg-type]  # same call signature as SmoothLoss
-        parts0,
-        c0,
-        lambda p, step: p,
-        lambda p: 0.0,
-    )
-    est.M_ = cluster_matrix(W.T, eta, k)
-    return W, c
 
 
 _DOC = """
@@ -64,20 +40,19 @@ _DOC = """
     """
 
 
-class CASORegressor(_ClusterParams, MultiTaskRegressorBase):
-    _fit_coef = _fit_caso
+class CASORegressor(_ClusterModel, MultiTaskRegressorBase):
+    _over_features = True
 
 
-class CASOClassifier(_ClusterClassifierParams, MultiTaskClassifierBase):
-    _fit_coef = _fit_caso
+class CASOClassifier(_ClusterClassifierModel, MultiTaskClassifierBase):
+    _over_features = True
 
 
-CASORegressor.__doc__ = "Convex alternating structure optimisation, least squares." + _DOC.format(
-    loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", rho_default="defaults 1.0 here", extra=""
-)
-CASOClassifier.__doc__ = "Convex alternating structure optimisation, logistic." + _DOC.format(
-    loss_name="Logistic",
-    loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))",
-    rho_default="defaults 0.01 here, as the loss is a per-task mean",
-    extra=", classes_",
+document_twins(
+    _DOC,
+    CASORegressor,
+    "Convex alternating structure optimisation, least squares.",
+    CASOClassifier,
+    "Convex alternating structure optimisation, logistic.",
+    rho_defaults=("defaults 1.0 here", "defaults 0.01 here, as the loss is a per-task mean"),
 )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._fused import fused_penalty_rows, prox_fused_sparse_group_rows
 from multitask.classic._losses import SmoothLoss
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["CFGLassoRegressor", "CFGLassoClassifier", "cfgl_penalty"]
 
@@ -16,19 +17,6 @@ def cfgl_penalty(W: np.ndarray, rho1: float, rho2: float, rho3: float) -> float:
     return float(
         rho1 * np.abs(W).sum() + rho2 * fused_penalty_rows(W) + rho3 * np.sum(np.linalg.norm(W, axis=1))
     )
-
-
-def _fit_cfgl(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    rho1, rho2, rho3 = float(est.rho1), float(est.rho2), float(est.rho3)
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 1)
-    (W,), c = est._solve_apg(
-        loss,
-        parts0,
-        c0,
-        lambda p, step: (prox_fused_sparse_group_rows(p[0], rho1 * step, rho2 * step, rho3 * step),),
-        lambda p: cfgl_penalty(p[0], rho1, rho2, rho3),
-    )
-    return W, c
 
 
 _DOC = """
@@ -59,8 +47,10 @@ _DOC = """
     """
 
 
-class _CFGLParams:
-    """Shared ``__init__`` of the cFSGL regressor and classifier."""
+class _CFGLModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the cFSGL regressor and classifier."""
+
+    _nonneg_params = ("rho1", "rho2", "rho3")
 
     def __init__(
         self,
@@ -79,22 +69,25 @@ class _CFGLParams:
         self.rho1 = rho1
         self.rho2 = rho2
         self.rho3 = rho3
-        super().__init__(  # type: ignore[call-arg]
+        super().__init__(
             fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
             warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho2=self.rho2, rho3=self.rho3)  # type: ignore[attr-defined]
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        rho1, rho2, rho3 = float(self.rho1), float(self.rho2), float(self.rho3)
+        return Composite(
+            loss,
+            lambda p, step: (prox_fused_sparse_group_rows(p[0], rho1 * step, rho2 * step, rho3 * step),),
+            lambda p: cfgl_penalty(p[0], rho1, rho2, rho3),
+        )
 
-    _fit_coef = _fit_cfgl
 
-
-class CFGLassoRegressor(_CFGLParams, MultiTaskRegressorBase):
+class CFGLassoRegressor(_CFGLModel, MultiTaskRegressorBase):
     pass
 
 
-class CFGLassoClassifier(_CFGLParams, MultiTaskClassifierBase):
+class CFGLassoClassifier(_CFGLModel, MultiTaskClassifierBase):
     def __init__(
         self,
         rho1: float = 0.01,
@@ -115,12 +108,11 @@ class CFGLassoClassifier(_CFGLParams, MultiTaskClassifierBase):
         )
 
 
-CFGLassoRegressor.__doc__ = "Convex fused sparse group lasso, least squares." + _DOC.format(
-    loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", rho_default="defaults 1.0 here", extra=""
-)
-CFGLassoClassifier.__doc__ = "Convex fused sparse group lasso, logistic." + _DOC.format(
-    loss_name="Logistic",
-    loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))",
-    rho_default="defaults 0.01 here, as the loss is a per-task mean",
-    extra=", classes_",
+document_twins(
+    _DOC,
+    CFGLassoRegressor,
+    "Convex fused sparse group lasso, least squares.",
+    CFGLassoClassifier,
+    "Convex fused sparse group lasso, logistic.",
+    rho_defaults=("defaults 1.0 here", "defaults 0.01 here, as the loss is a per-task mean"),
 )

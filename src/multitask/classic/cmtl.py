@@ -8,6 +8,7 @@ from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearMode
 from multitask.classic._graph import PenalisedLoss
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._spectral import cluster_matrix, cluster_penalty
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["CMTLRegressor", "CMTLClassifier", "check_cluster_params"]
 
@@ -23,26 +24,6 @@ def check_cluster_params(est: MultiTaskLinearModel, q: int, what: str) -> tuple[
         raise ValueError(f"{name}: k must be at most the number of {what} ({q}), got {est.k!r}")
     eta = float(est.rho2) / float(est.rho1)
     return eta, float(est.rho1) * eta * (1.0 + eta), float(est.k)
-
-
-def _fit_cmtl(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    T = loss.n_tasks
-    eta, c_pen, k = check_cluster_params(est, T, "tasks")
-
-    def penalty(W: np.ndarray) -> tuple[float, np.ndarray]:
-        v, g, _ = cluster_penalty(W, eta, k, T)
-        return c_pen * v, c_pen * g
-
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 1)
-    (W,), c = est._solve_apg(
-        PenalisedLoss(loss, penalty),  # type: ignore[arg-type]  # same call signature as SmoothLoss
-        parts0,
-        c0,
-        lambda p, step: p,
-        lambda p: 0.0,
-    )
-    est.M_ = cluster_matrix(W, eta, k)
-    return W, c
 
 
 _DOC = """
@@ -78,8 +59,13 @@ _DOC = """
     """
 
 
-class _ClusterParams:
-    """Shared ``__init__`` of the CMTL / cASO estimators."""
+class _ClusterModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the CMTL / cASO estimators: the relaxed
+    cluster penalty on the task columns of W (CMTL) or, with ``_over_features``, on the feature columns
+    of Wᵀ (cASO); ``M_`` is stored after the fit."""
+
+    _nonneg_params = ("rho1", "rho2", "k")
+    _over_features = False
 
     def __init__(
         self,
@@ -98,16 +84,34 @@ class _ClusterParams:
         self.rho1 = rho1
         self.rho2 = rho2
         self.k = k
-        super().__init__(  # type: ignore[call-arg]
+        super().__init__(
             fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
             warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho2=self.rho2, k=self.k)  # type: ignore[attr-defined]
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        over_features = self._over_features
+        q = loss.n_features if over_features else loss.n_tasks
+        eta, c_pen, k = check_cluster_params(self, q, "features" if over_features else "tasks")
+
+        def oriented(A: np.ndarray) -> np.ndarray:
+            return A.T if over_features else A
+
+        def penalty(W: np.ndarray) -> tuple[float, np.ndarray]:
+            v, g, _ = cluster_penalty(oriented(W), eta, k, q)
+            return c_pen * v, c_pen * oriented(g)
+
+        def store_cluster_matrix(W: np.ndarray) -> None:
+            self.M_ = cluster_matrix(oriented(W), eta, k)
+
+        return Composite(
+            PenalisedLoss(loss, penalty), lambda p, step: p, lambda p: 0.0, on_solution=store_cluster_matrix
+        )
 
 
-class _ClusterClassifierParams(_ClusterParams):
+class _ClusterClassifierModel(_ClusterModel):
+    """:class:`_ClusterModel` with the classifiers' default strengths."""
+
     def __init__(
         self,
         rho1: float = 0.01,
@@ -128,20 +132,19 @@ class _ClusterClassifierParams(_ClusterParams):
         )
 
 
-class CMTLRegressor(_ClusterParams, MultiTaskRegressorBase):
-    _fit_coef = _fit_cmtl
+class CMTLRegressor(_ClusterModel, MultiTaskRegressorBase):
+    pass
 
 
-class CMTLClassifier(_ClusterClassifierParams, MultiTaskClassifierBase):
-    _fit_coef = _fit_cmtl
+class CMTLClassifier(_ClusterClassifierModel, MultiTaskClassifierBase):
+    pass
 
 
-CMTLRegressor.__doc__ = "Convex clustered multi-task least squares." + _DOC.format(
-    loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", rho_default="defaults 1.0 here", extra=""
-)
-CMTLClassifier.__doc__ = "Convex clustered multi-task logistic regression." + _DOC.format(
-    loss_name="Logistic",
-    loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))",
-    rho_default="defaults 0.01 here, as the loss is a per-task mean",
-    extra=", classes_",
+document_twins(
+    _DOC,
+    CMTLRegressor,
+    "Convex clustered multi-task least squares.",
+    CMTLClassifier,
+    "Convex clustered multi-task logistic regression.",
+    rho_defaults=("defaults 1.0 here", "defaults 0.01 here, as the loss is a per-task mean"),
 )

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_l1, prox_l1inf_rows
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["DirtyRegressor", "DirtyClassifier"]
 
@@ -17,20 +18,6 @@ __all__ = ["DirtyRegressor", "DirtyClassifier"]
 def l1inf_norm(P: np.ndarray) -> float:
     """‖P‖₁,∞ = Σᵢ maxₜ |Pᵢₜ| (sum over feature rows of the largest magnitude across tasks)."""
     return float(np.abs(P).max(axis=1).sum()) if P.size else 0.0
-
-
-def _fit(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    lambda1, lambda2 = float(est.lambda1), float(est.lambda2)
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 2)
-    (P, Q), c = est._solve_apg(
-        loss,
-        parts0,
-        c0,
-        lambda p, step: (prox_l1inf_rows(p[0], lambda1 * step), prox_l1(p[1], lambda2 * step)),
-        lambda p: lambda1 * l1inf_norm(p[0]) + lambda2 * float(np.abs(p[1]).sum()),
-    )
-    est.P_, est.Q_ = P.T.copy(), Q.T.copy()
-    return P + Q, c
 
 
 _DOC = """
@@ -62,7 +49,12 @@ _DOC = """
     """
 
 
-class DirtyRegressor(MultiTaskRegressorBase):
+class _DirtyModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the dirty-model twins."""
+
+    _nonneg_params = ("lambda1", "lambda2")
+    _part_attrs = ("P_", "Q_")
+
     def __init__(
         self,
         lambda1: float = 1.0,
@@ -79,22 +71,24 @@ class DirtyRegressor(MultiTaskRegressorBase):
         self.lambda1 = lambda1
         self.lambda2 = lambda2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(lambda1=self.lambda1, lambda2=self.lambda2)
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        lambda1, lambda2 = float(self.lambda1), float(self.lambda2)
+        return Composite(
+            loss,
+            lambda p, step: (prox_l1inf_rows(p[0], lambda1 * step), prox_l1(p[1], lambda2 * step)),
+            lambda p: lambda1 * l1inf_norm(p[0]) + lambda2 * float(np.abs(p[1]).sum()),
+        )
 
-    _fit_coef = _fit
+
+class DirtyRegressor(_DirtyModel, MultiTaskRegressorBase):
+    pass
 
 
-class DirtyClassifier(MultiTaskClassifierBase):
+class DirtyClassifier(_DirtyModel, MultiTaskClassifierBase):
     def __init__(
         self,
         lambda1: float = 0.01,
@@ -108,29 +102,16 @@ class DirtyClassifier(MultiTaskClassifierBase):
         warm_start: bool = False,
         verbose: bool = False,
     ) -> None:
-        self.lambda1 = lambda1
-        self.lambda2 = lambda2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            lambda1, lambda2, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop,
+            init=init, warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(lambda1=self.lambda1, lambda2=self.lambda2)
 
-    _fit_coef = _fit
-
-
-DirtyRegressor.__doc__ = (
-    "Dirty model W = P + Q with ℓ1,∞ block sparsity on P and ℓ1 sparsity on Q — least squares."
-    + _DOC.format(loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", extra="")
-)
-DirtyClassifier.__doc__ = (
-    "Dirty model W = P + Q with ℓ1,∞ block sparsity on P and ℓ1 sparsity on Q — logistic."
-    + _DOC.format(loss_name="Logistic", loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))", extra=", classes_")
+document_twins(
+    _DOC,
+    DirtyRegressor,
+    "Dirty model W = P + Q with ℓ1,∞ block sparsity on P and ℓ1 sparsity on Q — least squares.",
+    DirtyClassifier,
+    "Dirty model W = P + Q with ℓ1,∞ block sparsity on P and ℓ1 sparsity on Q — logistic.",
 )

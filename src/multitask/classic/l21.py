@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_l21_rows
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["L21Regressor", "L21Classifier"]
 
@@ -14,20 +15,6 @@ __all__ = ["L21Regressor", "L21Classifier"]
 def l21_norm(W: np.ndarray) -> float:
     """‖W‖₂,₁ = Σᵢ ‖Wᵢ,:‖₂ (sum over feature rows of the row's Euclidean norm)."""
     return float(np.sum(np.sqrt(np.sum(W * W, axis=1))))
-
-
-def _fit_l21(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    rho1 = float(est.rho1)
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 1)
-    (W,), c = est._solve_apg(
-        loss,
-        parts0,
-        c0,
-        lambda p, step: (prox_l21_rows(p[0], rho1 * step),),
-        lambda p: rho1 * l21_norm(p[0]),
-        rho_l2=float(est.rho_l2),
-    )
-    return W, c
 
 
 _DOC = """
@@ -55,7 +42,11 @@ _DOC = """
     """
 
 
-class L21Regressor(MultiTaskRegressorBase):
+class _L21Model(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the ℓ2,1 twins."""
+
+    _nonneg_params = ("rho1", "rho_l2")
+
     def __init__(
         self,
         rho1: float = 1.0,
@@ -72,22 +63,25 @@ class L21Regressor(MultiTaskRegressorBase):
         self.rho1 = rho1
         self.rho_l2 = rho_l2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho_l2=self.rho_l2)
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        rho1 = float(self.rho1)
+        return Composite(
+            loss,
+            lambda p, step: (prox_l21_rows(p[0], rho1 * step),),
+            lambda p: rho1 * l21_norm(p[0]),
+            rho_l2=float(self.rho_l2),
+        )
 
-    _fit_coef = _fit_l21
+
+class L21Regressor(_L21Model, MultiTaskRegressorBase):
+    pass
 
 
-class L21Classifier(MultiTaskClassifierBase):
+class L21Classifier(_L21Model, MultiTaskClassifierBase):
     def __init__(
         self,
         rho1: float = 0.01,
@@ -101,33 +95,20 @@ class L21Classifier(MultiTaskClassifierBase):
         warm_start: bool = False,
         verbose: bool = False,
     ) -> None:
-        self.rho1 = rho1
-        self.rho_l2 = rho_l2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            rho1, rho_l2, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho_l2=self.rho_l2)
 
-    _fit_coef = _fit_l21
-
-
-L21Regressor.__doc__ = "Multi-task least squares with ℓ2,1 joint feature selection." + _DOC.format(
-    loss_name="Least",
-    loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²",
-    rho_default="default 1.0 here; scikit-learn's ``MultiTaskLasso(alpha)`` is ``rho1 = n_samples·alpha``",
-    extra="",
-)
-L21Classifier.__doc__ = "Multi-task logistic regression with ℓ2,1 joint feature selection." + _DOC.format(
-    loss_name="Logistic",
-    loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))",
-    rho_default="default 0.01 here, as the loss is a per-task mean",
-    extra=", classes_",
+document_twins(
+    _DOC,
+    L21Regressor,
+    "Multi-task least squares with ℓ2,1 joint feature selection.",
+    L21Classifier,
+    "Multi-task logistic regression with ℓ2,1 joint feature selection.",
+    rho_defaults=(
+        "default 1.0 here; scikit-learn's ``MultiTaskLasso(alpha)`` is ``rho1 = n_samples·alpha``",
+        "default 0.01 here, as the loss is a per-task mean",
+    ),
 )

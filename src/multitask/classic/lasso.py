@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_l1
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["LassoRegressor", "LassoClassifier"]
-
-
-def _fit_lasso(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    rho1 = float(est.rho1)
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 1)
-    (W,), c = est._solve_apg(
-        loss,
-        parts0,
-        c0,
-        lambda p, step: (prox_l1(p[0], rho1 * step),),
-        lambda p: rho1 * float(np.abs(p[0]).sum()),
-        rho_l2=float(est.rho_l2),
-    )
-    return W, c
 
 
 _DOC = """
@@ -49,7 +36,11 @@ _DOC = """
     """
 
 
-class LassoRegressor(MultiTaskRegressorBase):
+class _LassoModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the ℓ1 twins."""
+
+    _nonneg_params = ("rho1", "rho_l2")
+
     def __init__(
         self,
         rho1: float = 1.0,
@@ -66,22 +57,25 @@ class LassoRegressor(MultiTaskRegressorBase):
         self.rho1 = rho1
         self.rho_l2 = rho_l2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho_l2=self.rho_l2)
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        rho1 = float(self.rho1)
+        return Composite(
+            loss,
+            lambda p, step: (prox_l1(p[0], rho1 * step),),
+            lambda p: rho1 * float(np.abs(p[0]).sum()),
+            rho_l2=float(self.rho_l2),
+        )
 
-    _fit_coef = _fit_lasso
+
+class LassoRegressor(_LassoModel, MultiTaskRegressorBase):
+    pass
 
 
-class LassoClassifier(MultiTaskClassifierBase):
+class LassoClassifier(_LassoModel, MultiTaskClassifierBase):
     def __init__(
         self,
         rho1: float = 0.01,
@@ -95,33 +89,20 @@ class LassoClassifier(MultiTaskClassifierBase):
         warm_start: bool = False,
         verbose: bool = False,
     ) -> None:
-        self.rho1 = rho1
-        self.rho_l2 = rho_l2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            rho1, rho_l2, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho_l2=self.rho_l2)
 
-    _fit_coef = _fit_lasso
-
-
-LassoRegressor.__doc__ = "Multi-task least squares with an ℓ1 penalty." + _DOC.format(
-    loss_name="Least",
-    loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²",
-    rho_default="default 1.0 here; scikit-learn's ``Lasso(alpha)`` per task is ``rho1 = n_samples·alpha``",
-    extra="",
-)
-LassoClassifier.__doc__ = "Multi-task logistic regression with an ℓ1 penalty." + _DOC.format(
-    loss_name="Logistic",
-    loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))",
-    rho_default="default 0.01 here, as the loss is a per-task mean",
-    extra=", classes_",
+document_twins(
+    _DOC,
+    LassoRegressor,
+    "Multi-task least squares with an ℓ1 penalty.",
+    LassoClassifier,
+    "Multi-task logistic regression with an ℓ1 penalty.",
+    rho_defaults=(
+        "default 1.0 here; scikit-learn's ``Lasso(alpha)`` per task is ``rho1 = n_samples·alpha``",
+        "default 0.01 here, as the loss is a per-task mean",
+    ),
 )

@@ -48,7 +48,47 @@ def _fit_msmtfl(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.nda
     return parts[0], c
 
 
-class MSMTFLRegressor(MultiTaskRegressorBase):
+class _MSMTFLModel(MultiTaskLinearModel):
+    """Shared ``__init__`` (regressor defaults), validation and solver of the MSMTFL estimators; the
+    twins set ``_loss_scale``, MALSAR's loss divided by the package's."""
+
+    _loss_scale = 1.0
+
+    def __init__(
+        self,
+        lambda1: float = 1.0,
+        theta: float = 1.0,
+        max_stages: int = 20,
+        *,
+        fit_intercept: bool = True,
+        max_iter: int = 1000,
+        tol: float = 1e-4,
+        stop: str = "rel_change",
+        init: str = "zero",
+        warm_start: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        self.lambda1 = lambda1
+        self.theta = theta
+        self.max_stages = max_stages
+        super().__init__(
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
+        )
+
+    def _validate_params_extra(self) -> None:
+        name = type(self).__name__
+        self._check_nonneg(lambda1=self.lambda1, theta=self.theta)
+        if self.theta <= 0:
+            raise ValueError(f"{name}: theta must be > 0, got {self.theta!r}")
+        ms = self.max_stages
+        if isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1:
+            raise ValueError(f"{name}: max_stages must be a positive integer, got {ms!r}")
+
+    _fit_coef = _fit_msmtfl
+
+
+class MSMTFLRegressor(_MSMTFLModel, MultiTaskRegressorBase):
     """Multi-stage multi-task feature learning (capped-ℓ1,ℓ1), least squares.
 
     Gong, Ye, Zhang. Multi-stage multi-task feature learning. NeurIPS 2012 (JMLR 2013).
@@ -85,43 +125,10 @@ class MSMTFLRegressor(MultiTaskRegressorBase):
         n_iter_: the largest number of solver iterations used by a stage.
     """
 
-    def __init__(
-        self,
-        lambda1: float = 1.0,
-        theta: float = 1.0,
-        max_stages: int = 20,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.lambda1 = lambda1
-        self.theta = theta
-        self.max_stages = max_stages
-        super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
-
-    def _validate_params_extra(self) -> None:
-        name = type(self).__name__
-        self._check_nonneg(lambda1=self.lambda1, theta=self.theta)
-        if self.theta <= 0:
-            raise ValueError(f"{name}: theta must be > 0, got {self.theta!r}")
-        ms = self.max_stages
-        if isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1:
-            raise ValueError(f"{name}: max_stages must be a positive integer, got {ms!r}")
-
     _loss_scale = 2.0  # MALSAR's loss ‖XW − Y‖²_F is twice the package's Σₜ ½‖·‖²
-    _fit_coef = _fit_msmtfl
 
 
-
-class MSMTFLClassifier(MultiTaskClassifierBase):
+class MSMTFLClassifier(_MSMTFLModel, MultiTaskClassifierBase):
     """Multi-stage multi-task feature learning (capped-ℓ1,ℓ1), logistic loss.
 
     Gong, Ye, Zhang. Multi-stage multi-task feature learning. NeurIPS 2012 — the same multi-stage
@@ -157,14 +164,7 @@ class MSMTFLClassifier(MultiTaskClassifierBase):
         warm_start: bool = False,
         verbose: bool = False,
     ) -> None:
-        self.lambda1 = lambda1
-        self.theta = theta
-        self.max_stages = max_stages
         super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
+            lambda1, theta, max_stages, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop,
+            init=init, warm_start=warm_start, verbose=verbose,
         )
-
-    _validate_params_extra = MSMTFLRegressor._validate_params_extra
-    _loss_scale = 1.0
-    _fit_coef = _fit_msmtfl

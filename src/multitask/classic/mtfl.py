@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from multitask.classic._base import MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._spectral import normalised_sqrt, perturbed_trace_sq
 
-__all__ = ["MTFLRegressor", "mtfl_w_step", "mtfl_d_step", "task_grams", "alternating_should_stop"]
+__all__ = [
+    "MTFLRegressor",
+    "mtfl_w_step",
+    "mtfl_d_step",
+    "task_grams",
+    "alternating_should_stop",
+    "alternating_minimise",
+]
 
 
 def task_grams(Xs: list[np.ndarray], ys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +54,35 @@ def alternating_should_stop(
     if est.stop == "obj_change":
         return abs(path[-1] - path[-2]) <= est.tol
     return float(np.linalg.norm(W - W_old)) <= est.tol * max(1.0, float(np.linalg.norm(W_old)))
+
+
+def alternating_minimise(
+    est: MultiTaskRegressorBase,
+    W0: np.ndarray,
+    M0: np.ndarray,
+    w_step: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    m_step: Callable[[np.ndarray], np.ndarray],
+    objective: Callable[[np.ndarray], float],
+    label: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Alternate ``W = w_step(W, M)`` and ``M = m_step(W)`` from (W0, M0) until the estimator's ``stop``
+    rule holds or ``max_iter`` iterations ran; set ``objective_path_`` (``objective(W)`` after each
+    iteration) and ``n_iter_`` on ``est`` and return the last (W, M). ``label`` prefixes verbose output."""
+    W, M = W0, M0
+    path: list[float] = []
+    n_iter = 0
+    for n_iter in range(1, int(est.max_iter) + 1):  # noqa: B007 - n_iter is kept
+        W_old = W
+        W = w_step(W_old, M)
+        M = m_step(W)
+        path.append(objective(W))
+        if est.verbose:
+            print(f"{label} iter {n_iter:5d}  objective {path[-1]:.10g}")
+        if alternating_should_stop(est, path, W, W_old):
+            break
+    est.objective_path_ = np.asarray(path)
+    est.n_iter_ = n_iter
+    return W, M
 
 
 class MTFLRegressor(MultiTaskRegressorBase):
@@ -121,20 +159,14 @@ class MTFLRegressor(MultiTaskRegressorBase):
         d, T = loss.n_features, loss.n_tasks
         G, B = task_grams(Xs, ys)
         W0, _ = self._initial_coef(Xs, ys, loss)
-        W = W0
-        D = mtfl_d_step(W0, eps) if np.any(W0) else np.eye(d) / d
-        path: list[float] = []
-        n_iter = 0
-        for n_iter in range(1, int(self.max_iter) + 1):  # noqa: B007 - n_iter is kept
-            W_old = W
-            W = mtfl_w_step(G, B, D, gamma)
-            D = mtfl_d_step(W, eps)
-            path.append(self.objective(loss.value(W), W))
-            if self.verbose:
-                print(f"MTFL iter {n_iter:5d}  objective {path[-1]:.10g}")
-            if alternating_should_stop(self, path, W, W_old):
-                break
-        self.D_ = D
-        self.objective_path_ = np.asarray(path)
-        self.n_iter_ = n_iter
+        D0 = mtfl_d_step(W0, eps) if np.any(W0) else np.eye(d) / d
+        W, self.D_ = alternating_minimise(
+            self,
+            W0,
+            D0,
+            lambda W, D: mtfl_w_step(G, B, D, gamma),
+            lambda W: mtfl_d_step(W, eps),
+            lambda W: self.objective(loss.value(W), W),
+            "MTFL",
+        )
         return W, np.zeros(T)

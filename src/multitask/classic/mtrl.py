@@ -7,7 +7,7 @@ import numpy as np
 from multitask.classic._base import MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._spectral import normalised_sqrt, perturbed_trace_sq
-from multitask.classic.mtfl import alternating_should_stop, task_grams
+from multitask.classic.mtfl import alternating_minimise, task_grams
 
 __all__ = ["MTRLRegressor", "mtrl_w_step", "mtrl_omega_step"]
 
@@ -138,24 +138,22 @@ class MTRLRegressor(MultiTaskRegressorBase):
         T = loss.n_tasks
         G, B = task_grams(Xs, ys)
         W0, _ = self._initial_coef(Xs, ys, loss)
-        W = W0
-        Omega = mtrl_omega_step(W0, eps) if np.any(W0) else np.eye(T) / T
-        path: list[float] = []
-        n_iter = 0
-        for n_iter in range(1, int(self.max_iter) + 1):  # noqa: B007 - n_iter is kept
-            W_old = W
+        Omega0 = mtrl_omega_step(W0, eps) if np.any(W0) else np.eye(T) / T
+
+        def w_step(W_old: np.ndarray, Omega: np.ndarray) -> np.ndarray:
             ev, V = np.linalg.eigh(Omega)
-            A = lam1 * np.eye(T) + lam2 * (V / ev) @ V.T
-            W = mtrl_w_step(G, B, A, W_old)
-            Omega = mtrl_omega_step(W, eps)
-            path.append(self.objective(loss.value(W), W))
-            if self.verbose:
-                print(f"MTRL iter {n_iter:5d}  objective {path[-1]:.10g}")
-            if alternating_should_stop(self, path, W, W_old):
-                break
+            return mtrl_w_step(G, B, lam1 * np.eye(T) + lam2 * (V / ev) @ V.T, W_old)
+
+        W, Omega = alternating_minimise(
+            self,
+            W0,
+            Omega0,
+            w_step,
+            lambda W: mtrl_omega_step(W, eps),
+            lambda W: self.objective(loss.value(W), W),
+            "MTRL",
+        )
         self.Omega_ = Omega
         sd = np.sqrt(np.diag(Omega))
         self.task_correlation_ = Omega / np.outer(sd, sd)
-        self.objective_path_ = np.asarray(path)
-        self.n_iter_ = n_iter
         return W, np.zeros(T)

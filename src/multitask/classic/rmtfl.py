@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_l21_cols, prox_l21_rows
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["RMTFLRegressor", "RMTFLClassifier"]
 
@@ -19,20 +20,6 @@ def row_group_norm(P: np.ndarray) -> float:
 def col_group_norm(Q: np.ndarray) -> float:
     """Σₜ ‖Q:,ₜ‖₂ (task columns)."""
     return float(np.sqrt((Q * Q).sum(axis=0)).sum())
-
-
-def _fit(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    lambda1, lambda2 = float(est.lambda1), float(est.lambda2)
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 2)
-    (P, Q), c = est._solve_apg(
-        loss,
-        parts0,
-        c0,
-        lambda p, step: (prox_l21_rows(p[0], lambda1 * step), prox_l21_cols(p[1], lambda2 * step)),
-        lambda p: lambda1 * row_group_norm(p[0]) + lambda2 * col_group_norm(p[1]),
-    )
-    est.P_, est.Q_ = P.T.copy(), Q.T.copy()
-    return P + Q, c
 
 
 _DOC = """
@@ -61,7 +48,12 @@ _DOC = """
     """
 
 
-class RMTFLRegressor(MultiTaskRegressorBase):
+class _RMTFLModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the rMTFL twins."""
+
+    _nonneg_params = ("lambda1", "lambda2")
+    _part_attrs = ("P_", "Q_")
+
     def __init__(
         self,
         lambda1: float = 1.0,
@@ -78,22 +70,24 @@ class RMTFLRegressor(MultiTaskRegressorBase):
         self.lambda1 = lambda1
         self.lambda2 = lambda2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(lambda1=self.lambda1, lambda2=self.lambda2)
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        lambda1, lambda2 = float(self.lambda1), float(self.lambda2)
+        return Composite(
+            loss,
+            lambda p, step: (prox_l21_rows(p[0], lambda1 * step), prox_l21_cols(p[1], lambda2 * step)),
+            lambda p: lambda1 * row_group_norm(p[0]) + lambda2 * col_group_norm(p[1]),
+        )
 
-    _fit_coef = _fit
+
+class RMTFLRegressor(_RMTFLModel, MultiTaskRegressorBase):
+    pass
 
 
-class RMTFLClassifier(MultiTaskClassifierBase):
+class RMTFLClassifier(_RMTFLModel, MultiTaskClassifierBase):
     def __init__(
         self,
         lambda1: float = 0.01,
@@ -107,29 +101,16 @@ class RMTFLClassifier(MultiTaskClassifierBase):
         warm_start: bool = False,
         verbose: bool = False,
     ) -> None:
-        self.lambda1 = lambda1
-        self.lambda2 = lambda2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            lambda1, lambda2, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop,
+            init=init, warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(lambda1=self.lambda1, lambda2=self.lambda2)
 
-    _fit_coef = _fit
-
-
-RMTFLRegressor.__doc__ = (
-    "Robust multi-task feature learning W = P + Q (row-group P, column-group Q) — least squares."
-    + _DOC.format(loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", extra="")
-)
-RMTFLClassifier.__doc__ = (
-    "Robust multi-task feature learning W = P + Q (row-group P, column-group Q) — logistic."
-    + _DOC.format(loss_name="Logistic", loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))", extra=", classes_")
+document_twins(
+    _DOC,
+    RMTFLRegressor,
+    "Robust multi-task feature learning W = P + Q (row-group P, column-group Q) — least squares.",
+    RMTFLClassifier,
+    "Robust multi-task feature learning W = P + Q (row-group P, column-group Q) — logistic.",
 )

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_l21_cols, prox_trace
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["RMTLRegressor", "RMTLClassifier"]
 
@@ -22,20 +23,6 @@ def nuclear_norm(L: np.ndarray) -> float:
 def col_group_norm(S: np.ndarray) -> float:
     """‖S‖₁,₂ = Σₜ ‖S:,ₜ‖₂ (task columns)."""
     return float(np.sqrt((S * S).sum(axis=0)).sum())
-
-
-def _fit(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    rho1, rho2 = float(est.rho1), float(est.rho2)
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 2)
-    (L, S), c = est._solve_apg(
-        loss,
-        parts0,
-        c0,
-        lambda p, step: (prox_trace(p[0], rho1 * step), prox_l21_cols(p[1], rho2 * step)),
-        lambda p: rho1 * nuclear_norm(p[0]) + rho2 * col_group_norm(p[1]),
-    )
-    est.L_, est.S_ = L.T.copy(), S.T.copy()
-    return L + S, c
 
 
 _DOC = """
@@ -64,7 +51,12 @@ _DOC = """
     """
 
 
-class RMTLRegressor(MultiTaskRegressorBase):
+class _RMTLModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the RMTL twins."""
+
+    _nonneg_params = ("rho1", "rho2")
+    _part_attrs = ("L_", "S_")
+
     def __init__(
         self,
         rho1: float = 1.0,
@@ -81,22 +73,24 @@ class RMTLRegressor(MultiTaskRegressorBase):
         self.rho1 = rho1
         self.rho2 = rho2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho2=self.rho2)
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        rho1, rho2 = float(self.rho1), float(self.rho2)
+        return Composite(
+            loss,
+            lambda p, step: (prox_trace(p[0], rho1 * step), prox_l21_cols(p[1], rho2 * step)),
+            lambda p: rho1 * nuclear_norm(p[0]) + rho2 * col_group_norm(p[1]),
+        )
 
-    _fit_coef = _fit
+
+class RMTLRegressor(_RMTLModel, MultiTaskRegressorBase):
+    pass
 
 
-class RMTLClassifier(MultiTaskClassifierBase):
+class RMTLClassifier(_RMTLModel, MultiTaskClassifierBase):
     def __init__(
         self,
         rho1: float = 0.01,
@@ -110,28 +104,16 @@ class RMTLClassifier(MultiTaskClassifierBase):
         warm_start: bool = False,
         verbose: bool = False,
     ) -> None:
-        self.rho1 = rho1
-        self.rho2 = rho2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            rho1, rho2, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho2=self.rho2)
 
-    _fit_coef = _fit
-
-
-RMTLRegressor.__doc__ = (
-    "Robust MTL W = L + S (low-rank L, column-group sparse S) — least squares."
-    + _DOC.format(loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", extra="")
-)
-RMTLClassifier.__doc__ = "Robust MTL W = L + S (low-rank L, column-group sparse S) — logistic." + _DOC.format(
-    loss_name="Logistic", loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))", extra=", classes_"
+document_twins(
+    _DOC,
+    RMTLRegressor,
+    "Robust MTL W = L + S (low-rank L, column-group sparse S) — least squares.",
+    RMTLClassifier,
+    "Robust MTL W = L + S (low-rank L, column-group sparse S) — logistic.",
 )

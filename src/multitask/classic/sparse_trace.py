@@ -7,25 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import project_trace_ball, prox_l1
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["SparseTraceRegressor", "SparseTraceClassifier"]
-
-
-def _fit(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    rho1, rho2 = float(est.rho1), float(est.rho2)
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 2)
-    (P, Q), c = est._solve_apg(
-        loss,
-        parts0,
-        c0,
-        lambda p, step: (prox_l1(p[0], rho1 * step), project_trace_ball(p[1], rho2)),
-        lambda p: rho1 * float(np.abs(p[0]).sum()),
-    )
-    est.P_, est.Q_ = P.T.copy(), Q.T.copy()
-    return P + Q, c
 
 
 _DOC = """
@@ -55,7 +42,12 @@ _DOC = """
     """
 
 
-class SparseTraceRegressor(MultiTaskRegressorBase):
+class _SparseTraceModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the sparse + low-rank twins."""
+
+    _nonneg_params = ("rho1", "rho2")
+    _part_attrs = ("P_", "Q_")
+
     def __init__(
         self,
         rho1: float = 1.0,
@@ -72,22 +64,24 @@ class SparseTraceRegressor(MultiTaskRegressorBase):
         self.rho1 = rho1
         self.rho2 = rho2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho2=self.rho2)
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        rho1, rho2 = float(self.rho1), float(self.rho2)
+        return Composite(
+            loss,
+            lambda p, step: (prox_l1(p[0], rho1 * step), project_trace_ball(p[1], rho2)),
+            lambda p: rho1 * float(np.abs(p[0]).sum()),
+        )
 
-    _fit_coef = _fit
+
+class SparseTraceRegressor(_SparseTraceModel, MultiTaskRegressorBase):
+    pass
 
 
-class SparseTraceClassifier(MultiTaskClassifierBase):
+class SparseTraceClassifier(_SparseTraceModel, MultiTaskClassifierBase):
     def __init__(
         self,
         rho1: float = 0.01,
@@ -101,29 +95,16 @@ class SparseTraceClassifier(MultiTaskClassifierBase):
         warm_start: bool = False,
         verbose: bool = False,
     ) -> None:
-        self.rho1 = rho1
-        self.rho2 = rho2
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            rho1, rho2, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho2=self.rho2)
 
-    _fit_coef = _fit
-
-
-SparseTraceRegressor.__doc__ = (
-    "Incoherent sparse + low-rank W = P + Q (ℓ1 on P, ‖Q‖_* ≤ rho2) — least squares."
-    + _DOC.format(loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", extra="")
-)
-SparseTraceClassifier.__doc__ = (
-    "Incoherent sparse + low-rank W = P + Q (ℓ1 on P, ‖Q‖_* ≤ rho2) — logistic."
-    + _DOC.format(loss_name="Logistic", loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))", extra=", classes_")
+document_twins(
+    _DOC,
+    SparseTraceRegressor,
+    "Incoherent sparse + low-rank W = P + Q (ℓ1 on P, ‖Q‖_* ≤ rho2) — least squares.",
+    SparseTraceClassifier,
+    "Incoherent sparse + low-rank W = P + Q (ℓ1 on P, ‖Q‖_* ≤ rho2) — logistic.",
 )

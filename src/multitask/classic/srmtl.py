@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._graph import PenalisedLoss, quadratic_penalty, structure_gram
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_l1
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["SRMTLRegressor", "SRMTLClassifier"]
-
-
-def _fit_srmtl(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    rho1, rho2 = float(est.rho1), float(est.rho2)
-    RRt = structure_gram(loss.n_tasks, graph=est.graph, R=est.R, owner=f"{type(est).__name__}.graph/R")
-    est.structure_gram_ = RRt
-    smooth = PenalisedLoss(loss, quadratic_penalty(rho1, RRt))
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 1)
-    (W,), c = est._solve_apg(
-        smooth,  # type: ignore[arg-type]  # same call signature as SmoothLoss
-        parts0,
-        c0,
-        lambda p, step: (prox_l1(p[0], rho2 * step),),
-        lambda p: rho2 * float(np.abs(p[0]).sum()),
-        rho_l2=float(est.rho_l2),
-    )
-    return W, c
 
 
 _DOC = """
@@ -66,8 +50,10 @@ _DOC = """
     """
 
 
-class _SRMTLParams:
-    """Shared ``__init__`` of the SRMTL regressor and classifier."""
+class _SRMTLModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the SRMTL regressor and classifier."""
+
+    _nonneg_params = ("rho1", "rho2", "rho_l2")
 
     def __init__(
         self,
@@ -90,22 +76,28 @@ class _SRMTLParams:
         self.rho_l2 = rho_l2
         self.graph = graph
         self.R = R
-        super().__init__(  # type: ignore[call-arg]
+        super().__init__(
             fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
             warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho2=self.rho2, rho_l2=self.rho_l2)  # type: ignore[attr-defined]
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        rho1, rho2 = float(self.rho1), float(self.rho2)
+        RRt = structure_gram(loss.n_tasks, graph=self.graph, R=self.R, owner=f"{type(self).__name__}.graph/R")
+        self.structure_gram_ = RRt
+        return Composite(
+            PenalisedLoss(loss, quadratic_penalty(rho1, RRt)),
+            lambda p, step: (prox_l1(p[0], rho2 * step),),
+            lambda p: rho2 * float(np.abs(p[0]).sum()),
+            rho_l2=float(self.rho_l2),
+        )
 
-    _fit_coef = _fit_srmtl
 
-
-class SRMTLRegressor(_SRMTLParams, MultiTaskRegressorBase):
+class SRMTLRegressor(_SRMTLModel, MultiTaskRegressorBase):
     pass
 
 
-class SRMTLClassifier(_SRMTLParams, MultiTaskClassifierBase):
+class SRMTLClassifier(_SRMTLModel, MultiTaskClassifierBase):
     def __init__(
         self,
         rho1: float = 0.01,
@@ -128,15 +120,11 @@ class SRMTLClassifier(_SRMTLParams, MultiTaskClassifierBase):
         )
 
 
-SRMTLRegressor.__doc__ = "Multi-task least squares with graph-structure and ℓ1 regularisation." + _DOC.format(
-    loss_name="Least",
-    loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²",
-    rho_default="defaults 1.0 here",
-    extra="",
-)
-SRMTLClassifier.__doc__ = "Multi-task logistic regression, graph-structure and ℓ1 penalties." + _DOC.format(
-    loss_name="Logistic",
-    loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))",
-    rho_default="defaults 0.01 here, as the loss is a per-task mean",
-    extra=", classes_",
+document_twins(
+    _DOC,
+    SRMTLRegressor,
+    "Multi-task least squares with graph-structure and ℓ1 regularisation.",
+    SRMTLClassifier,
+    "Multi-task logistic regression, graph-structure and ℓ1 penalties.",
+    rho_defaults=("defaults 1.0 here", "defaults 0.01 here, as the loss is a per-task mean"),
 )

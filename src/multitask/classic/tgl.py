@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._graph import PenalisedLoss, quadratic_penalty, temporal_difference
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_l21_rows
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["TGLRegressor", "TGLClassifier"]
-
-
-def _fit_tgl(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    rho1, rho2, rho3 = float(est.rho1), float(est.rho2), float(est.rho3)
-    H = temporal_difference(loss.n_tasks)
-    smooth = PenalisedLoss(loss, quadratic_penalty(rho2, H @ H.T))
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 1)
-    (W,), c = est._solve_apg(
-        smooth,  # type: ignore[arg-type]  # same call signature as SmoothLoss
-        parts0,
-        c0,
-        lambda p, step: (prox_l21_rows(p[0], rho3 * step),),
-        lambda p: rho3 * float(np.sum(np.linalg.norm(p[0], axis=1))),
-        rho_l2=rho1,
-    )
-    return W, c
 
 
 _DOC = """
@@ -55,8 +40,10 @@ _DOC = """
     """
 
 
-class _TGLParams:
-    """Shared ``__init__`` of the TGL regressor and classifier."""
+class _TGLModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the TGL regressor and classifier."""
+
+    _nonneg_params = ("rho1", "rho2", "rho3")
 
     def __init__(
         self,
@@ -75,22 +62,27 @@ class _TGLParams:
         self.rho1 = rho1
         self.rho2 = rho2
         self.rho3 = rho3
-        super().__init__(  # type: ignore[call-arg]
+        super().__init__(
             fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
             warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1, rho2=self.rho2, rho3=self.rho3)  # type: ignore[attr-defined]
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        rho1, rho2, rho3 = float(self.rho1), float(self.rho2), float(self.rho3)
+        H = temporal_difference(loss.n_tasks)
+        return Composite(
+            PenalisedLoss(loss, quadratic_penalty(rho2, H @ H.T)),
+            lambda p, step: (prox_l21_rows(p[0], rho3 * step),),
+            lambda p: rho3 * float(np.sum(np.linalg.norm(p[0], axis=1))),
+            rho_l2=rho1,
+        )
 
-    _fit_coef = _fit_tgl
 
-
-class TGLRegressor(_TGLParams, MultiTaskRegressorBase):
+class TGLRegressor(_TGLModel, MultiTaskRegressorBase):
     pass
 
 
-class TGLClassifier(_TGLParams, MultiTaskClassifierBase):
+class TGLClassifier(_TGLModel, MultiTaskClassifierBase):
     def __init__(
         self,
         rho1: float = 0.01,
@@ -111,12 +103,11 @@ class TGLClassifier(_TGLParams, MultiTaskClassifierBase):
         )
 
 
-TGLRegressor.__doc__ = "Temporal group lasso, least squares." + _DOC.format(
-    loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", rho_default="defaults 1.0 here", extra=""
-)
-TGLClassifier.__doc__ = "Temporal group lasso, logistic." + _DOC.format(
-    loss_name="Logistic",
-    loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))",
-    rho_default="defaults 0.01 here, as the loss is a per-task mean",
-    extra=", classes_",
+document_twins(
+    _DOC,
+    TGLRegressor,
+    "Temporal group lasso, least squares.",
+    TGLClassifier,
+    "Temporal group lasso, logistic.",
+    rho_defaults=("defaults 1.0 here", "defaults 0.01 here, as the loss is a per-task mean"),
 )

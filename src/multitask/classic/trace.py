@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_trace
+from multitask.classic._twins import Composite, ProxGradientModel, document_twins
 
 __all__ = ["TraceRegressor", "TraceClassifier"]
 
@@ -14,19 +15,6 @@ __all__ = ["TraceRegressor", "TraceClassifier"]
 def nuclear_norm(W: np.ndarray) -> float:
     """‖W‖_* = sum of the singular values."""
     return float(np.linalg.svd(W, compute_uv=False).sum())
-
-
-def _fit_trace(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    rho1 = float(est.rho1)
-    parts0, c0 = est._initial_parts(Xs, ys, loss, 1)
-    (W,), c = est._solve_apg(
-        loss,
-        parts0,
-        c0,
-        lambda p, step: (prox_trace(p[0], rho1 * step),),
-        lambda p: rho1 * nuclear_norm(p[0]),
-    )
-    return W, c
 
 
 _DOC = """
@@ -52,7 +40,11 @@ _DOC = """
     """
 
 
-class TraceRegressor(MultiTaskRegressorBase):
+class _TraceModel(ProxGradientModel):
+    """Shared ``__init__`` (regressor defaults) and problem of the trace-norm twins."""
+
+    _nonneg_params = ("rho1",)
+
     def __init__(
         self,
         rho1: float = 1.0,
@@ -67,22 +59,24 @@ class TraceRegressor(MultiTaskRegressorBase):
     ) -> None:
         self.rho1 = rho1
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1)
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        rho1 = float(self.rho1)
+        return Composite(
+            loss,
+            lambda p, step: (prox_trace(p[0], rho1 * step),),
+            lambda p: rho1 * nuclear_norm(p[0]),
+        )
 
-    _fit_coef = _fit_trace
+
+class TraceRegressor(_TraceModel, MultiTaskRegressorBase):
+    pass
 
 
-class TraceClassifier(MultiTaskClassifierBase):
+class TraceClassifier(_TraceModel, MultiTaskClassifierBase):
     def __init__(
         self,
         rho1: float = 0.01,
@@ -95,32 +89,20 @@ class TraceClassifier(MultiTaskClassifierBase):
         warm_start: bool = False,
         verbose: bool = False,
     ) -> None:
-        self.rho1 = rho1
         super().__init__(
-            fit_intercept=fit_intercept,
-            max_iter=max_iter,
-            tol=tol,
-            stop=stop,
-            init=init,
-            warm_start=warm_start,
-            verbose=verbose,
+            rho1, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
+            warm_start=warm_start, verbose=verbose,
         )
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(rho1=self.rho1)
 
-    _fit_coef = _fit_trace
-
-
-TraceRegressor.__doc__ = "Multi-task least squares with a trace-norm (low-rank) penalty." + _DOC.format(
-    loss_name="Least", loss="Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²", rho_default="default 1.0 here", extra=""
-)
-TraceClassifier.__doc__ = (
-    "Multi-task logistic regression with a trace-norm (low-rank) penalty."
-    + _DOC.format(
-        loss_name="Logistic",
-        loss="Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))",
-        rho_default="default 0.01 here, as the loss is a per-task mean",
-        extra=", classes_",
-    )
+document_twins(
+    _DOC,
+    TraceRegressor,
+    "Multi-task least squares with a trace-norm (low-rank) penalty.",
+    TraceClassifier,
+    "Multi-task logistic regression with a trace-norm (low-rank) penalty.",
+    rho_defaults=(
+        "default 1.0 here",
+        "default 0.01 here, as the loss is a per-task mean",
+    ),
 )
