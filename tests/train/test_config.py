@@ -50,3 +50,16 @@ def test_missing_and_invalid_files_name_the_path(tmp_path):
     bad.write_text("- a\n- b\n")
     with pytest.raises(ValueError, match="bad.yaml: the top level must be a mapping"):
         Config.from_yaml(bad)
+
+
+def test_shipped_example_configs_parse():
+    from pathlib import Path
+
+    import multitask as mt
+
+    files = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+    assert files
+    for path in files:
+        cfg = Config.from_yaml(path)
+        assert cfg.method.name in mt.list_methods() and cfg.model.name in mt.list_models()
+        assert cfg.data.name in mt.list_datasets()
