@@ -52,3 +52,27 @@ def test_failing_method_is_recorded_not_fatal(tmp_path):
     err = json.loads((tmp_path / "runs" / "hps" / "ew" / "seed0" / "error.json").read_text())
     assert "bogus" in err["error"]
     assert "failed: " in write_report(records, tmp_path)
+
+
+def test_report_marks_undefined_delta_m_instead_of_failing(tmp_path):
+    hib = {"a": {"acc": True}, "b": {"err": False, "d1": True}}
+
+    def rec(model, method, a, err, d1):
+        return {
+            "status": "ok",
+            "model": model,
+            "method": method,
+            "seed": 0,
+            "params": 10,
+            "step_time_ms": 1.0,
+            "higher_is_better": hib,
+            "test": {"a": {"acc": a}, "b": {"err": err, "d1": d1}},
+        }
+
+    records = [rec("single_task", "ew", 0.5, 2.0, 0.0), rec("hps", "ew", 0.6, 1.0, 0.1)]
+    rows = {(r["model"], r["method"]): r for r in summarize(records)}
+    # Δm_V uses main metrics only: ((0.6 - 0.5) / 0.5 + (2 - 1) / 2) / 2 = 35 %
+    assert abs(rows[("hps", "ew")]["delta_m_V"][0] - 35.0) < 1e-9
+    assert rows[("hps", "ew")]["delta_m_N"] is None  # d1's baseline is 0: undefined, not a crash
+    md = write_report(records, tmp_path)
+    assert "delta_m_N undefined" in md and "'d1'" in md

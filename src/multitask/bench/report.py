@@ -44,15 +44,19 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for metric in metrics:
                 values = [r["test"][task][metric] for r in ok]
                 row[f"{task}/{metric}"] = _mean_std(values)
-        dv, dn = [], []
-        for r in ok:
-            base = baselines.get(r["seed"])
-            if base is None:
-                continue
-            dv.append(delta_m(r["test"], base["test"], hib, convention="vandenhende"))
-            dn.append(delta_m(r["test"], base["test"], hib, convention="nashmtl"))
-        row["delta_m_V"] = _mean_std(dv) if dv else None
-        row["delta_m_N"] = _mean_std(dn) if dn else None
+        for key, convention in (("delta_m_V", "vandenhende"), ("delta_m_N", "nashmtl")):
+            values, problems = [], []
+            for r in ok:
+                base = baselines.get(r["seed"])
+                if base is None:
+                    continue
+                try:
+                    values.append(delta_m(r["test"], base["test"], hib, convention=convention))
+                except ValueError as err:  # e.g. a baseline metric of 0: the relative change is undefined
+                    problems.append(str(err))
+            row[key] = _mean_std(values) if values and not problems else None
+            if problems:
+                row.setdefault("notes", []).append(f"{key} undefined: {problems[0]}")
         times = [r["step_time_ms"] for r in ok if r.get("step_time_ms") is not None]
         row["step_ms"] = _mean_std(times) if times else None
         row["params"] = ok[0]["params"]
@@ -113,6 +117,9 @@ def markdown_table(rows: list[dict[str, Any]], title: str = "") -> str:
             for c, _ in cols:
                 cells.append(_fmt(row.get(c), c, best[c]))
         lines.append("| " + " | ".join(cells) + " |")
+    notes = sorted({f"{row['model']}/{row['method']}: {n}" for row in rows for n in row.get("notes", [])})
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
 
 
@@ -138,6 +145,9 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
         rec: dict[str, Any] = {}
         for key, value in row.items():
             if key == "_hib":
+                continue
+            if key == "notes":
+                rec[key] = "; ".join(value)
                 continue
             if isinstance(value, tuple):
                 rec[f"{key} mean"], rec[f"{key} std"] = value

@@ -56,12 +56,13 @@ SUITES: dict[str, dict[str, Any]] = {
         "base": {
             "data": {
                 "name": "shapes",
-                "batch_size": 32,
+                "batch_size": 16,
                 "eval_batch_size": 100,
-                "split_kwargs": {"train": {"n": 600}, "val": {"n": 150}, "test": {"n": 150}},
+                "kwargs": {"size": 32},
+                "split_kwargs": {"train": {"n": 400}, "val": {"n": 100}, "test": {"n": 100}},
             },
             "model": {"backbone": "unet", "kwargs": {"backbone_kwargs": {"width": 8}}},
-            "optim": {"name": "adam", "lr": 2e-3},
+            "optim": {"name": "adam", "lr": 3e-3},
             "train": {"epochs": 3},
         },
         "architectures": ["hps", "mtan", "cross_stitch"],
