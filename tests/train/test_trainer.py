@@ -106,3 +106,9 @@ def test_split_kwargs_override_per_split(tiny_config):
     cfg.data.split_kwargs = {"valid": {}}
     with pytest.raises(ValueError, match=r"'data\.split_kwargs\.valid'"):
         Trainer(cfg)
+
+
+def test_fit_restores_the_callers_determinism_setting(tiny_config):
+    assert not torch.are_deterministic_algorithms_enabled()
+    Trainer(tiny_config(epochs=1)).fit()
+    assert not torch.are_deterministic_algorithms_enabled()

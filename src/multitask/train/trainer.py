@@ -80,7 +80,7 @@ class Trainer:
             raise ValueError(
                 f"config key 'method.mode' must be 'parameters' or 'features', got {c.method.mode!r}"
             )
-        _seed_everything(c.train.seed, c.train.deterministic)
+        _seed_everything(c.train.seed)
         unknown = sorted(set(c.data.split_kwargs) - {"train", "val", "test"})
         if unknown:
             raise ValueError(
@@ -263,12 +263,22 @@ class Trainer:
         if resume and ckpt.is_file():
             self.restore(ckpt)
         t_start = time.perf_counter()
-        while self.epoch < c.train.epochs:
-            self._train_epoch()
-            self._end_epoch()
-        self.logger.flush()
-        result = self._finish(time.perf_counter() - t_start)
-        self.logger.close()
+        # deterministic kernels for this run only; the caller's setting is restored afterwards
+        previous = (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        )
+        if c.train.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            while self.epoch < c.train.epochs:
+                self._train_epoch()
+                self._end_epoch()
+            self.logger.flush()
+            result = self._finish(time.perf_counter() - t_start)
+        finally:
+            torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+            self.logger.close()
         return result
 
     def _train_epoch(self) -> None:
@@ -356,12 +366,10 @@ class Trainer:
 
 
 # ---- module helpers ------------------------------------------------------------------------------
-def _seed_everything(seed: int, deterministic: bool) -> None:
+def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def _collate(items: list[tuple[Tensor, dict[str, Tensor]]]) -> tuple[Tensor, dict[str, Tensor]]:
