@@ -32,6 +32,7 @@ from torch import nn
 
 import multitask as mt
 from multitask.methods.base import GradientMethod
+from multitask.train.trainer import build_method
 
 
 class _Fixed(GradientMethod):
@@ -65,13 +66,9 @@ def make_method(name: str, tasks: int):
         return _Fixed()
     if name == "naive-loop":
         return None
-    import inspect
-
-    cls = mt.methods.METHODS.get(name)
-    kwargs = {"num_tasks": tasks} if "num_tasks" in inspect.signature(cls.__init__).parameters else {}
-    if hasattr(cls, "rotate"):  # RotoGrad rotates the 128-d representation per task
-        kwargs["dim"] = 128
-    return cls(**kwargs)
+    # RotoGrad rotates the 128-d representation per task
+    kwargs = {"dim": 128} if hasattr(mt.methods.METHODS.get(name), "rotate") else {}
+    return build_method(name, kwargs, tasks)
 
 
 def one_step(name, method, mode, enc, heads, x, ys, opt):
