@@ -123,3 +123,28 @@ def test_finite_on_degenerate_jacobians():
 def test_end_to_end_three_regression_tasks(features):
     first, last = train_encoder_only(UPGrad(), features)
     assert last < 0.9 * first
+
+
+def test_batched_projection_falls_back_per_row(monkeypatch):
+    """Rows whose batched free-set solve is not trusted are re-solved alone: same weights."""
+    from multitask.methods.gradient import upgrad as module
+
+    torch.manual_seed(3)
+    j = torch.randn(6, 4, dtype=torch.float64)  # T > n: a singular Gramian
+    g = j @ j.T
+    eye = torch.eye(6, dtype=torch.float64) / 6
+    ref = module.dual_cone_weights(g, eye)
+    original = module._solve_masked
+
+    def half_untrusted(*args, **kwargs):
+        sol, ok = original(*args, **kwargs)
+        ok = ok.clone()
+        ok[::2] = False
+        return sol, ok
+
+    monkeypatch.setattr(module, "_solve_masked", half_untrusted)
+    got = module.dual_cone_weights(g, eye)
+    torch.testing.assert_close(got, ref, atol=1e-9, rtol=1e-7)
+    gn = g / g.diagonal().sum()
+    assert bool(((gn @ got.T) >= -1e-9).all())  # every projected direction conflicts with no task
+    assert bool((got >= eye - 1e-12).all())  # v >= u

@@ -21,7 +21,9 @@ def dual_cone_weights(
     the non-negative quadratic program ``min_{λ ≥ 0} ½ λᵀGλ + (Gu)ᵀλ``, solved exactly by the
     Lawson–Hanson active-set method in the Gramian form (each step solves ``G_PP λ_P = −(Gu)_P`` on the
     free set ``P``; pseudo-inverse when ``G_PP`` is singular). At the solution ``Gv ≥ 0`` (the direction
-    conflicts with no task), ``v ≥ u`` and ``(v − u)ᵢ (Gv)ᵢ = 0``.
+    conflicts with no task), ``v ≥ u`` and ``(v − u)ᵢ (Gv)ᵢ = 0``. All rows of ``u`` are solved together
+    as one batched active-set run on the Gramian's device; a row whose free-set system is singular is
+    re-solved alone with the pseudo-inverse.
 
     Args:
         gramian: ``[T, T]`` Gramian (any scale: it is divided by its trace first, as in torchjd).
@@ -47,8 +49,76 @@ def dual_cone_weights(
     g = g / trace + reg_eps * torch.eye(t, dtype=dtype, device=g.device)
     cap = 10 * t + 10 if max_iter is None else int(max_iter)
     rows = uu.reshape(-1, t)
-    out = torch.stack([_nnls_gram(g, row, tol, cap) for row in rows])
+    out, bad = _nnls_gram_batched(g, rows, tol, cap)
+    if bool(bad.any()):  # singular free-set system somewhere: redo those rows with the pseudo-inverse path
+        for i in torch.nonzero(bad).flatten().tolist():
+            out[i] = _nnls_gram(g, rows[i], tol, cap)
     return out.reshape(uu.shape)
+
+
+def _nnls_gram_batched(g: Tensor, u: Tensor, tol: float, max_iter: int) -> tuple[Tensor, Tensor]:
+    """The Lawson–Hanson steps of :func:`_nnls_gram` run on all ``k`` rows of ``u`` ``[k, T]`` at once.
+
+    Each row keeps its own free set as a boolean mask; the free-set systems ``G_PP λ_P = −c_P`` are
+    solved as one batched ``[k, T, T]`` solve of ``G`` with its non-free rows/columns replaced by the
+    identity (and a zero right-hand side there), which has the same solution on ``P`` and zero elsewhere.
+    Returns ``(v, bad)``: ``bad`` marks rows whose system was singular or ill-conditioned (the direct
+    solve failed the residual check of :func:`_solve_psd`); their ``v`` is not valid and the caller must
+    solve them with :func:`_nnls_gram`.
+    """
+    k, t = u.shape
+    c = u @ g  # row i: G u_i (G symmetric)
+    eye = torch.eye(t, dtype=g.dtype, device=g.device)
+    lam = torch.zeros(k, t, dtype=g.dtype, device=g.device)
+    free = torch.zeros(k, t, dtype=torch.bool, device=g.device)
+    active = torch.ones(k, dtype=torch.bool, device=g.device)
+    bad = torch.zeros(k, dtype=torch.bool, device=g.device)
+    inf = torch.tensor(float("inf"), dtype=g.dtype, device=g.device)
+    cols = torch.arange(t, device=g.device)
+    for _ in range(max_iter):
+        grad = (lam @ g + c).masked_fill(free, inf)
+        gmin, j = grad.min(dim=1)
+        active = active & ~bad & ~free.all(dim=1) & (gmin < -tol)
+        if not bool(active.any()):
+            break
+        free = free | ((cols == j[:, None]) & active[:, None])
+        inner = active.clone()
+        for _inner in range(t + 1):
+            sol, ok = _solve_masked(g, free, c, eye)
+            bad = bad | (inner & ~ok)
+            inner = inner & ok
+            pos = ((sol > 0) | ~free).all(dim=1)
+            accept = inner & pos
+            lam = torch.where(accept[:, None], torch.where(free, sol, 0.0), lam)
+            inner = inner & ~pos
+            if not bool(inner.any()):
+                break
+            neg = free & (sol <= 0)
+            ratio = torch.where(neg, lam / (lam - sol).clamp_min(1e-300), inf)
+            step = ratio.min(dim=1).values.clamp(0.0, 1.0)
+            cur = lam + step[:, None] * (sol - lam)
+            keep = free & (cur > 1e-15)
+            none_dropped = (keep == free).all(dim=1)  # numerical corner: drop the smallest explicitly
+            smallest = cols == torch.where(free, cur, inf).argmin(dim=1, keepdim=True)
+            keep = torch.where(none_dropped[:, None], keep & ~smallest, keep)
+            lam = torch.where(inner[:, None], torch.where(keep, cur, 0.0), lam)
+            free = torch.where(inner[:, None], keep, free)
+            inner = inner & free.any(dim=1)
+    return u + lam.clamp_min(0.0), bad
+
+
+def _solve_masked(g: Tensor, free: Tensor, c: Tensor, eye: Tensor) -> tuple[Tensor, Tensor]:
+    """Solve ``G_PP x_P = −c_P`` (``x = 0`` off ``P``) for every row's free set; ``ok`` = trusted."""
+    both = free[:, :, None] & free[:, None, :]
+    a = torch.where(both, g, eye)
+    b = torch.where(free, -c, 0.0)
+    sol, info = torch.linalg.solve_ex(a, b.unsqueeze(-1))
+    sol = sol.squeeze(-1)
+    resid = (a @ sol.unsqueeze(-1)).squeeze(-1) - b
+    scale = b.abs().amax(dim=1).clamp_min(1.0)
+    # a non-finite solution gives a NaN/inf residual, which fails the comparison (NaN <= x is False)
+    ok = (info == 0) & (resid.abs().amax(dim=1) <= 1e-10 * scale)
+    return sol, ok
 
 
 def _nnls_gram(g: Tensor, u: Tensor, tol: float, max_iter: int) -> Tensor:
