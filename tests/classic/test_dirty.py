@@ -5,18 +5,17 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 import pytest
+from tests.classic._two_part import (
+    CLF_TOL,
+    TIGHT,
+    cvx_least_squares,
+    cvx_logistic,
+    np_least_squares,
+    np_logistic,
+    shared_data,
+)
 
 from multitask.classic import DirtyClassifier, DirtyRegressor, LassoRegressor
-
-TIGHT = dict(tol=1e-13, stop="obj_change", max_iter=20000)
-CLF_TOL = dict(tol=1e-10, stop="obj_change", max_iter=20000)  # ample for 1e-4 in objective
-
-
-def _shared(seed: int = 0, n: int = 30, d: int = 6, T: int = 3):
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)) + 0.3
-    Y = X @ rng.normal(size=(d, T)) + 0.3 * rng.normal(size=(n, T)) + 1.0
-    return X, Y
 
 
 def _pen_np(P: np.ndarray, Q: np.ndarray, l1: float, l2: float) -> float:
@@ -28,21 +27,16 @@ def _pen_cvx(P, Q, l1: float, l2: float):
 
 
 def _cvx_ls(Xs, ys, l1, l2):
-    d, T = Xs[0].shape[1], len(Xs)
-    P, Q, c = cp.Variable((d, T)), cp.Variable((d, T)), cp.Variable(T)
-    loss = sum(0.5 * cp.sum_squares(ys[t] - Xs[t] @ (P[:, t] + Q[:, t]) - c[t]) for t in range(T))
-    return cp.Problem(cp.Minimize(loss + _pen_cvx(P, Q, l1, l2))).solve(solver=cp.CLARABEL)
+    return cvx_least_squares(Xs, ys, lambda P, Q: _pen_cvx(P, Q, l1, l2))
 
 
 def _np_ls(Xs, ys, m, l1, l2):
-    W = m.coef_.T
-    loss = sum(0.5 * np.sum((ys[t] - Xs[t] @ W[:, t] - m.intercept_[t]) ** 2) for t in range(len(Xs)))
-    return loss + _pen_np(m.P_.T, m.Q_.T, l1, l2)
+    return np_least_squares(Xs, ys, m, lambda P, Q: _pen_np(P, Q, l1, l2))
 
 
 @pytest.mark.parametrize("l1,l2", [(6.0, 3.0), (2.0, 5.0)])
 def test_regressor_vs_cvxpy(l1, l2):
-    X, Y = _shared()
+    X, Y = shared_data()
     m = DirtyRegressor(lambda1=l1, lambda2=l2, **TIGHT).fit(X, Y)
     np.testing.assert_allclose(m.P_ + m.Q_, m.coef_)
     Xs, ys = [X] * 3, [Y[:, t] for t in range(3)]
@@ -64,7 +58,7 @@ def test_per_task_form_vs_cvxpy():
 
 def test_huge_lambda1_reduces_to_lasso():
     # ‖P‖₁,∞ priced out: P = 0 and Q solves the ℓ1 problem with strength lambda2.
-    X, Y = _shared(seed=2)
+    X, Y = shared_data(seed=2)
     m = DirtyRegressor(lambda1=1e6, lambda2=3.0, **TIGHT).fit(X, Y)
     ref = LassoRegressor(rho1=3.0, **TIGHT).fit(X, Y)
     assert np.all(m.P_ == 0.0)
@@ -78,11 +72,6 @@ def test_classifier_vs_cvxpy():
     Y = np.where(X @ rng.normal(size=(d, T)) + 0.5 * rng.normal(size=(n, T)) > 0, 1, -1)
     l1, l2 = 0.05, 0.03
     m = DirtyClassifier(lambda1=l1, lambda2=l2, **CLF_TOL).fit(X, Y)
-    P, Q, c = cp.Variable((d, T)), cp.Variable((d, T)), cp.Variable(T)
-    loss = sum(
-        cp.sum(cp.logistic(-cp.multiply(Y[:, t], X @ (P[:, t] + Q[:, t]) + c[t]))) / n for t in range(T)
-    )
-    ref = cp.Problem(cp.Minimize(loss + _pen_cvx(P, Q, l1, l2))).solve(solver=cp.CLARABEL)
-    M = Y * (X @ m.coef_.T + m.intercept_)
-    ours = np.logaddexp(0.0, -M).mean(axis=0).sum() + _pen_np(m.P_.T, m.Q_.T, l1, l2)
+    ref = cvx_logistic(X, Y, lambda P, Q: _pen_cvx(P, Q, l1, l2))
+    ours = np_logistic(X, Y, m, lambda P, Q: _pen_np(P, Q, l1, l2))
     assert ours == pytest.approx(ref, rel=1e-4)
