@@ -17,7 +17,7 @@ step counters) travel as the module's extra state. Checkpoints stay loadable wit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -88,6 +88,24 @@ class Method(nn.Module):
         """Forget history (loss records, moving averages); learnable parameters are kept."""
         self.step_count = 0
         self.last_weights = None
+
+    # ---- hooks a training loop calls (declared here so a trainer never probes for them) ----------
+    def on_train_begin(self, num_epochs: int, steps_per_epoch: int) -> None:
+        """Called once before training with the run's budget (epochs, optimiser steps per epoch).
+
+        Methods whose schedule is counted in epochs (warm-ups) may adapt it to the budget. Default: nothing.
+        """
+
+    def on_epoch_end(
+        self,
+        val_metrics: Mapping[str, Mapping[str, float]] | None = None,
+        higher_is_better: Mapping[str, Mapping[str, bool]] | None = None,
+    ) -> None:
+        """Called after each training epoch, with that epoch's validation metrics when a loop has them.
+
+        ``val_metrics`` maps task -> metric -> value; ``higher_is_better`` maps task -> metric -> bool, its
+        first metric per task being the task's main metric. Default: nothing.
+        """
 
     def extra_repr(self) -> str:
         return ""

@@ -52,6 +52,13 @@ class MultiTaskModel(nn.Module):
         self.task_names: list[str] = names
         self.aux_outputs: dict[str, list[Tensor]] = {}
 
+    def regularization(self) -> Tensor | None:
+        """An extra loss term of the architecture itself (DSelect-k's gate entropy), or ``None``.
+
+        A training loop back-propagates it as is each step, outside the balancing method. Default: none.
+        """
+        return None
+
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         raise NotImplementedError
 

@@ -5,13 +5,11 @@ and keeps the epoch with the best validation Δm (Maninis/Vandenhende convention
 single-task validation results in ``train.baseline`` when given, else against the first epoch's
 validation results). The test split is evaluated once, with the selected epoch's weights.
 
-A model with ``regularization()`` (DSelect-k) has that term back-propagated as is each step, outside
-the balancing. Deep supervision: each prediction in ``model.aux_outputs[task]`` (PAD-Net, MTI-Net)
-adds ``train.aux_weight`` times its task loss to the task's loss before balancing.
-
-Method hooks: a method with ``epoch_end()`` (DWA) has it called after each training epoch; a method
-with ``update_kpi({task: value})`` (DTP) gets each task's main validation metric after each epoch when
-every task's main metric is a higher-is-better value in (0, 1] (accuracy, mIoU, ...).
+Hooks, declared on the base classes: ``model.regularization()`` (DSelect-k's gate entropy; ``None`` for
+most models) is back-propagated as is each step, outside the balancing; each prediction in
+``model.aux_outputs[task]`` (PAD-Net, MTI-Net deep supervision) adds ``train.aux_weight`` times its task
+loss to the task's loss before balancing; ``method.on_epoch_end(val_metrics, higher_is_better)`` runs
+after each epoch's validation (DWA closes its epoch there, DTP takes its KPIs from it).
 
 Outputs in ``train.out_dir``: ``config.yaml``, ``checkpoint.pt`` (latest: model, optimizer,
 scheduler, method state, RNG states, position), ``best.pt`` (model weights of the selected epoch),
@@ -158,7 +156,7 @@ class Trainer:
             preds = self.model.decode(features)
         else:
             preds = self.model(x)
-        aux = getattr(self.model, "aux_outputs", {}) or {}
+        aux = self.model.aux_outputs
         losses = {}
         for task in self.tasks:
             loss = task.loss(preds[task.name], targets[task.name])
@@ -181,9 +179,9 @@ class Trainer:
                 f"non-finite loss for task {bad[0]!r} at epoch {self.epoch} step {self.global_step} "
                 f"(all bad tasks: {bad}); the last good checkpoint is {self.out_dir / 'checkpoint.pt'}"
             )
-        regularization = getattr(self.model, "regularization", None)
-        if callable(regularization):  # e.g. DSelect-k's gate entropy: added as is, not balanced
-            regularization().backward(retain_graph=True)
+        regularization = self.model.regularization()
+        if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
+            regularization.backward(retain_graph=True)
         shared = list(self.model.shared_parameters())
         info = mt.backward(losses, self.method, shared=shared, features=features)
         self.optimizer.step()
@@ -306,21 +304,10 @@ class Trainer:
                 self.save()
 
     def _end_epoch(self) -> None:
-        if hasattr(self.method, "epoch_end"):  # e.g. DWA's per-epoch loss averages
-            self.method.epoch_end()
         val = self.evaluate(self.val_set)
         if self.reference is None:
             self.reference = val
-        if hasattr(self.method, "update_kpi"):  # e.g. DTP: KPIs = main validation metrics in [0, 1]
-            hib = self.higher_is_better
-            kpis = {}
-            for task in self.task_names:
-                metric, higher = next(iter(hib[task].items()))
-                value = val[task][metric]
-                if higher and 0.0 < value <= 1.0:
-                    kpis[task] = value
-            if len(kpis) == len(self.task_names):
-                self.method.update_kpi(kpis)
+        self.method.on_epoch_end(val, self.higher_is_better)
         dm = delta_m(val, self.reference, self.higher_is_better, convention="vandenhende")
         record: dict[str, Any] = {"epoch": self.epoch, "val_delta_m": dm, "skipped_steps": self.skipped_steps}
         for task, values in val.items():

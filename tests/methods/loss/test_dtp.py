@@ -99,3 +99,27 @@ def test_state_roundtrip(step, roundtrip):
     m.update_kpi({"a": 0.4, "b": 0.1})
     fresh.update_kpi({"a": 0.4, "b": 0.1})
     assert torch.equal(step(m, [1.0, 2.0], ["a", "b"])[1], step(fresh, [1.0, 2.0], ["a", "b"])[1])
+
+
+def test_on_epoch_end_takes_each_tasks_main_validation_metric_as_kpi():
+    m = DTP(gamma=1.0, alpha=1.0)
+    hib = {"a": {"accuracy": True, "loss": False}, "b": {"miou": True}}
+    m.on_epoch_end({"a": {"accuracy": 0.25, "loss": 3.0}, "b": {"miou": 0.5}}, hib)
+    assert m.kpi_average == [0.25, 0.5]
+    w = m.weights(torch.ones(2, dtype=torch.float64))
+    expected = torch.tensor([-(0.75) * math.log(0.25), -(0.5) * math.log(0.5)], dtype=torch.float64)
+    torch.testing.assert_close(w, expected)
+
+
+def test_on_epoch_end_leaves_kpis_when_a_main_metric_is_not_a_kpi():
+    m = DTP(task_names=["a", "b"])
+    m.on_epoch_end(
+        {"a": {"accuracy": 0.25}, "b": {"rmse": 0.5}}, {"a": {"accuracy": True}, "b": {"rmse": False}}
+    )
+    assert m.kpi_average is None
+    m.on_epoch_end(
+        {"a": {"accuracy": 0.25}, "b": {"acc": 1.7}}, {"a": {"accuracy": True}, "b": {"acc": True}}
+    )
+    assert m.kpi_average is None
+    m.on_epoch_end(None, None)
+    assert m.kpi_average is None

@@ -32,12 +32,12 @@ def test_two_tasks_hand_values(step):
     assert sum(w.tolist()) == pytest.approx(2.0)
 
 
-def test_three_tasks_with_explicit_epoch_end(step):
+def test_three_tasks_with_explicit_on_epoch_end(step):
     m = DWA(num_tasks=3)
     step(m, [1.0, 1.0, 1.0])
-    m.epoch_end()
+    m.on_epoch_end()
     step(m, [1.0, 0.5, 0.25])
-    m.epoch_end()
+    m.on_epoch_end()
     _, w = step(m, [9.0, 9.0, 9.0])
     ex = [math.exp(r / 2) for r in (1.0, 0.5, 0.25)]
     assert w.tolist() == pytest.approx([3 * e / sum(ex) for e in ex])
@@ -88,7 +88,7 @@ def test_finite_at_extremes(dtype, step):
 
 def test_errors(step):
     with pytest.raises(ValueError, match="no losses"):
-        DWA().epoch_end()
+        DWA().on_epoch_end()
     with pytest.raises(ValueError):
         DWA(temperature=0.0)
     with pytest.raises(ValueError):

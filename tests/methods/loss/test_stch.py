@@ -58,14 +58,14 @@ def test_warmup_then_normalised_stch(step):
     assert w.tolist() == pytest.approx([2 / 3, 4 / 3])
 
 
-def test_explicit_epoch_end(step):
+def test_explicit_on_epoch_end(step):
     m = STCH(warmup_epochs=1)
     step(m, [2.0, 2.0])
     step(m, [4.0, 6.0])
-    m.epoch_end()
+    m.on_epoch_end()
     assert m.normalizer == [3.0, 4.0]
     with pytest.raises(ValueError, match="no losses"):
-        m.epoch_end()
+        m.on_epoch_end()
 
 
 def test_running_min_ideal_point(step):

@@ -119,6 +119,32 @@ class DTP(LossWeighting):
                 self.alpha * k + (1.0 - self.alpha) * a for k, a in zip(kpi, self.kpi_average)
             ]
 
+    def on_epoch_end(
+        self,
+        val_metrics: Mapping[str, Mapping[str, float]] | None = None,
+        higher_is_better: Mapping[str, Mapping[str, bool]] | None = None,
+    ) -> None:
+        """Training-loop hook: the KPI of each task is its main validation metric.
+
+        The main metric is the first one listed for the task in ``higher_is_better``; it is used as the KPI
+        when it is higher-is-better and in ``(0, 1]`` (accuracy, mIoU, F1, ...). When some task has no such
+        metric (a loss-like metric, or no validation data) the KPIs are left unchanged this epoch.
+        """
+        if val_metrics is None or higher_is_better is None:
+            return
+        kpis: dict[str, float] = {}
+        for task, directions in higher_is_better.items():
+            if not directions or task not in val_metrics:
+                return
+            metric, higher = next(iter(directions.items()))
+            value = val_metrics[task].get(metric)
+            if not higher or value is None or not 0.0 < float(value) <= 1.0:
+                return
+            kpis[task] = float(value)
+        if self.task_names is None:
+            self.task_names = self._check_names(list(kpis))
+        self.update_kpi(kpis)
+
     # ---- weights -----------------------------------------------------------------------------
     def weights(self, losses: Tensor) -> Tensor:
         t = losses.shape[0]

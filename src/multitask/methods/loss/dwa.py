@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
@@ -27,7 +28,8 @@ class DWA(LossWeighting):
 
     Epochs: every call of :meth:`objective` (i.e. every ``multitask.backward`` / :meth:`combine`) adds its
     detached losses to the running epoch average. The epoch is closed either by calling
-    :meth:`epoch_end` at the end of each training epoch, or automatically every ``iters_per_epoch`` calls
+    :meth:`on_epoch_end` (the training loop's hook) at the end of each training epoch, or automatically
+    every ``iters_per_epoch`` calls
     when that argument is given. :meth:`record` adds losses without a training step (rarely needed).
     Only the last two epoch averages are kept.
 
@@ -75,10 +77,14 @@ class DWA(LossWeighting):
         self.epoch_sum = [a + b for a, b in zip(self.epoch_sum, values)]
         self.epoch_count += 1
 
-    def epoch_end(self) -> None:
+    def on_epoch_end(
+        self,
+        val_metrics: Mapping[str, Mapping[str, float]] | None = None,
+        higher_is_better: Mapping[str, Mapping[str, bool]] | None = None,
+    ) -> None:
         """Close the current epoch: its average loss becomes the newest entry of the history."""
         if self.epoch_sum is None or self.epoch_count == 0:
-            raise ValueError("DWA: epoch_end() called but no losses were recorded in this epoch")
+            raise ValueError("DWA: on_epoch_end() called but no losses were recorded in this epoch")
         average = [s / self.epoch_count for s in self.epoch_sum]
         self.epoch_averages = [*self.epoch_averages, average][-2:]
         self.epoch_sum = None
@@ -102,7 +108,7 @@ class DWA(LossWeighting):
         w = self.weights(losses.detach())
         self.record(losses)
         if self.iters_per_epoch is not None and self.epoch_count >= self.iters_per_epoch:
-            self.epoch_end()
+            self.on_epoch_end()
         return (w * losses).sum(), w
 
     def extra_repr(self) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
@@ -39,7 +39,8 @@ class STCH(LossWeighting):
     far (including the current step) as ``z*`` instead of 0.
 
     Epochs: every step adds its detached losses to the epoch average. Close an epoch with
-    :meth:`epoch_end` or give ``iters_per_epoch``; with neither, STCH stays in warm-up forever unless
+    :meth:`on_epoch_end` (the training loop's hook) or give ``iters_per_epoch``; with neither, STCH stays
+    in warm-up forever unless
     ``warmup_epochs = 0``.
 
     Args:
@@ -131,10 +132,14 @@ class STCH(LossWeighting):
         self.epoch_sum = [a + b for a, b in zip(self.epoch_sum, values)]
         self.epoch_count += 1
 
-    def epoch_end(self) -> None:
+    def on_epoch_end(
+        self,
+        val_metrics: Mapping[str, Mapping[str, float]] | None = None,
+        higher_is_better: Mapping[str, Mapping[str, bool]] | None = None,
+    ) -> None:
         """Close the current epoch; closing the last warm-up epoch fixes the normaliser ``n``."""
         if self.epoch_sum is None or self.epoch_count == 0:
-            raise ValueError("STCH: epoch_end() called but no losses were recorded in this epoch")
+            raise ValueError("STCH: on_epoch_end() called but no losses were recorded in this epoch")
         self.epochs_done += 1
         if self.epochs_done == self.warmup_epochs:
             self.normalizer = [s / self.epoch_count for s in self.epoch_sum]
@@ -156,7 +161,7 @@ class STCH(LossWeighting):
             total, weights = self._smooth_tchebycheff(losses)
         self.record(losses)
         if self.iters_per_epoch is not None and self.epoch_count >= self.iters_per_epoch:
-            self.epoch_end()
+            self.on_epoch_end()
         return total, weights
 
     def _smooth_tchebycheff(self, losses: Tensor) -> tuple[Tensor, Tensor]:
