@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
+import importlib
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -36,11 +38,41 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> Callable[..., T]:
-        key = name.lower() if isinstance(name, str) else name
+        """The entry registered as ``name``, or a user's own class given as ``"package.module:Name"``.
+
+        An unknown name raises ``ValueError`` listing the closest registered names.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"{self.kind} name must be a string, got {type(name).__name__}")
+        if ":" in name:
+            return self._import(name)
+        key = name.lower()
         if key not in self._entries:
+            close = difflib.get_close_matches(key, list(self._entries), n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
             known = ", ".join(sorted(self._entries)) or "(none)"
-            raise ValueError(f"unknown {self.kind} {name!r}; known: {known}")
+            raise ValueError(
+                f"unknown {self.kind} {name!r}; {hint}known: {known} "
+                f"(or give your own as 'package.module:ClassName')"
+            )
         return self._entries[key]
+
+    def _import(self, path: str) -> Callable[..., T]:
+        module_name, _, attr = path.partition(":")
+        if not module_name or not attr:
+            raise ValueError(f"{self.kind} import path must look like 'module:ClassName', got {path!r}")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ValueError(f"{self.kind} {path!r}: cannot import module {module_name!r} ({exc})") from exc
+        obj: Any = module
+        for part in attr.split("."):
+            if not hasattr(obj, part):
+                raise ValueError(f"{self.kind} {path!r}: module {module_name!r} has no attribute {attr!r}")
+            obj = getattr(obj, part)
+        if not callable(obj):
+            raise ValueError(f"{self.kind} {path!r} is not a class or factory")
+        return obj
 
     def create(self, name: str, **kwargs: Any) -> T:
         return self.get(name)(**kwargs)
@@ -61,7 +93,6 @@ def import_submodules(package_name: str) -> None:
     Each package that holds one-file-per-entry modules calls this from its ``__init__`` so that adding
     an entry is one new file and nothing else changes.
     """
-    import importlib
     import pkgutil
 
     package = importlib.import_module(package_name)
