@@ -162,7 +162,8 @@ def check_partition() -> Callable[[nn.Module], None]:
         all_ids = {id(p) for p in model.parameters()}
         assert set(owner) == all_ids, f"{len(all_ids - set(owner))} parameters unowned"
         for t in model.task_names:
-            assert any(True for _ in model.task_parameters(t)), f"task {t!r} owns no parameter"
+            owns = any(True for _ in model.task_parameters(t))
+            assert owns == model.has_task_parameters, f"task {t!r}: owns parameters = {owns}"
         with pytest.raises(ValueError, match="unknown task"):
             list(model.task_parameters("no-such-task"))
 
