@@ -15,10 +15,17 @@ Configurations:
 * ``dense-resnet``: 3x64x64 inputs, NYUv2-like segmentation (13 classes), depth and normals, on a
   dilated ResNet-18 at width 16 (output stride 8);
 * ``dense-segnet`` (only when asked for: slow on a CPU): the same tasks on SegNet at width 8, whose
-  features are at full resolution.
+  features are at full resolution;
+* ``nyuv2-segnet`` (only with ``--count-only``): NYUv2's 13-class segmentation, depth and normals at
+  288x384 on the full SegNet (width 64), MTAN with the reference's prediction layers (``head="segnet"``):
+  the setting of Liu et al.'s ``model_segnet_mtan.py``.
+
+``--count-only`` builds the models on the ``meta`` device and prints parameter counts only (no
+forward, no memory), so full-size networks can be counted on any machine.
 
 Run:  ``.venv/bin/python benchmarks/models.py`` (options: ``--configs multimnist dense-segnet``,
-``--models mmoe ple``, ``--repeats 3``, ``--threads 1``, ``--train``). The default run takes about
+``--models mmoe ple``, ``--repeats 3``, ``--threads 1``, ``--train``; ``--configs nyuv2-segnet
+--count-only --models hps mtan`` for the full-size counts). The default run takes about
 20 s of CPU time on one core (most of it MTI-Net's forward on the dense configuration).
 """
 
@@ -65,9 +72,14 @@ CONFIGS: dict[str, Config] = {
     "dense-resnet": Config(
         "dense-resnet", "resnet18", DENSE_TASKS, (3, 64, 64), {"width": 16, "dilated": True}
     ),
+    "nyuv2-segnet": Config("nyuv2-segnet", "segnet", DENSE_TASKS, (3, 288, 384), {"width": 64}),
 }
+#: configurations too large to run on a CPU: parameter counts only
+COUNT_ONLY = {"nyuv2-segnet"}
 #: extra constructor arguments some architectures need for a meaningful default
-EXTRA_KWARGS: dict[str, Callable[[Config], dict[str, Any]]] = {}
+EXTRA_KWARGS: dict[str, Callable[[Config], dict[str, Any]]] = {
+    "mtan": lambda cfg: {"head": "segnet"} if cfg.name == "nyuv2-segnet" else {},
+}
 
 
 def count(params: Any) -> int:
@@ -109,20 +121,33 @@ def median_ms(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(name: str, cfg: Config, batch: int, repeats: int, train: bool) -> dict[str, Any]:
+def counts(model: Any, cfg: Config) -> dict[str, Any]:
+    return {
+        "total": count(model.parameters()),
+        "shared": count(model.shared_parameters()),
+        "per_task": [count(model.task_parameters(t.name)) for t in cfg.tasks],
+    }
+
+
+def measure(
+    name: str, cfg: Config, batch: int, repeats: int, train: bool, count_only: bool = False
+) -> dict[str, Any]:
     torch.manual_seed(0)
     kwargs = EXTRA_KWARGS[name](cfg) if name in EXTRA_KWARGS else {}
     try:
-        model = mt.create_model(
-            name,
-            backbone=cfg.backbone,
-            tasks=list(cfg.tasks),
-            in_channels=cfg.in_channels,
-            backbone_kwargs=dict(cfg.backbone_kwargs),
-            **kwargs,
-        )
+        with torch.device("meta" if count_only else "cpu"):
+            model = mt.create_model(
+                name,
+                backbone=cfg.backbone,
+                tasks=list(cfg.tasks),
+                in_channels=cfg.in_channels,
+                backbone_kwargs=dict(cfg.backbone_kwargs),
+                **kwargs,
+            )
     except (ValueError, TypeError) as err:
         return {"error": str(err).splitlines()[0]}
+    if count_only:
+        return {**counts(model, cfg), "forward_ms": None, "train_ms": None}
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch, *cfg.input_shape, generator=gen)
     targets = random_targets(cfg.tasks, batch, tuple(cfg.input_shape[1:]), gen)  # type: ignore[arg-type]
@@ -149,13 +174,7 @@ def measure(name: str, cfg: Config, batch: int, repeats: int, train: bool) -> di
     if train:
         model.train()
         step = median_ms(train_step, repeats)
-    return {
-        "total": count(model.parameters()),
-        "shared": count(model.shared_parameters()),
-        "per_task": [count(model.task_parameters(t.name)) for t in cfg.tasks],
-        "forward_ms": fwd,
-        "train_ms": step,
-    }
+    return {**counts(model, cfg), "forward_ms": fwd, "train_ms": step}
 
 
 def print_table(cfg: Config, rows: dict[str, dict[str, Any]], batch: int, train: bool) -> None:
@@ -173,6 +192,9 @@ def print_table(cfg: Config, rows: dict[str, dict[str, Any]], batch: int, train:
             continue
         per_task = " / ".join(human(n) for n in r["per_task"])
         line = f"{name:<15} {human(r['total']):>8} {human(r['shared']):>8} {per_task:<26}"
+        if r["forward_ms"] is None:
+            print(f"{line} {'-':>8}  ({r['total']:,} parameters)")
+            continue
         line += f" {r['forward_ms']:>8.1f}"
         if train:
             line += f" {r['train_ms']:>10.1f}"
@@ -187,7 +209,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--train", action="store_true", help="also time a training forward+backward")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    parser.add_argument("--count-only", action="store_true", help="parameter counts only (meta device)")
     args = parser.parse_args(argv)
+    too_big = sorted(set(args.configs) & COUNT_ONLY)
+    if too_big and not args.count_only:
+        raise SystemExit(f"configuration(s) {too_big} are counted only: add --count-only")
     torch.set_num_threads(args.threads)
     names = args.models or mt.list_models()
     unknown = sorted(set(names) - set(mt.list_models()))
@@ -195,7 +221,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"unknown model(s) {unknown}; known: {mt.list_models()}")
     for cfg_name in args.configs:
         cfg = CONFIGS[cfg_name]
-        rows = {name: measure(name, cfg, args.batch, args.repeats, args.train) for name in names}
+        rows = {
+            name: measure(name, cfg, args.batch, args.repeats, args.train, args.count_only) for name in names
+        }
         print_table(cfg, rows, args.batch, args.train)
 
 

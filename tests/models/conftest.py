@@ -162,7 +162,8 @@ def check_partition() -> Callable[[nn.Module], None]:
         all_ids = {id(p) for p in model.parameters()}
         assert set(owner) == all_ids, f"{len(all_ids - set(owner))} parameters unowned"
         for t in model.task_names:
-            assert any(True for _ in model.task_parameters(t)), f"task {t!r} owns no parameter"
+            owns = any(True for _ in model.task_parameters(t))
+            assert owns == model.has_task_parameters, f"task {t!r}: owns parameters = {owns}"
         with pytest.raises(ValueError, match="unknown task"):
             list(model.task_parameters("no-such-task"))
 
@@ -349,7 +350,56 @@ def check_architecture_training(
 
 
 def _same_task_names(model: nn.Module, tasks: Sequence[Task], x: Tensor) -> None:
-    assert set(model(x)) == {t.name for t in tasks}
+    """Default output check: one finite ``[B, outputs]`` prediction per task, in task order."""
+    out = model(x)
+    assert list(out) == [t.name for t in tasks]
+    for t in tasks:
+        assert tuple(out[t.name].shape) == expected_shape(t, x.shape[0], (1, 1)), t.name
+        assert torch.isfinite(out[t.name]).all(), t.name
+
+
+def ple_by_hand(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+    """PLE's forward on vector inputs (Tang et al., RecSys 2020, Eqs. 2-5) recomputed from the weights
+    with functional ops: MLP experts, bias-free softmax gates, linear towers. CGC is one level."""
+
+    def expert(e: nn.Module, h: Tensor) -> Tensor:
+        for layer in e:
+            if isinstance(layer, nn.Linear):
+                h = torch.relu(nn.functional.linear(h, layer.weight, layer.bias))
+        return h
+
+    def mixed(gate: nn.Module, h: Tensor, outs: list[Tensor]) -> Tensor:
+        w = torch.softmax(h @ gate.linear.weight.T, dim=-1)
+        return sum(w[:, i : i + 1] * o for i, o in enumerate(outs))
+
+    n = len(model.tasks)
+    task_in, shared_in = [x] * n, x
+    for j in range(model.num_levels):
+        s_out = [expert(e, shared_in) for e in model.shared_experts[j]]
+        t_out = [[expert(e, task_in[k]) for e in model.task_experts[k][j]] for k in range(n)]
+        nxt = [mixed(model.task_gates[k][j], task_in[k], t_out[k] + s_out) for k in range(n)]
+        if j < model.num_levels - 1:
+            everyone = [o for k in range(n) for o in t_out[k]] + s_out
+            shared_in = mixed(model.shared_gates[j], shared_in, everyone)
+        task_in = nxt
+    return {
+        t.name: nn.functional.linear(h, head.fc.weight, head.fc.bias)
+        for t, h, head in zip(model.tasks, task_in, model.heads)
+    }
+
+
+@pytest.fixture
+def check_ple_outputs() -> Callable[[nn.Module, Sequence[Task], Tensor], None]:
+    """An ``outputs`` check for ``check_vector_architecture``: PLE/CGC's predictions equal
+    :func:`ple_by_hand`."""
+
+    def check(model: nn.Module, tasks: Sequence[Task], x: Tensor) -> None:
+        _same_task_names(model, tasks, x)
+        out, expected = model(x), ple_by_hand(model, x)
+        for t in tasks:
+            torch.testing.assert_close(out[t.name], expected[t.name])
+
+    return check
 
 
 @pytest.fixture

@@ -108,9 +108,10 @@ def test_segnet_is_vgg16_sized_and_full_resolution():
     convs = [m for m in b.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(convs) == 26 and all(c.kernel_size == (3, 3) for c in convs)
     encoder = b.blocks[:5]
-    # VGG-16's 13 conv layers hold 14,714,688 parameters with biases (4,224 of them); here the
-    # biases are replaced by BN (2 x 4,224)
-    assert n_params(encoder) == 14_714_688 - 4_224 + 2 * 4_224
+    # VGG-16's 13 conv layers hold 14,714,688 parameters with biases; MTAN's SegNet keeps the biases
+    # and adds BN (2 x 4,224 channels)
+    assert n_params(encoder) == 14_714_688 + 2 * 4_224
+    assert n_params(b) == 24_943_296  # the shared network of lorenmt/mtan's model_segnet_mtan.py
     small = create_backbone("segnet", width=4)
     for shape in [(1, 3, 32, 32), (1, 3, 40, 36)]:
         out = small.eval()(torch.randn(*shape))
@@ -121,17 +122,28 @@ def test_segnet_is_vgg16_sized_and_full_resolution():
 
 
 def test_segnet_unpooling_restores_the_max_positions():
+    """Each decoder block's ``mid`` is its unpooled input: the input's values at the positions of the
+    matching encoder max-pool's maxima, zeros elsewhere (nearest upsampling would fill every pixel)."""
     b = create_backbone("segnet", width=4).eval()
     ctx = new_context()
-    x = torch.randn(1, 3, 32, 32)
-    h = x
-    for i in range(5):
-        _, h = b.run_block(i, h, ctx)
-    assert len(ctx["indices"]) == 4
-    _, h = b.run_block(5, h, ctx)  # innermost: pool + unpool at 1/16
-    for i in range(6, 10):
-        _, h = b.run_block(i, h, ctx)
+    h = torch.randn(1, 3, 32, 32)
+    outs, mids = [], []
+    with torch.no_grad():
+        for i in range(10):
+            mid, h = b.run_block(i, h, ctx)
+            mids.append(mid)
+            outs.append(h)
     assert ctx["indices"] == [] and h.shape == (1, 4, 32, 32)
+    for i in range(5, 10):
+        pooled_from = outs[9 - i]  # block 5 pools its own input; block i > 5 the encoder's level 9 - i
+        d = F.max_pool2d(outs[4], 2) if i == 5 else outs[i - 1]
+        bsz, c, hh, ww = pooled_from.shape
+        windows = pooled_from.unfold(2, 2, 2).unfold(3, 2, 2).reshape(bsz, c, hh // 2, ww // 2, 4)
+        first_max = F.one_hot(windows.argmax(-1), 4).to(d.dtype)  # first maximum in row-major order
+        placed = (first_max * d[..., None]).reshape(bsz, c, hh // 2, ww // 2, 2, 2)
+        expected = placed.permute(0, 1, 2, 4, 3, 5).reshape(bsz, c, hh, ww)
+        assert int((mids[i] != 0).sum()) <= mids[i].numel() // 4 < int((mids[i] != 0).sum()) * 4
+        torch.testing.assert_close(mids[i], expected, rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name,expected", [("resnet18", 11_176_512), ("resnet50", 23_508_032)])

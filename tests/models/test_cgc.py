@@ -17,8 +17,9 @@ def test_shapes_partition_and_ew_grads(bb, config, check_architecture):
 
 
 @pytest.mark.parametrize("config", ["two", "three", "five"])
-def test_vector_input_without_backbone(config, check_vector_architecture):
-    check_vector_architecture("cgc", config, **SMALL)
+def test_vector_input_without_backbone(config, check_vector_architecture, check_ple_outputs):
+    """Outputs recomputed from the weights (Eqs. 2-5), not only their task names."""
+    check_vector_architecture("cgc", config, outputs=check_ple_outputs, **SMALL)
 
 
 @pytest.mark.parametrize("bb", ["mlp", "resnet18"])

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -74,6 +75,30 @@ def test_entropy_and_regulariser_hand_values():
     torch.testing.assert_close(sel, torch.full((1, 2, 3), 0.25))
     ent = -2 * 3 * 0.25 * math.log(0.25 + ENTROPY_EPS)
     torch.testing.assert_close(gate3.regularization(sel, 0.5), torch.tensor(0.5 * ent + 2 / 0.75))
+
+
+def test_regulariser_sums_over_the_batch_like_the_reference():
+    """google-research dselect_k_moe: add_loss(λ · -reduce_sum(r log(r + 1e-6))) and, for n not a power
+    of 2, add_loss(reduce_sum(1 / reduce_sum(r, -1))), both over every axis (batch included)."""
+    torch.manual_seed(0)
+    lam = 0.3
+    gate = DSelectKGate(num_experts=5, k=2, gamma=1.0, in_features=4)
+    with torch.no_grad():
+        gate.z_layer.weight.mul_(50)  # selectors far from uniform, different per example
+    _, sel = gate(torch.randn(6, 4))
+    r = sel.detach().double().numpy()
+    reference = lam * -(r * np.log(r + 1e-6)).sum() + (1.0 / r.sum(axis=-1)).sum()
+    assert gate.regularization(sel, lam).item() == pytest.approx(reference, rel=1e-5)
+    # = batch size x the per-example mean: the rule the toolkit used before
+    per_example = [gate.regularization(sel[b : b + 1], lam) for b in range(6)]
+    torch.testing.assert_close(gate.regularization(sel, lam), 6 * torch.stack(per_example).mean())
+    # a static gate has no batch axis in the reference: the same value for any batch size
+    static = DSelectKGate(num_experts=5, k=2, gamma=1.0, in_features=None)
+    _, s1 = static(torch.zeros(1, 1))
+    _, s6 = static(torch.zeros(6, 1))
+    r1 = s1[0].detach().double().numpy()
+    static_ref = lam * -(r1 * np.log(r1 + 1e-6)).sum() + (1.0 / r1.sum(axis=-1)).sum()
+    assert static.regularization(s6, lam).item() == pytest.approx(static_ref, rel=1e-5)
 
 
 def test_gate_weights_static_vs_per_example():
@@ -151,8 +176,9 @@ def test_regularization_before_and_after_forward():
     reg = model.regularization()
     expected = sum(g.regularization(s, 0.5) for g, s in zip(model.gates, model._selectors))
     torch.testing.assert_close(reg, expected)
-    # near initialisation every selector is almost uniform over 4 experts: entropy ~ 2 k log 4 per task
-    torch.testing.assert_close(reg, torch.tensor(0.5 * 2 * 2 * math.log(4)), atol=2e-2, rtol=0)
+    # near initialisation every selector is almost uniform over 4 experts: entropy ~ k log 4 per
+    # example and task, summed over the batch of 4 and the 2 tasks
+    torch.testing.assert_close(reg, torch.tensor(0.5 * 4 * 2 * 2 * math.log(4)), atol=8e-2, rtol=0)
     reg.backward()
     assert model.gates[0].z_layer.weight.grad is not None
     assert all(p.grad is None for p in model.experts.parameters())

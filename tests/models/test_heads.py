@@ -12,7 +12,7 @@ torch.manual_seed(0)
 
 
 def test_default_kind_follows_task_kind():
-    assert set(list_heads()) == {"linear", "mlp", "conv", "aspp"}
+    assert set(list_heads()) == {"linear", "mlp", "conv", "aspp", "segnet"}
     for kind in ("classification", "binary", "multilabel", "regression"):
         assert isinstance(create_head(Task("t", kind, 3), 8), LinearHead)
     for kind in ("segmentation", "depth", "normals", "edges"):
@@ -47,6 +47,18 @@ def test_conv_head_keeps_resolution_and_structure():
     assert next(m for m in big.modules() if isinstance(m, torch.nn.Conv2d)).out_channels == 256
     with pytest.raises(ValueError, match="conv"):
         head(torch.randn(2, 16))
+
+
+def test_segnet_head_is_mtans_prediction_layers():
+    """MTAN's pred_task: conv3x3(in -> in) then conv1x1(in -> out), biases, nothing in between."""
+    head = create_head(Task("s", "segmentation", 13), 8, kind="segnet")
+    assert sum(p.numel() for p in head.parameters()) == (8 * 8 * 9 + 8) + (8 * 13 + 13)
+    z = torch.randn(2, 8, 5, 6)
+    c3, c1 = head.net
+    expected = F.conv2d(F.conv2d(z, c3.weight, c3.bias, padding=1), c1.weight, c1.bias)
+    torch.testing.assert_close(head(z), expected)
+    with pytest.raises(ValueError, match="does not fit"):
+        create_head(Task("c", "classification", 3), 8, kind="segnet")
 
 
 def test_aspp_head_branches_and_batch_of_one():

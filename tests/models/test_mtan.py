@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 import multitask as mt
 from multitask.models.backbones import create_backbone
@@ -19,6 +20,45 @@ def test_training_lowers_loss(bb, check_architecture_training):
     check_architecture_training("mtan", bb, "two", steps=12)
 
 
+NYUV2 = [mt.Task("seg", "segmentation", 13), mt.Task("depth", "depth", 1), mt.Task("normal", "normals", 3)]
+
+
+def reference_segnet_mtan_parameters(classes: int = 13, outputs: tuple[int, ...] = (1, 3)) -> int:
+    """The parameter count of lorenmt/mtan's ``model_segnet_mtan.py`` (3 tasks), re-derived layer by
+    layer from its constructor (conv layers with biases, BN with weight and bias)."""
+    f = [64, 128, 256, 512, 512]
+    conv = lambda a, b, k=3: a * b * k * k + b  # noqa: E731
+    layer = lambda a, b: conv(a, b) + 2 * b  # noqa: E731  conv_layer: conv3x3 - BN - ReLU
+    att = lambda a, b, c: conv(a, b, 1) + 2 * b + conv(b, c, 1) + 2 * c  # noqa: E731
+    shared = layer(3, f[0]) + layer(f[0], f[0])  # encoder_block[0], decoder_block[0]
+    shared += sum(layer(f[i], f[i + 1]) + layer(f[i + 1], f[i]) for i in range(4))
+    shared += layer(f[0], f[0]) * 2 + layer(f[1], f[1]) + layer(f[0], f[0])  # conv_block_enc/dec 0, 1
+    shared += sum(2 * layer(f[i + 1], f[i + 1]) + 2 * layer(f[i], f[i]) for i in range(1, 4))
+    transfers = layer(f[0], f[1]) + layer(f[0], f[0])  # encoder/decoder_block_att[0]
+    transfers += sum(layer(f[i + 1], f[i + 2]) + layer(f[i + 1], f[i]) for i in range(3))
+    transfers += 2 * layer(f[4], f[4])
+    per_task = att(f[0], f[0], f[0]) + att(2 * f[0], f[0], f[0])
+    per_task += sum(att(2 * f[i + 1], f[i + 1], f[i + 1]) for i in range(4))  # encoder_att
+    per_task += sum(att(f[i + 1] + f[i], f[i], f[i]) for i in range(4))  # decoder_att
+    heads = sum(conv(f[0], f[0]) + conv(f[0], c, 1) for c in (classes, *outputs))
+    logsigma = 3  # the uncertainty weighting's log-variances, a parameter of the reference's model
+    return shared + transfers + 3 * per_task + heads + logsigma
+
+
+def test_segnet_mtan_has_the_reference_parameter_count():
+    """44,229,076 is what the reference prints for its NYUv2 model; ours leaves out the 3 log-variances."""
+    assert reference_segnet_mtan_parameters() == 44_229_076
+    with torch.device("meta"):  # counts only: no allocation, no forward at full size
+        model = mt.create_model("mtan", backbone="segnet", tasks=NYUV2, head="segnet")
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(model) == 44_229_076 - 3
+    assert count(model.backbone) == 24_943_296
+    decoder_inputs = [model.attention[0][i][0].in_channels for i in range(5, 10)]
+    assert decoder_inputs == [1024, 768, 384, 192, 128]  # [unpooled input ; f(a)] as in the reference
+    handover = model.transfers[4]  # conv(512->512) - pool - upsample - conv(512->512)
+    assert [m.out_channels for m in handover.modules() if isinstance(m, torch.nn.Conv2d)] == [512, 512]
+
+
 def test_segnet_mtan_has_the_papers_modules(case_for):
     case = case_for("segnet")
     tasks = case.configs["three"]
@@ -31,6 +71,46 @@ def test_segnet_mtan_has_the_papers_modules(case_for):
     shared = {id(p) for p in model.shared_parameters()}
     assert {id(p) for p in model.transfers.parameters()} <= shared
     assert not {id(p) for p in model.attention.parameters()} & shared
+
+
+def test_segnet_mtan_formula_with_the_unpooled_input_and_the_handover(case_for):
+    """Re-derive one task's attended decoder features by hand from the backbone's own tensors."""
+    case = case_for("segnet")
+    tasks = case.configs["two"]
+    model = case.build("mtan", tasks).eval()
+    x, _ = case.batch(tasks)
+    b, att, tr = model.backbone, model.attention[0], model.transfers
+    ctx, h, feats = {}, x, []
+    for i in range(10):
+        blk = b.blocks[i]
+        if i < 5:
+            if blk.pool:
+                ctx.setdefault("sizes", []).append(h.shape[-2:])
+                h, idx = F.max_pool2d(h, 2, 2, return_indices=True)
+                ctx.setdefault("indices", []).append(idx)
+            u = blk.first(h)
+            h = blk.rest(u)
+        else:
+            if i == 5:
+                size = h.shape[-2:]
+                h, idx = F.max_pool2d(h, 2, 2, return_indices=True)
+            else:
+                idx, size = ctx["indices"].pop(), ctx["sizes"].pop()
+            u = F.max_unpool2d(h, idx, 2, 2, output_size=list(size))  # the decoder's u: unpooled input
+            h = blk.rest(blk.first(u))
+        feats.append((u, h))
+    a = att[0](feats[0][0]) * feats[0][1]
+    for i in range(1, 10):
+        u, p = feats[i]
+        if i < 5:  # conv, then max-pool to the coarser block
+            carried = F.adaptive_max_pool2d(tr[i - 1](a), u.shape[-2:])
+        elif i == 5:  # handover: conv - pool - upsample - conv
+            pooled = F.max_pool2d(tr[4][0](a), 2, 2)
+            carried = tr[4][1](F.interpolate(pooled, size=u.shape[-2:], mode="bilinear", align_corners=True))
+        else:  # upsample, then conv
+            carried = tr[i - 1](F.interpolate(a, size=u.shape[-2:], mode="bilinear", align_corners=True))
+        a = att[i](torch.cat([u, carried], dim=1)) * p
+    torch.testing.assert_close(model(x)["seg"], model.heads[0](a))
 
 
 def test_formula_by_hand_on_an_mlp():

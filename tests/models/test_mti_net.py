@@ -41,6 +41,11 @@ def test_scale_structure(case_for):
         assert model.refine[0][s][0].conv1.in_channels == stages[s] + extra
     assert {id(p) for p in model.fpm.parameters()} <= {id(p) for p in model.shared_parameters()}
     assert {id(p) for p in model.se[2].parameters()} <= {id(p) for p in model.task_parameters("pose")}
+    assert [f.softmax for f in model.fpm] == ["tasks", "tasks"]
+    ref = unet.build("mti_net", unet.configs["three"], fpm_softmax="consecutive", **SMALL)
+    assert [f.softmax for f in ref.fpm] == ["consecutive", "consecutive"]
+    with pytest.raises(ValueError, match="mti_net: fpm_softmax"):
+        unet.build("mti_net", unet.configs["three"], fpm_softmax="task", **SMALL)
 
 
 def test_coarse_scales_reach_the_finest_prediction(case_for):
@@ -87,3 +92,28 @@ def test_errors_name_the_field(case_for):
         case.build("mti_net", tasks, num_scales=5, **SMALL)
     with pytest.raises(ValueError, match="mti_net: needs a convolutional backbone"):
         mt.create_model("mti_net", backbone="mlp", tasks=[Task("a", "regression", 1)], in_channels=3)
+
+
+@pytest.mark.parametrize("grouping", ["tasks", "consecutive"])
+def test_fpm_softmax_grouping(grouping):
+    """'tasks': softmax over the T tasks at each channel; 'consecutive': the authors' code's
+    view(B, TC/T, T, H, W), i.e. over T consecutive channels of the task-major concatenation."""
+    torch.manual_seed(0)
+    t, c = 3, 4
+    fpm = FeaturePropagation(num_tasks=t, channels=c, softmax=grouping).eval()
+    feats = [torch.randn(2, c, 5, 5) for _ in range(t)]
+    concat = torch.cat(feats, dim=1)
+    logits = fpm.non_linear(concat)
+    mask = torch.empty_like(logits)
+    for ch in range(c):  # re-derive the groups channel by channel
+        for j in range(t):
+            if grouping == "tasks":
+                group = [k * c + ch for k in range(t)]
+            else:
+                group = [(ch * t + j) // t * t + k for k in range(t)]  # block of T consecutive channels
+            own = group[j] if grouping == "tasks" else ch * t + j
+            e = torch.exp(logits[:, group])
+            mask[:, own] = e[:, group.index(own)] / e.sum(dim=1)
+    torch.testing.assert_close(fpm(feats), fpm.reduce(mask * concat))
+    with pytest.raises(ValueError, match="softmax must be one of"):
+        FeaturePropagation(num_tasks=t, channels=c, softmax="rows")

@@ -28,6 +28,24 @@ def test_layer_initialisation_is_alpha_own_beta_others():
     torch.testing.assert_close(layer(torch.cat(fs, dim=1)), expected)
 
 
+@pytest.mark.parametrize("config,alpha", [("two", 0.9), ("three", 0.9), ("five", 0.6)])
+def test_default_beta_makes_rows_sum_to_one(case_for, config, alpha):
+    """β = (1 - α)/(T - 1), like cross-stitch: each task's initial fusion is a convex combination."""
+    case = case_for("unet")
+    tasks = case.configs[config]
+    t = len(tasks)
+    model = case.build("nddr", tasks, alpha=alpha, fuse_after=[0])
+    c = model.columns[0].block_channels[0]
+    for index, layer in enumerate(model.fusions["0"]):
+        w = layer.conv.weight[:, :, 0, 0].detach().reshape(c, t, c)
+        for k in range(t):
+            expected = alpha if k == index else (1 - alpha) / (t - 1)
+            torch.testing.assert_close(w[:, k], expected * torch.eye(c))
+        torch.testing.assert_close(w.sum(dim=(1, 2)), torch.ones(c))
+    single = case.build("nddr", tasks[:1], fuse_after=[0])
+    torch.testing.assert_close(single.fusions["0"][0].conv.weight[:, :, 0, 0], 0.9 * torch.eye(c))
+
+
 def test_identity_fusion_equals_single_task_networks(case_for):
     case = case_for("resnet18")
     tasks = case.configs["three"]

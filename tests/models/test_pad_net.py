@@ -30,26 +30,41 @@ def test_training_lowers_loss(bb, check_architecture_training):
     check_architecture_training("pad_net", bb, "three", **SMALL)
 
 
-def test_distillation_matches_the_formula():
-    """F_k + sigmoid(W_g * F_k) ⊙ Σ_{l≠k} W_{l→k} * F_l, recomputed with F.conv2d."""
+def test_distillation_matches_the_reference_rule():
+    """F_k + Σ_{l≠k} sigmoid(A_l * F_l) ⊙ (W_l * F_l) (the survey's SABlock), recomputed with F.conv2d."""
     torch.manual_seed(0)
     module = Distillation(channels=3, num_sources=2)
     own, a, b = (torch.randn(2, 3, 5, 4) for _ in range(3))
     got = module(own, [a, b])
-    gate = torch.sigmoid(F.conv2d(own, module.gate.weight, module.gate.bias, padding=1))
-    msg = F.conv2d(a, module.messages[0].weight, padding=1) + F.conv2d(
-        b, module.messages[1].weight, padding=1
-    )
-    torch.testing.assert_close(got, own + gate * msg)
+    expected = own.clone()
+    for msg, f in zip(module.messages, (a, b)):
+        assert msg.attention.bias is None and msg.conv.bias is None
+        mask = torch.sigmoid(F.conv2d(f, msg.attention.weight, padding=1))
+        expected = expected + mask * F.conv2d(f, msg.conv.weight, padding=1)
+    torch.testing.assert_close(got, expected)
     with pytest.raises(ValueError, match="expects 2 source tasks"):
         module(own, [a])
+
+
+def test_distillation_mask_depends_on_the_senders_features_only():
+    """Changing the receiver's features shifts the output by exactly that change (no gate reads them);
+    changing one sender changes only its own masked message."""
+    torch.manual_seed(0)
+    module = Distillation(channels=3, num_sources=2)
+    own, a, b = (torch.randn(1, 3, 6, 6) for _ in range(3))
+    base = module(own, [a, b])
+    other_own = torch.randn_like(own)
+    torch.testing.assert_close(module(other_own, [a, b]) - other_own, base - own)
+    a2 = torch.randn_like(a)
+    msg_b = module.messages[1](b)
+    torch.testing.assert_close(module(own, [a2, b]), own + module.messages[0](a2) + msg_b)
 
 
 def test_single_task_has_no_messages(case_for):
     case = case_for("unet")
     tasks = [Task("seg", "segmentation", 3)]
     model = case.build("pad_net", tasks, **SMALL)
-    assert len(model.distill[0].messages) == 0
+    assert len(model.distill[0].messages) == 0 and not list(model.distill[0].parameters())
     own = torch.randn(1, 8, 4, 4)
     assert model.distill[0](own, []) is own
 

@@ -36,9 +36,13 @@ class MultiTaskModel(nn.Module):
 
     ``has_shared_representation`` says whether ``encode(x)`` / ``decode(z)`` exist, which features
     mode of the gradient methods needs; without it a trainer uses parameters mode.
+
+    ``has_task_parameters`` is False for architectures in which every parameter is shared and the task
+    is an input (the task-switching network): ``task_parameters(t)`` is then empty for every task.
     """
 
     has_shared_representation: bool = False
+    has_task_parameters: bool = True
 
     def __init__(self, tasks: Sequence[Task]) -> None:
         super().__init__()

@@ -88,9 +88,17 @@ class DSelectKGate(nn.Module):
         return weights, selectors
 
     def regularization(self, selectors: Tensor, entropy_reg: float) -> Tensor:
-        """``λ·H(selectors)`` plus, when n is not a power of 2, ``Σᵢ 1/Σ r⁽ⁱ⁾`` (keeps the reachable
-        experts' weight from vanishing); both averaged over the batch."""
-        reg = entropy_reg * selector_entropy(selectors).mean()
+        """``λ Σ H(selectors)`` plus, when n is not a power of 2, ``Σ 1/Σₗ r⁽ⁱ⁾ₗ`` (keeps the reachable
+        experts' weight from vanishing).
+
+        As in the reference code (google-research ``dselect_k_moe``: ``reduce_sum`` over all axes), a
+        per-example gate sums both terms over the batch as well as over its k selectors, so against a
+        batch-mean task loss λ acts B times as strongly as it would on a batch mean. A static gate's
+        selectors do not depend on the example (the reference has no batch axis there): counted once.
+        """
+        if not self.per_example:
+            selectors = selectors[:1]
+        reg = entropy_reg * selector_entropy(selectors).sum()
         if not self.power_of_2:
-            reg = reg + (1.0 / selectors.sum(dim=-1)).sum(dim=-1).mean()
+            reg = reg + (1.0 / selectors.sum(dim=-1)).sum()
         return reg

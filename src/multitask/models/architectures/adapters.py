@@ -35,8 +35,10 @@ class _TaskSwitch:
 class ParallelAdapterConv(nn.Module):
     """``y = conv(x) + α_t(x)``: a shared conv plus task ``t``'s 1x1 conv with the same stride.
 
-    ``α_t`` starts at zero, so at initialisation every task sees the shared network. For convolutions
-    without "same" padding the adapter's output is centre-cropped to the conv's output.
+    ``α_t`` starts at zero, so at initialisation every task sees the shared network (a choice of this
+    toolkit: Rebuffi et al.'s code draws the adapters like every other convolution, He-normal with
+    fan-out). For convolutions without "same" padding the adapter's output is centre-cropped to the
+    conv's output.
     """
 
     def __init__(self, conv: nn.Conv2d, num_tasks: int, switch: _TaskSwitch) -> None:
@@ -102,7 +104,9 @@ class ResidualAdapters(MultiTaskModel):
     convolution ``α_t`` with the same stride: ``y = W * x + α_t * x``; with ``task_norm`` every BN
     layer is duplicated per task (the papers' domain-specific BN). A forward runs the backbone once
     per task with that task's adapters and BN, then the task's head. The adapters add about
-    ``1/k²`` of the convolution parameters per task; ``α_t`` starts at zero. Linear layers (LeNet's fc,
+    ``1/k²`` of the convolution parameters per task; ``α_t`` starts at zero, so a fresh model computes
+    the shared network for every task (this toolkit's choice; the authors' code initialises the
+    adapters He-normal like its other convolutions). Linear layers (LeNet's fc,
     MLPs) get no adapter; a backbone without k x k convolutions is rejected.
 
     Partition: the backbone's original parameters are shared; adapters, per-task BN and heads are

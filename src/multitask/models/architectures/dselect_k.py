@@ -34,7 +34,9 @@ class DSelectK(ExpertMixtureModel):
     where bⱼ(l) is bit j of l. Static gates learn ``z, α`` per task; per-example gates compute them by
     linear maps of the (pooled) input. Training adds the entropy regulariser
     ``λ Σₖ Σᵢ H(r(z⁽ⁱ⁾ᵏ))`` that drives every selector to a single expert (and, when n is not a power
-    of two, ``Σ 1/Σₗ r(z)ₗ`` so no selector settles on an unreachable code). After each forward,
+    of two, ``Σ 1/Σₗ r(z)ₗ`` so no selector settles on an unreachable code); per-example gates sum
+    both over the examples of the batch, as the reference code does (so λ is not divided by the batch
+    size; static gates count them once). After each forward,
     :meth:`regularization` returns that term for the batch; **a trainer adds it to the objective**
     (it is task-independent: add it once, outside the per-task losses).
 
@@ -45,7 +47,8 @@ class DSelectK(ExpertMixtureModel):
         num_experts: n (toolkit default 8).
         k: at most k non-zero expert weights per gate (toolkit default 2).
         gamma: smooth-step width γ (reference implementation default 1.0).
-        entropy_reg: λ (reference implementation's default schedule: 1e-6; the paper tunes it).
+        entropy_reg: λ (reference implementation's default schedule: 1e-6; the paper tunes it), on
+            the batch sum as in the reference.
         per_example: per-example (True, like MMoE's gates) or static task-only gates.
         expert_channels: width of each expert (toolkit default 64).
         expert_depth: layers per expert (default 1).

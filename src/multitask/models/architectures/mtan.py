@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multitask.core.tasks import Task
@@ -59,12 +60,21 @@ class MTAN(MultiTaskModel):
     ``a_t^(i) = g_t^(i)([u_i ; f^(i)(a_t^(i-1))]) ⊙ p_i``,
 
     where ``g_t^(i)`` is a task-specific attention module (1x1 conv - BN - ReLU - 1x1 conv - BN -
-    sigmoid) and ``f^(i)`` a 3x3 conv - BN - ReLU shared by all tasks (as in the paper) that maps to
-    ``u_i``'s channels; ``f`` is applied before the paper's max-pooling (when the next block is
-    coarser) or after its bilinear upsampling (when it is finer). Head ``t`` reads ``a_t`` of the last
-    block. On SegNet (5 encoder + 5 decoder blocks) this is the paper's network, with ``u`` the first
-    conv layer of each decoder block where the paper uses the unpooled input; on ResNet it is
-    LibMTL's MTAN-ResNet (``u`` = all but the last residual block of a stage).
+    sigmoid, hidden width = ``p_i``'s channels) and ``f^(i)`` a 3x3 conv - BN - ReLU shared by all tasks
+    (as in the paper) that maps to ``p_i``'s channels; ``f`` is applied before the paper's max-pooling
+    (when the next block is coarser) or after its bilinear upsampling (when it is finer). Into a
+    block that pools and unpools inside (the backbone's ``bottleneck_blocks``: SegNet's encoder ->
+    decoder handover) the transfer is the reference's conv - max-pool - upsample - conv. Head ``t``
+    reads ``a_t`` of the last block.
+
+    On SegNet (5 encoder + 5 decoder blocks) this is the network of the authors' code
+    (``lorenmt/mtan``, ``im2im_pred/model_segnet_mtan.py``): ``u`` is an encoder block's first conv
+    layer output and a decoder block's unpooled input, so the decoder attention modules read
+    ``[1024, 768, 384, 192, 128]`` channels at ``w = 64``; with the reference's prediction layers
+    (``head="segnet"``) and NYUv2's 13-class segmentation, depth and normals it has 44,229,073
+    parameters, the reference's printed 44,229,076 less its 3 uncertainty log-variances (those
+    belong to the ``uw`` weighting here). On ResNet it is LibMTL's MTAN-ResNet (``u`` = all but the
+    last residual block of a stage).
 
     Partition: backbone and the shared ``f`` layers are shared; attention modules and heads are
     task-specific. The shared features of all blocks feed every task, so there is no single shared
@@ -98,8 +108,17 @@ class MTAN(MultiTaskModel):
             raise ValueError(f"mtan: reduction must be a positive int, got {reduction!r}")
         mid, out = self.backbone.block_mid_channels, self.backbone.block_channels
         n = self.backbone.num_blocks
-        carried = [max(mid[i] // reduction, 1) for i in range(n)]  # channels of f^(i)(a^(i-1))
-        self.transfers = nn.ModuleList(transfer_layer(out[i - 1], carried[i]) for i in range(1, n))
+        carried = [max(out[i] // reduction, 1) for i in range(n)]  # channels of f^(i)(a^(i-1))
+        handover = set(self.backbone.bottleneck_blocks)
+        self.transfers = nn.ModuleList(
+            nn.Sequential(
+                transfer_layer(out[i - 1], max(out[i - 1] // reduction, 1)),
+                transfer_layer(max(out[i - 1] // reduction, 1), carried[i]),
+            )
+            if i in handover
+            else transfer_layer(out[i - 1], carried[i])
+            for i in range(1, n)
+        )
         self.attention = nn.ModuleList(
             nn.ModuleList(
                 attention_layer(mid[i] + (carried[i] if i else 0), max(out[i] // reduction, 1), out[i])
@@ -120,11 +139,14 @@ class MTAN(MultiTaskModel):
         return mids, outs
 
     def _transfer(self, i: int, a: Tensor, ref: Tensor) -> Tensor:
-        """``f^(i)`` plus resizing ``a`` to ``ref``'s resolution (conv before pooling, after upsampling)."""
-        ref_map = as_map(ref)
+        """``f^(i)`` plus resizing ``a`` to ``ref``'s resolution (conv before pooling, after upsampling;
+        conv - pool - upsample - conv into a bottleneck block)."""
+        ref_map, f = as_map(ref), self.transfers[i - 1]
+        if i in self.backbone.bottleneck_blocks:
+            return f[1](resize(F.max_pool2d(f[0](a), 2, 2), ref_map))
         if a.shape[-2] >= ref_map.shape[-2] and a.shape[-1] >= ref_map.shape[-1]:
-            return resize(self.transfers[i - 1](a), ref_map)
-        return self.transfers[i - 1](resize(a, ref_map))
+            return resize(f(a), ref_map)
+        return f(resize(a, ref_map))
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         mids, outs = self._shared_features(x)

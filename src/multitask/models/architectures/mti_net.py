@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from multitask.core.tasks import Task
 from multitask.models.architectures._distill import (
+    FPM_SOFTMAX,
     Distillation,
     FeaturePropagation,
     SqueezeExcitation,
@@ -49,8 +50,13 @@ class MTINet(TaskOwnedModel):
 
         Pₜˢ = SEₜ(g(softmax_t(f([F₁ˢ … F_Tˢ])) ⊙ [F₁ˢ … F_Tˢ])) + Fₜˢ
 
-    (f, g shared; SEₜ task t's squeeze-and-excitation). Multi-modal distillation is then done at every
-    scale, as in PAD-Net: ``Dₜˢ = Fₜˢ + σ(W_gₜˢ ⊗ Fₜˢ) ⊙ Σ_{l≠t} W_{l→t}ˢ ⊗ Fₗˢ``, and feature
+    (f, g shared; SEₜ task t's squeeze-and-excitation; the softmax runs over the tasks at each channel
+    position, or with ``fpm_softmax="consecutive"`` over groups of T consecutive channels of the
+    task-major concatenation, as the authors' code does: see
+    :class:`~multitask.models.architectures._distill.FeaturePropagation`). Multi-modal distillation is
+    then done at every scale, as in the authors' PAD-Net code:
+    ``Dₜˢ = Fₜˢ + Σ_{l≠t} σ(A_{l→t}ˢ ⊗ Fₗˢ) ⊙ (W_{l→t}ˢ ⊗ Fₗˢ)`` (each message masked by its sender's
+    features), and feature
     aggregation upsamples ``Dₜ⁰ … Dₜˢ⁻¹`` to the finest scale, concatenates them and decodes them with
     task t's head. Any task kind works: classification/regression heads pool the maps.
 
@@ -67,6 +73,8 @@ class MTINet(TaskOwnedModel):
         in_channels: input image channels.
         task_channels: channels of each task's features per scale (toolkit default 64).
         num_scales: how many of the finest stages to use (paper: 4, HRNet's; default: min(4, stages)).
+        fpm_softmax: ``"tasks"`` (the paper's per-task mask, default) or ``"consecutive"`` (the
+            channel grouping of the authors' code).
         head: kind of the final heads, for all tasks or as a ``{task: kind}`` mapping (``create_head``);
             intermediate heads use the default kind.
         backbone_kwargs: extra arguments of ``create_backbone``.
@@ -85,6 +93,7 @@ class MTINet(TaskOwnedModel):
         in_channels: int = 3,
         task_channels: int = 64,
         num_scales: int | None = None,
+        fpm_softmax: str = "tasks",
         head: str | Mapping[str, str] | None = None,
         backbone_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -117,7 +126,9 @@ class MTINet(TaskOwnedModel):
             nn.ModuleList(create_head(t, c) for _ in range(s_n)) for t in self.tasks
         )
         # propagation from scale s (>= 1) to s - 1: shared part fpm[s-1], task part se[t][s-1]
-        self.fpm = nn.ModuleList(FeaturePropagation(n, c) for _ in range(s_n - 1))
+        if fpm_softmax not in FPM_SOFTMAX:
+            raise ValueError(f"mti_net: fpm_softmax must be one of {FPM_SOFTMAX}, got {fpm_softmax!r}")
+        self.fpm = nn.ModuleList(FeaturePropagation(n, c, fpm_softmax) for _ in range(s_n - 1))
         self.se = nn.ModuleList(
             nn.ModuleList(SqueezeExcitation(c) for _ in range(s_n - 1)) for _ in self.tasks
         )

@@ -30,7 +30,7 @@ class NDDRLayer(nn.Module):
     """Fusion for one task: ``ReLU(BN(W · concat_t(F_t)))`` with ``W`` a 1x1 conv ``T·C → C``.
 
     ``W`` is initialised as ``[β I, ..., α I, ..., β I]``: ``α`` on the task's own block, ``β`` on
-    the others (Gao et al.: α = 0.9, β = 0.1). BN momentum 0.05 as in the authors' setting.
+    the others (Gao et al., two tasks: α = 0.9, β = 0.1). BN momentum 0.05 as in the authors' setting.
     """
 
     def __init__(self, num_tasks: int, channels: int, index: int, alpha: float, beta: float) -> None:
@@ -56,8 +56,10 @@ class NDDR(MultiTaskModel):
     One backbone column per task. After each block ``i`` in ``fuse_after`` every task's feature is
     replaced by ``F̃_t = ReLU(BN_t(W_t · [F_1; ...; F_T]))`` with ``W_t`` a 1x1 convolution from
     ``T·C`` to ``C`` channels (vector features are treated as 1x1 maps). Initialisation
-    ``W_t = [β I ... α I ... β I]`` with ``α = 0.9``, ``β = 0.1`` (paper's defaults); the paper trains
-    the NDDR layers with a larger learning rate (give ``fusions`` its own optimiser group).
+    ``W_t = [β I ... α I ... β I]`` with ``α = 0.9`` and ``β = (1 - α)/(T - 1)``, so each row of
+    blocks sums to 1 for any number of tasks, like cross-stitch's initialisation (the paper's two-task
+    setting: α = 0.9, β = 0.1); the paper trains the NDDR layers with a larger learning rate (give
+    ``fusions`` its own optimiser group).
 
     Partition: column blocks up to the last fusion and the fusion layers before the last one feed
     every task (shared); the last fusion's layer for task ``t``, the column blocks after it and head
@@ -71,7 +73,8 @@ class NDDR(MultiTaskModel):
         head: head kind for all tasks or a ``{task: kind}`` mapping.
         fuse_after: block indices followed by an NDDR layer (default: every block).
         alpha: initial weight on the task's own features (paper: 0.9).
-        beta: initial weight on the other tasks' features (paper: 0.1).
+        beta: initial weight on each other task's features (default ``(1 - alpha) / (T - 1)``, 0 for
+            one task; the paper's 0.1 for two tasks).
     """
 
     has_shared_representation = False
@@ -85,15 +88,17 @@ class NDDR(MultiTaskModel):
         head: HeadSpec = None,
         fuse_after: Sequence[int] | None = None,
         alpha: float = 0.9,
-        beta: float = 0.1,
+        beta: float | None = None,
     ) -> None:
         super().__init__(tasks)
+        n = len(self.tasks)
+        if beta is None:
+            beta = (1.0 - alpha) / (n - 1) if n > 1 else 0.0
         columns = build_backbones(backbone, len(self.tasks), in_channels, backbone_kwargs)
         check_tasks(self.tasks, columns[0], "nddr")
         self.columns = nn.ModuleList(columns)
         self.fuse_after = block_indices(fuse_after, columns[0].num_blocks, "nddr", "fuse_after")
         channels = columns[0].block_channels
-        n = len(self.tasks)
         self.fusions = nn.ModuleDict(
             {
                 str(i): nn.ModuleList(NDDRLayer(n, channels[i], t, alpha, beta) for t in range(n))

@@ -32,7 +32,11 @@ class PADNet(TaskOwnedModel):
     residual blocks) and makes an *intermediate* prediction ``Pₜ(Fᵗ)``. Attention-guided multi-modal
     distillation (the paper's module C) passes messages between the task features::
 
-        Fᵏ_out = Fᵏ + Gᵏ ⊙ Σ_{l≠k} W_{l→k} ⊗ Fˡ,   Gᵏ = σ(W_gᵏ ⊗ Fᵏ)
+        Fᵏ_out = Fᵏ + Σ_{l≠k} σ(A_{l→k} ⊗ Fˡ) ⊙ (W_{l→k} ⊗ Fˡ)
+
+    with each message's mask computed from the *sending* task's features, as in Vandenhende et al.'s
+    re-implementation (the dense-prediction survey's code, whose numbers are the ones usually
+    compared); the paper's equation gates the sum with the receiver's ``σ(W_gᵏ ⊗ Fᵏ)`` instead.
 
     and each task's final head decodes ``Fᵏ_out``. Here every task is both an intermediate
     (auxiliary) and a final task. Any task kind works: classification/regression heads pool the maps.

@@ -56,6 +56,9 @@ class Backbone(nn.Module):
         block_channels: output channels of each block.
         block_mid_channels: channels of each block's ``mid`` feature.
         blocks: the blocks, in order (see the module docstring).
+        bottleneck_blocks: blocks whose input passes through a 2x max-pool and back inside the block,
+            so their input and output share a resolution while the block sees a coarser one in between
+            (SegNet's innermost decoder block); MTAN's handover pools and upsamples there too.
     """
 
     out_channels: int
@@ -64,6 +67,7 @@ class Backbone(nn.Module):
     block_channels: list[int]
     block_mid_channels: list[int]
     blocks: nn.ModuleList
+    bottleneck_blocks: tuple[int, ...] = ()
 
     @property
     def num_blocks(self) -> int:

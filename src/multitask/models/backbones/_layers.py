@@ -6,12 +6,13 @@ from torch import nn
 
 
 def conv_bn_relu(
-    in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1
+    in_channels: int, out_channels: int, kernel_size: int = 3, dilation: int = 1, bias: bool = False
 ) -> nn.Sequential:
-    """``Conv(k, same padding, no bias) -> BatchNorm -> ReLU``."""
+    """``Conv(k, same padding) -> BatchNorm -> ReLU``; the conv has no bias unless ``bias`` (BN's shift
+    makes it redundant, but reference networks such as MTAN's SegNet keep it and count it)."""
     padding = dilation * (kernel_size - 1) // 2
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, dilation=dilation, bias=False),
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, dilation=dilation, bias=bias),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )

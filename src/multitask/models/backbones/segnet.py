@@ -11,14 +11,19 @@ from multitask.models.backbones._base import ConvBackbone, register_backbone
 from multitask.models.backbones._layers import check_width, conv_bn_relu
 
 
+def _conv_layer(in_channels: int, out_channels: int) -> nn.Sequential:
+    """MTAN's ``conv_layer``: 3x3 conv (with bias, as in the reference) - BN - ReLU."""
+    return conv_bn_relu(in_channels, out_channels, bias=True)
+
+
 class _EncoderBlock(nn.Module):
     """``[maxpool2 (indices kept)] -> conv_layer -> conv_layer x n``; ``mid`` = first conv_layer output."""
 
     def __init__(self, in_channels: int, out_channels: int, n_extra: int, pool: bool) -> None:
         super().__init__()
         self.pool = pool
-        self.first = conv_bn_relu(in_channels, out_channels)
-        self.rest = nn.Sequential(*[conv_bn_relu(out_channels, out_channels) for _ in range(n_extra)])
+        self.first = _conv_layer(in_channels, out_channels)
+        self.rest = nn.Sequential(*[_conv_layer(out_channels, out_channels) for _ in range(n_extra)])
 
     def forward(self, h: Tensor, ctx: dict[str, Any]) -> tuple[Tensor, Tensor]:
         if self.pool:
@@ -30,7 +35,8 @@ class _EncoderBlock(nn.Module):
 
 
 class _DecoderBlock(nn.Module):
-    """``unpool2 (with the encoder's indices) -> conv_layer -> conv_layer x n``.
+    """``unpool2 (with the encoder's indices) -> conv_layer -> conv_layer x n``; ``mid`` = the unpooled
+    input (what MTAN's decoder attention reads).
 
     The innermost decoder block first applies the encoder's last max-pool and unpools it at once
     (SegNet's fifth pool/unpool pair).
@@ -39,8 +45,8 @@ class _DecoderBlock(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, n_extra: int, innermost: bool) -> None:
         super().__init__()
         self.innermost = innermost
-        self.first = conv_bn_relu(in_channels, out_channels)
-        self.rest = nn.Sequential(*[conv_bn_relu(out_channels, out_channels) for _ in range(n_extra)])
+        self.first = _conv_layer(in_channels, out_channels)
+        self.rest = nn.Sequential(*[_conv_layer(out_channels, out_channels) for _ in range(n_extra)])
 
     def forward(self, h: Tensor, ctx: dict[str, Any]) -> tuple[Tensor, Tensor]:
         if self.innermost:
@@ -49,8 +55,7 @@ class _DecoderBlock(nn.Module):
         else:
             idx, size = ctx["indices"].pop(), ctx["sizes"].pop()
         h = F.max_unpool2d(h, idx, 2, 2, output_size=list(size))
-        mid = self.first(h)
-        return mid, self.rest(mid)
+        return h, self.rest(self.first(h))
 
 
 @register_backbone("segnet")
@@ -63,21 +68,27 @@ class SegNet(ConvBackbone):
 
     Filters ``f = [w, 2w, 4w, 8w, 8w]`` (paper: ``w = 64``). Encoder level ``i``: (max-pool with
     indices for ``i > 0``) then ``conv_layer(f[i-1]→f[i])`` and one (``i < 2``) or two more
-    ``conv_layer(f[i]→f[i])``, each ``conv_layer`` = 3x3 conv - BN - ReLU. A fifth max-pool follows the
-    encoder. The decoder mirrors it: max-unpool with the stored indices, ``conv_layer(f[i]→f[i-1])``
-    and one or two more. Output: ``[B, w, H, W]`` at the input resolution; any H, W >= 32 works.
+    ``conv_layer(f[i]→f[i])``, each ``conv_layer`` = 3x3 conv (with a bias, as in MTAN's code) - BN -
+    ReLU. A fifth max-pool follows the encoder. The decoder mirrors it: max-unpool with the stored
+    indices, ``conv_layer(f[i]→f[i-1])`` and one or two more. Output: ``[B, w, H, W]`` at the input
+    resolution; any H, W >= 32 works. At ``w = 64`` it has 24,943,296 parameters, the shared part of
+    MTAN's ``model_segnet_mtan.py``.
 
     Args:
         in_channels: input channels.
         width: ``w``, the channels of the first level (paper: 64; use 4-8 in tests).
 
-    Blocks: 5 encoder blocks then 5 decoder blocks (10 in all). ``forward_stages`` returns the
-    decoder's outputs at 1, 1/2, 1/4, 1/8 and 1/16 of the input size (finest first).
+    Blocks: 5 encoder blocks then 5 decoder blocks (10 in all). An encoder block's ``mid`` is its
+    first conv layer's output, a decoder block's its unpooled input (as MTAN's attention reads them).
+    Block 5, the innermost decoder block, runs the fifth pool/unpool pair inside
+    (``bottleneck_blocks = (5,)``). ``forward_stages`` returns the decoder's outputs at 1, 1/2, 1/4, 1/8
+    and 1/16 of the input size (finest first).
     """
 
     is_dense = True
     output_stride = 1
     stage_blocks = (9, 8, 7, 6, 5)
+    bottleneck_blocks = (5,)
 
     def __init__(self, in_channels: int = 3, width: int = 64) -> None:
         super().__init__()
@@ -94,7 +105,7 @@ class SegNet(ConvBackbone):
             dec.append(_DecoderBlock(f[level], out, 1 if level < 2 else 2, innermost=level == 4))
         self.blocks = nn.ModuleList(enc + dec)
         self.block_channels = f + [f[max(level - 1, 0)] for level in range(4, -1, -1)]
-        self.block_mid_channels = list(self.block_channels)
+        self.block_mid_channels = f + [f[level] for level in range(4, -1, -1)]
         self.out_channels = w
 
     def check_input(self, x: Tensor) -> None:

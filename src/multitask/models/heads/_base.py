@@ -13,7 +13,7 @@ HEADS: Registry[nn.Module] = Registry("head")
 register_head = HEADS.register
 
 #: which head kinds fit which task kinds
-DENSE_HEADS = ("conv", "aspp")
+DENSE_HEADS = ("conv", "aspp", "segnet")
 VECTOR_HEADS = ("linear", "mlp")
 
 

@@ -36,3 +36,23 @@ class ConvHead(nn.Module):
     def forward(self, z: Tensor) -> Tensor:
         check_map(z, "conv")
         return self.net(z)
+
+
+@register_head("segnet")
+class SegNetHead(nn.Module):
+    """MTAN's SegNet prediction layers: ``conv3x3(in → in) -> conv1x1(in → out)``, both with a bias and
+    nothing in between (Liu, Johns, Davison, CVPR 2019; ``pred_task*`` in ``model_segnet_mtan.py``).
+
+    The two convolutions compose to one linear map; the reference keeps both, and so does this head,
+    so that parameter counts compare with the reference's.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, in_channels, 3, padding=1), nn.Conv2d(in_channels, out_channels, 1)
+        )
+
+    def forward(self, z: Tensor) -> Tensor:
+        check_map(z, "segnet")
+        return self.net(z)
