@@ -48,8 +48,8 @@ def _check(rule: Callable[[Any], bool], allowed: str) -> dict[str, Any]:
     return {"check": rule, "allowed": allowed}
 
 
-def _at_least(n: float) -> dict[str, Any]:
-    return _check(lambda v: v >= n, f"a number >= {n}")
+def _at_least(n: int, kind: str = "an integer") -> dict[str, Any]:
+    return _check(lambda v: v >= n, f"{kind} >= {n}")
 
 
 _POSITIVE = _check(lambda v: v > 0, "a number > 0")
@@ -110,7 +110,7 @@ class OptimConfig:
 
     name: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = field(default=1e-3, metadata=_POSITIVE)
-    weight_decay: float = field(default=0.0, metadata=_at_least(0))
+    weight_decay: float = field(default=0.0, metadata=_at_least(0, "a number"))
     momentum: float = field(default=0.9, metadata=_check(lambda v: 0 <= v < 1, "a number in [0, 1)"))
     scheduler: Literal["none", "step", "cosine"] = "none"
     step_size: int = field(default=10, metadata=_at_least(1))
@@ -138,7 +138,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = field(default=None, metadata=_at_least(1))
     checkpoint_every: int = field(default=0, metadata=_at_least(0))
     nonfinite: Literal["raise", "skip"] = "raise"
-    aux_weight: float = field(default=1.0, metadata=_at_least(0))
+    aux_weight: float = field(default=1.0, metadata=_at_least(0, "a number"))
     progress: bool = True
     tensorboard: bool = True
     baseline: str | None = None

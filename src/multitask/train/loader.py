@@ -69,7 +69,7 @@ class TensorSplit:
         index = index.to(self.device)
         return self.x.index_select(0, index), {t: y.index_select(0, index) for t, y in self.targets.items()}
 
-    def batches(self, order: Sequence[Tensor]) -> Iterator[Batch]:
+    def batches(self, order: Sequence[Tensor], seed: int = 0) -> Iterator[Batch]:
         for index in order:
             yield self.batch(index)
 
@@ -91,17 +91,21 @@ class StreamSplit:
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
 
-    def _load(self, batch_sampler: Any) -> Iterator[Batch]:
-        loader = DataLoader(self.dataset, batch_sampler=batch_sampler, num_workers=self.num_workers)
+    def _load(self, batch_sampler: Any, seed: int) -> Iterator[Batch]:
+        # its own generator: the loader's worker seeds do not draw from (and shift) the global RNG
+        generator = torch.Generator().manual_seed(seed)
+        loader = DataLoader(
+            self.dataset, batch_sampler=batch_sampler, num_workers=self.num_workers, generator=generator
+        )
         for x, targets in loader:
             yield x.to(self.device), {k: v.to(self.device) for k, v in targets.items()}
 
-    def batches(self, order: Sequence[Tensor]) -> Iterator[Batch]:
-        return self._load([idx.tolist() for idx in order])
+    def batches(self, order: Sequence[Tensor], seed: int = 0) -> Iterator[Batch]:
+        return self._load([idx.tolist() for idx in order], seed)
 
     def eval_batches(self, batch_size: int) -> Iterator[Batch]:
         n = len(self)
-        return self._load([list(range(s, min(n, s + batch_size))) for s in range(0, n, batch_size)])
+        return self._load([list(range(s, min(n, s + batch_size))) for s in range(0, n, batch_size)], 0)
 
 
 def make_split(

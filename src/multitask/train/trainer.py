@@ -211,10 +211,13 @@ class Trainer:
             torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
     def _order(self, epoch: int) -> list[Tensor]:
-        g = torch.Generator().manual_seed(self.config.train.seed * 1_000_003 + epoch)
+        g = torch.Generator().manual_seed(self._epoch_seed(epoch))
         order = torch.randperm(len(self.splits["train"]), generator=g).split(self.config.data.batch_size)
         limit = self.config.train.max_steps_per_epoch
         return list(order if limit is None else order[:limit])
+
+    def _epoch_seed(self, epoch: int) -> int:
+        return self.config.train.seed * 1_000_003 + epoch
 
     def _train_epoch(self) -> None:
         from tqdm.auto import tqdm
@@ -231,7 +234,7 @@ class Trainer:
         )
         self.model.train()
         shown = time.monotonic()
-        for x, targets in self.splits["train"].batches(order):
+        for x, targets in self.splits["train"].batches(order, self._epoch_seed(self.epoch)):
             info = self.train_step(x, targets)
             if info is not None:
                 step = {"epoch": self.epoch, "step": self.global_step, "info": info}
