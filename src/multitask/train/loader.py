@@ -22,6 +22,17 @@ Batch = tuple[Tensor, dict[str, Tensor]]
 AUTO_LIMIT_BYTES = 1 << 30
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 1_000_003 + epoch
+
+
+def epoch_order(n: int, batch_size: int, seed: int, epoch: int, limit: int | None) -> list[Tensor]:
+    """The index batches of one epoch: a permutation drawn from (seed, epoch), cut into batches."""
+    g = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+    order = torch.randperm(n, generator=g).split(batch_size)
+    return list(order if limit is None else order[:limit])
+
+
 def check_item(item: Any, task_names: Sequence[str], dataset: str, index: int) -> None:
     """An item must be ``(tensor, {task: target})`` with a target for every task (single-input data)."""
     if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], dict)):

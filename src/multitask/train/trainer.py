@@ -12,13 +12,11 @@ training (also on resume, with the full budget); ``model.regularization()`` (DSe
 loss to the task's loss before balancing; ``method.on_epoch_end(val_metrics, higher_is_better)`` runs
 after each epoch's validation.
 
-Construction lives in :mod:`multitask.train.build`; the run directory's rules (lock, no overwrite,
-resume only the same config) in :mod:`multitask.train.rundir`. Outputs in ``train.out_dir``:
-``config.yaml``, ``checkpoint.pt`` (latest: model, optimizer, scheduler, method state, RNG states,
-position, config), ``best.pt`` (weights of the selected epoch), ``steps.csv``, ``epochs.csv``,
-``result.json``, and ``tensorboard/`` when TensorBoard is installed. On CPU a resumed run ends bitwise
-identical to an uninterrupted one. Per step the loop does one host synchronisation (the non-finite
-check); logs are converted and written at epoch ends and checkpoints.
+Construction: :mod:`multitask.train.build`; the run directory's rules (lock, no overwrite, resume only
+the same config): :mod:`multitask.train.rundir`. Outputs in ``train.out_dir``: ``config.yaml``,
+``checkpoint.pt`` (latest state and config), ``best.pt`` (weights of the selected epoch), ``steps.csv``,
+``epochs.csv``, ``result.json``, ``tensorboard/``. On CPU a resumed run ends bitwise identical to an
+uninterrupted one. Per step the loop does one host synchronisation (the non-finite check).
 """
 
 from __future__ import annotations
@@ -37,6 +35,7 @@ from multitask.metrics import MultiTaskMetrics, delta_m
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from multitask.train.config import Config
+from multitask.train.loader import epoch_order, epoch_seed
 from multitask.train.logging import RunLogger, epoch_summary, write_json
 from multitask.train.rundir import RunLock, prepare_run_dir
 
@@ -57,13 +56,8 @@ class Trainer:
         self.config = config
         self.out_dir = Path(config.train.out_dir)
         r = run if run is not None else build(config)
-        self.device, self.tasks, self.model, self.method, self.mode = (
-            r.device,
-            r.tasks,
-            r.model,
-            r.method,
-            r.mode,
-        )
+        self.device, self.tasks, self.mode = r.device, r.tasks, r.mode
+        self.model, self.method = r.model, r.method
         self.optimizer, self.scheduler, self.reference = r.optimizer, r.scheduler, r.reference
         self.train_set, self.val_set, self.test_set = (r.datasets[s] for s in ("train", "val", "test"))
         self.splits = r.splits
@@ -141,19 +135,12 @@ class Trainer:
         self.logger.flush()
         position = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step}
         state = {
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "method": self.method.state_dict(),
-            "rng": rng_state(),
-            **position,
-            "skipped_steps": self.skipped_steps,
-            "best": self.best,
-            "reference": self.reference,
-            "log": self.logger.state(),
-            "step_times": list(self.step_times),
-            "config": self.config.to_dict(),
-        }
+            "method": self.method.state_dict(), "rng": rng_state(), **position,
+            "skipped_steps": self.skipped_steps, "best": self.best, "reference": self.reference,
+            "log": self.logger.state(), "step_times": list(self.step_times), "config": self.config.to_dict(),
+        }  # fmt: skip
         save_checkpoint(self.out_dir / "checkpoint.pt", state)
         self.last_checkpoint = position
 
@@ -211,13 +198,10 @@ class Trainer:
             torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
     def _order(self, epoch: int) -> list[Tensor]:
-        g = torch.Generator().manual_seed(self._epoch_seed(epoch))
-        order = torch.randperm(len(self.splits["train"]), generator=g).split(self.config.data.batch_size)
-        limit = self.config.train.max_steps_per_epoch
-        return list(order if limit is None else order[:limit])
-
-    def _epoch_seed(self, epoch: int) -> int:
-        return self.config.train.seed * 1_000_003 + epoch
+        t = self.config.train
+        return epoch_order(
+            len(self.splits["train"]), self.config.data.batch_size, t.seed, epoch, t.max_steps_per_epoch
+        )
 
     def _train_epoch(self) -> None:
         from tqdm.auto import tqdm
@@ -234,7 +218,7 @@ class Trainer:
         )
         self.model.train()
         shown = time.monotonic()
-        for x, targets in self.splits["train"].batches(order, self._epoch_seed(self.epoch)):
+        for x, targets in self.splits["train"].batches(order, epoch_seed(self.config.train.seed, self.epoch)):
             info = self.train_step(x, targets)
             if info is not None:
                 step = {"epoch": self.epoch, "step": self.global_step, "info": info}
