@@ -118,7 +118,8 @@ def _interrupted(args: argparse.Namespace, cfg: Any, trainer: Any) -> str:
     command = f"{program} {shlex.join([*kept, '--resume'])}"
     last = trainer.last_checkpoint if trainer is not None else None
     if trainer is None or trainer.logger is None:
-        return f"interrupted before training started; nothing was written. Run again with: {command}"
+        again = f"{program} {shlex.join(args.argv)}"
+        return f"interrupted before training started; nothing was written. Run again with: {again}"
     if last is None:
         where = f"no checkpoint was written yet in {cfg.train.out_dir} (the run starts over)"
     else:
@@ -136,7 +137,11 @@ def _plot_run(run_dir: Path) -> None:
     plot_run = getattr(plots, "plot_run", None)  # provided by the bench layer; absent in older versions
     if plot_run is None:
         return
-    paths = plot_run(run_dir)
+    try:
+        paths = plot_run(run_dir)
+    except Exception as err:  # the run is done and saved; a plotting problem must not fail the command
+        print(f"note: the run's plots were not written: {_one_line(err)}", file=sys.stderr)
+        return
     if paths:
         print(f"plots ({len(paths)}): {', '.join(str(p) for p in paths)}")
 
