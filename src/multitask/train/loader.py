@@ -81,7 +81,11 @@ class TensorSplit:
         return self.x.index_select(0, index), {t: y.index_select(0, index) for t, y in self.targets.items()}
 
     def batches(self, order: Sequence[Tensor], seed: int = 0) -> Iterator[Batch]:
-        for index in order:
+        if not order:
+            return
+        # one host-to-device copy of the epoch's indices, not one per step
+        on_device = torch.cat(list(order)).to(self.device).split([len(i) for i in order])
+        for index in on_device:
             yield self.batch(index)
 
     def eval_batches(self, batch_size: int) -> Iterator[Batch]:
