@@ -1,7 +1,11 @@
 """The ``multitask`` command (also ``python -m multitask``).
 
-``multitask train CONFIG.yaml [--set key=value ...] [--resume]``, ``multitask eval CHECKPOINT``,
-``multitask list [methods|models|datasets]``, ``multitask bench [--suite default|dense] ...``.
+``multitask train CONFIG.yaml [--set key=value ...] [--resume | --force] [--no-plots]``,
+``multitask eval CHECKPOINT``, ``multitask list [methods|models|datasets]``,
+``multitask bench [--suite default|dense] ...``.
+
+Errors are one line on stderr (exit 2). Ctrl-C during ``train`` prints one line with the last checkpoint
+and the exact command that resumes the run (exit 130).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import multitask as mt
 
@@ -29,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set train.epochs=5 (repeatable)",
     )
-    t.add_argument("--resume", action="store_true", help="continue from the run's checkpoint.pt")
+    mode = t.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue the run in train.out_dir")
+    mode.add_argument("--force", action="store_true", help="replace the run in train.out_dir")
+    t.add_argument("--no-plots", action="store_true", help="do not write the run's plots after training")
 
     e = sub.add_parser("eval", help="evaluate a checkpoint", description="Evaluate a checkpoint.")
     e.add_argument("checkpoint", help="checkpoint.pt or best.pt of a run (its folder holds config.yaml)")
@@ -65,43 +73,92 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv
     try:
         return {"train": _train, "eval": _eval, "list": _list, "bench": _bench}[args.command](args)
-    except (ValueError, TypeError, FileNotFoundError, KeyError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, KeyError) as err:
+        print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
 
 
-def _train(args: argparse.Namespace) -> int:
-    from multitask.train.config import Config
-    from multitask.train.trainer import Trainer
+def _one_line(err: BaseException) -> str:
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(text.split()) or type(err).__name__
 
-    cfg = Config.from_yaml(args.config, args.overrides)
-    result = Trainer(cfg).fit(resume=args.resume)
+
+def _train(args: argparse.Namespace) -> int:
+    from multitask.train import Config, Trainer
+
+    notes: list[str] = []
+    cfg = Config.from_yaml(args.config, args.overrides, notes)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    trainer = None
+    try:
+        trainer = Trainer(cfg)  # builds and validates everything before the run directory is touched
+        result = trainer.fit(resume=args.resume, force=args.force)
+    except KeyboardInterrupt:
+        print(_interrupted(args, cfg, trainer), file=sys.stderr)
+        return 130
     print(json.dumps({k: result[k] for k in ("best_epoch", "val_delta_m", "test", "wall_time_s")}, indent=2))
     print(f"outputs in {cfg.train.out_dir}")
+    if not args.no_plots:
+        _plot_run(Path(cfg.train.out_dir))
     return 0
 
 
+def _interrupted(args: argparse.Namespace, cfg: Any, trainer: Any) -> str:
+    """One line: where the last checkpoint is and the exact command that resumes the run."""
+    import shlex
+
+    kept = [a for a in args.argv if a not in ("--resume", "--force")]
+    program = "multitask" if Path(sys.argv[0]).name == "multitask" else f"{sys.executable} -m multitask"
+    command = f"{program} {shlex.join([*kept, '--resume'])}"
+    last = trainer.last_checkpoint if trainer is not None else None
+    if trainer is None or trainer.logger is None:
+        again = f"{program} {shlex.join(args.argv)}"
+        return f"interrupted before training started; nothing was written. Run again with: {again}"
+    if last is None:
+        where = f"no checkpoint was written yet in {cfg.train.out_dir} (the run starts over)"
+    else:
+        where = (
+            f"last checkpoint: {Path(cfg.train.out_dir) / 'checkpoint.pt'} "
+            f"(epoch {last['epoch']}, step {last['global_step']})"
+        )
+    return f"interrupted; {where}. Resume with: {command}"
+
+
+def _plot_run(run_dir: Path) -> None:
+    """The run's curves / weights / cosines plots (``multitask.bench.plots.plot_run``) in its folder."""
+    from multitask.bench import plots
+
+    plot_run = getattr(plots, "plot_run", None)  # provided by the bench layer; absent in older versions
+    if plot_run is None:
+        return
+    try:
+        paths = plot_run(run_dir)
+    except Exception as err:  # the run is done and saved; a plotting problem must not fail the command
+        print(f"note: the run's plots were not written: {_one_line(err)}", file=sys.stderr)
+        return
+    if paths:
+        print(f"plots ({len(paths)}): {', '.join(str(p) for p in paths)}")
+
+
 def _eval(args: argparse.Namespace) -> int:
+    from multitask.train import Config, Trainer
     from multitask.train.checkpoint import load_checkpoint
-    from multitask.train.config import Config
-    from multitask.train.trainer import Trainer
 
     path = Path(args.checkpoint)
     state = load_checkpoint(path)
     cfg_path = path.parent / "config.yaml"
     cfg = Config.from_dict(state["config"]) if "config" in state else Config.from_yaml(cfg_path)
     cfg.train.tensorboard = False
-    trainer = Trainer(cfg)
+    trainer = Trainer(cfg)  # builds the model and data; writes nothing
     trainer.model.load_state_dict(state["model"])
-    dataset = {"train": trainer.train_set, "val": trainer.val_set, "test": trainer.test_set}[args.split]
-    print(
-        json.dumps(
-            {"checkpoint": str(path), "split": args.split, "metrics": trainer.evaluate(dataset)}, indent=2
-        )
-    )
+    metrics = trainer.evaluate(args.split)
+    print(json.dumps({"checkpoint": str(path), "split": args.split, "metrics": metrics}, indent=2))
     return 0
 
 

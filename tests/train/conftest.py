@@ -1,6 +1,12 @@
+import shutil
+import sys
+from pathlib import Path
+
 import pytest
 
 from multitask.train.config import Config
+
+USER_MODULE = "mt_user_toys"
 
 
 @pytest.fixture(autouse=True)
@@ -26,3 +32,16 @@ def tiny_config(tmp_path):
         return Config.from_dict(data)
 
     return make
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """A user's module ``mt_user_toys`` (dataset, model, method) in a temp folder on ``sys.path``;
+    returns that folder (put it on PYTHONPATH for a subprocess)."""
+    folder = tmp_path / "userpkg"
+    folder.mkdir()
+    shutil.copy(Path(__file__).with_name("user_toys.py"), folder / f"{USER_MODULE}.py")
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, USER_MODULE, raising=False)
+    yield folder
+    sys.modules.pop(USER_MODULE, None)

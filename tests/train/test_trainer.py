@@ -3,18 +3,50 @@ import json
 import pytest
 import torch
 
+from multitask.train import Trainer
 from multitask.train.checkpoint import load_checkpoint
-from multitask.train.trainer import NonFiniteLossError, Trainer
+from multitask.train.trainer import NonFiniteLossError
 
 
-def test_fit_writes_outputs_and_selects_on_validation(tiny_config, tmp_path):
+@pytest.mark.parametrize(("accuracies", "best"), [((0.5, 0.9, 0.7), 1), ((0.9, 0.5, 0.7), 0)])
+def test_selects_the_best_validation_epoch_and_tests_its_weights(tiny_config, accuracies, best):
+    """Scripted validation accuracies: the middle (or first) epoch is best; always-last or always-first
+    selection, or selecting on anything but the validation Δm, picks another epoch."""
+    trainer = Trainer(tiny_config(epochs=3))
+    real = trainer.evaluate
+    template = real("val")
+    scripted = iter(accuracies)
+    snapshots = []
+
+    def evaluate(split):
+        if split != "val":
+            return real(split)
+        snapshots.append({k: v.clone() for k, v in trainer.model.state_dict().items()})
+        a = next(scripted)
+        return {task: {metric: a for metric in values} for task, values in template.items()}
+
+    trainer.evaluate = evaluate
+    result = trainer.fit()
+    assert result["best_epoch"] == best
+    # Δm against the first epoch's validation results (no baseline given), in percent
+    assert result["val_delta_m"] == pytest.approx(100 * (accuracies[best] - accuracies[0]) / accuracies[0])
+    chosen = load_checkpoint(trainer.out_dir / "best.pt")
+    assert chosen["epoch"] == best
+    for key, value in snapshots[best].items():
+        assert torch.equal(chosen["model"][key], value), key
+    trainer.model.load_state_dict(snapshots[best])
+    assert result["test"] == real("test")  # the test split is evaluated with the selected weights
+
+
+def test_fit_writes_outputs(tiny_config, tmp_path):
     cfg = tiny_config()
     result = Trainer(cfg).fit()
     out = tmp_path / "run"
     for name in ("config.yaml", "checkpoint.pt", "best.pt", "steps.csv", "epochs.csv", "result.json"):
         assert (out / name).is_file(), name
+    assert not (out / "run.lock").exists()  # released
     saved = json.loads((out / "result.json").read_text())
-    assert saved["best_epoch"] == result["best_epoch"] in (0, 1)
+    assert saved["best_epoch"] == result["best_epoch"]
     assert set(saved["test"]) == {"left", "right"} and "accuracy" in saved["test"]["left"]
     epochs = (out / "epochs.csv").read_text().splitlines()
     assert len(epochs) == 3 and "val_delta_m" in epochs[0]
@@ -85,10 +117,61 @@ def _poison(trainer, at_step):
 def test_non_finite_loss_stops_with_task_and_step(tiny_config, tmp_path):
     trainer = Trainer(tiny_config(checkpoint_every=1))
     _poison(trainer, 3)
-    with pytest.raises(NonFiniteLossError, match=r"task 'right' at epoch 0 step 3"):
+    with pytest.raises(NonFiniteLossError, match=r"task 'right' at epoch 0 step 3") as exc:
         trainer.fit()
+    assert "checkpoint.pt (epoch 0, step 3)" in str(exc.value)
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert state["global_step"] == 3  # the last good checkpoint is kept
+
+
+def test_non_finite_loss_before_any_checkpoint_says_so_and_keeps_the_logs(tiny_config, tmp_path):
+    trainer = Trainer(tiny_config())
+    _poison(trainer, 2)
+    with pytest.raises(NonFiniteLossError) as exc:
+        trainer.fit()
+    msg = str(exc.value)
+    assert "no checkpoint was written yet" in msg and "checkpoint.pt" not in msg
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    steps = (tmp_path / "run" / "steps.csv").read_text().splitlines()
+    assert len(steps) == 1 + 2 and "loss/left" in steps[0]  # steps 0 and 1, written
+
+
+def test_resume_with_more_epochs_continues_to_the_new_count(tiny_config, tmp_path, user_module):
+    import mt_user_toys
+
+    def make(epochs, out):
+        cfg = tiny_config(epochs=epochs, out_dir=str(tmp_path / out))
+        cfg.method.name = "mt_user_toys:HalfWeights"
+        return cfg
+
+    mt_user_toys.HalfWeights.budgets.clear()
+    straight = Trainer(make(3, "a")).fit()
+    Trainer(make(1, "b")).fit()
+    resumed = Trainer(make(3, "b")).fit(resume=True)
+    assert mt_user_toys.HalfWeights.budgets == [(3, 4), (1, 4), (3, 4)]  # once per fit, full budget
+    assert resumed["epochs"] == 3 and len((tmp_path / "b" / "epochs.csv").read_text().splitlines()) == 4
+    a = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "b" / "checkpoint.pt")
+    assert b["epoch"] == 3 and b["global_step"] == 12
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert resumed["test"] == straight["test"]
+
+
+def test_resident_and_streamed_data_train_identically(tiny_config, tmp_path):
+    results, models = [], []
+    for mode in ("always", "never"):
+        cfg = tiny_config(epochs=1, out_dir=str(tmp_path / mode))
+        cfg.data.in_memory = mode
+        trainer = Trainer(cfg)
+        assert (
+            type(trainer.splits["train"]).__name__ == {"always": "TensorSplit", "never": "StreamSplit"}[mode]
+        )
+        results.append(trainer.fit())
+        models.append(trainer.model.state_dict())
+    assert results[0]["test"] == results[1]["test"]
+    for key in models[0]:
+        assert torch.equal(models[0][key], models[1][key]), key
 
 
 def test_non_finite_steps_can_be_skipped_and_counted(tiny_config):
@@ -103,6 +186,7 @@ def test_split_kwargs_override_per_split(tiny_config):
     cfg.data.split_kwargs = {"val": {"n_val": 32}}
     trainer = Trainer(cfg)
     assert len(trainer.val_set) == 32 and len(trainer.test_set) == 64
+    assert len(trainer.splits["val"]) == 32
     cfg.data.split_kwargs = {"valid": {}}
     with pytest.raises(ValueError, match=r"'data\.split_kwargs\.valid'"):
         Trainer(cfg)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +28,35 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> None
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``; a missing or unreadable file names the path."""
+    """Read a checkpoint with ``weights_only=True``.
+
+    A missing file is a ``FileNotFoundError``; an empty, truncated, corrupt or unsafe file (one holding
+    Python objects beyond tensors and plain data) is a one-line ``ValueError`` naming the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
-        raise ValueError(f"checkpoint {path} could not be read: {err}") from err
+        raise ValueError(f"{path}: {_unreadable_reason(path, err)}") from None
     if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"checkpoint {path} is not a multitask checkpoint (no 'model' entry)")
+        raise ValueError(f"{path}: not a valid multitask checkpoint (no 'model' entry)")
     return state
+
+
+def _unreadable_reason(path: Path, err: Exception) -> str:
+    if path.stat().st_size == 0:
+        return "not a valid multitask checkpoint (the file is empty)"
+    text = str(err).lower()
+    if "global" in text and ("unsupported" in text or "blocked" in text):
+        return (
+            "not a safe multitask checkpoint: it holds Python objects other than tensors and plain data, "
+            "which multitask refuses to load (it was not written by multitask)"
+        )
+    if not zipfile.is_zipfile(path):
+        return "not a valid multitask checkpoint (truncated, or not a torch.save archive)"
+    return f"not a valid multitask checkpoint (corrupt archive: {type(err).__name__})"
 
 
 def rng_state() -> dict[str, Any]:

@@ -1,0 +1,205 @@
+"""Construction of a run from a :class:`~multitask.train.config.Config`: device, data, model, method,
+optimizer and scheduler. Nothing here touches the run directory, so a bad config fails before any file
+is written.
+
+Names are looked up in the registries (``multitask.create_dataset`` / ``create_model`` /
+``create_method``), which also accept a user's own class as ``"package.module:ClassName"``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import multitask as mt
+from multitask.core.tasks import Task
+from multitask.methods.base import GradientMethod, Method
+from multitask.models.base import MultiTaskModel
+from multitask.train.config import Config
+from multitask.train.loader import StreamSplit, TensorSplit, make_split
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass
+class Run:
+    """The built pieces of one run."""
+
+    device: torch.device
+    datasets: dict[str, Any]
+    splits: dict[str, TensorSplit | StreamSplit]
+    tasks: list[Task]
+    model: MultiTaskModel
+    method: Method
+    mode: str
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    reference: dict[str, dict[str, float]] | None
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA, else MPS, else CPU; an unavailable device is a ``ValueError`` naming the key."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        why = (
+            "this PyTorch build has no CUDA support"
+            if torch.version.cuda is None
+            else "no CUDA GPU is visible"
+        )
+        raise ValueError(
+            f"config key 'train.device': {name!r} is not available ({why}); allowed here: auto, cpu"
+        )
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ValueError(
+            f"config key 'train.device': {name!r} is not available ({torch.cuda.device_count()} CUDA devices)"
+        )
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("config key 'train.device': 'mps' is not available here; allowed here: auto, cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_datasets(c: Config) -> dict[str, Any]:
+    unknown = sorted(set(c.data.split_kwargs) - set(SPLITS))
+    if unknown:
+        raise ValueError(f"unknown config key 'data.split_kwargs.{unknown[0]}' (allowed: train, val, test)")
+    return {
+        split: mt.create_dataset(
+            c.data.name,
+            split=split,
+            root=c.data.root,
+            **{**c.data.kwargs, **c.data.split_kwargs.get(split, {})},
+        )
+        for split in SPLITS
+    }
+
+
+def build_model(c: Config, tasks: list[Task], in_channels: int) -> MultiTaskModel:
+    """``create_model(name, backbone=, tasks=, in_channels=, **kwargs)`` (``in_channels`` from the data)."""
+    kwargs = {"in_channels": in_channels, **c.model.kwargs}
+    torch.manual_seed(c.train.seed)
+    model = mt.create_model(c.model.name, backbone=c.model.backbone, tasks=tasks, **kwargs)
+    if not isinstance(model, MultiTaskModel):
+        raise TypeError(
+            f"config key 'model.name': {c.model.name!r} built a {type(model).__name__}, "
+            "not a multitask.models.MultiTaskModel"
+        )
+    return model
+
+
+def build_method(name: str, kwargs: dict[str, Any], num_tasks: int) -> Method:
+    """``create_method(name, **kwargs)``, passing ``num_tasks`` when the method's constructor takes it."""
+    cls = mt.methods.METHODS.get(name)
+    kwargs = dict(kwargs)
+    if "num_tasks" in inspect.signature(cls).parameters:
+        kwargs.setdefault("num_tasks", num_tasks)
+    method = cls(**kwargs)
+    if not isinstance(method, Method):
+        raise TypeError(
+            f"config key 'method.name': {name!r} built a {type(method).__name__}, "
+            "not a multitask.methods.Method"
+        )
+    return method
+
+
+def resolve_mode(c: Config, method: Method, model: MultiTaskModel) -> str:
+    """``loss`` for loss weightings; else ``method.mode``, falling back to parameters mode when the
+    architecture has no single shared representation."""
+    if not isinstance(method, GradientMethod):
+        return "loss"
+    if c.method.mode == "parameters":
+        if not method.supports_parameters:
+            raise ValueError(
+                f"method {c.method.name!r} does not support parameters mode: {method.parameters_error}"
+            )
+        return "parameters"
+    if not method.supports_features:
+        raise ValueError(f"method {c.method.name!r} does not support features mode: {method.features_error}")
+    return "features" if model.has_shared_representation else "parameters"
+
+
+def build_optimizer(c: Config, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    o = c.optim
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[o.name]
+    return cls(params, lr=o.lr, weight_decay=o.weight_decay)
+
+
+def build_scheduler(c: Config, opt: torch.optim.Optimizer) -> Any:
+    o = c.optim
+    if o.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=o.step_size, gamma=o.gamma)
+    if o.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=c.train.epochs)
+    return None
+
+
+def load_baseline(path: str | None) -> dict[str, dict[str, float]] | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"config key 'train.baseline': baseline results file not found: {p}")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"config key 'train.baseline': {p} is not valid JSON ({err})") from err
+    return data["val"] if "val" in data else data
+
+
+def build(c: Config) -> Run:
+    """Validate ``c`` and build every piece of the run (no file is written)."""
+    c.validate()
+    device = resolve_device(c.train.device)
+    seed_everything(c.train.seed)
+    datasets = build_datasets(c)
+    tasks: list[Task] = list(datasets["train"].tasks)
+    names = [t.name for t in tasks]
+    augment = bool(c.data.kwargs.get("augment", False))
+    splits = {
+        s: make_split(
+            ds,
+            names,
+            device,
+            f"{c.data.name}/{s}",
+            c.data.in_memory,
+            c.data.num_workers,
+            augment and s == "train",
+        )
+        for s, ds in datasets.items()
+    }
+    in_channels = int(torch.as_tensor(datasets["train"][0][0]).shape[0])  # channels, or features of a vector
+    model = build_model(c, tasks, in_channels).to(device)
+    method = build_method(c.method.name, c.method.kwargs, len(tasks)).to(device)
+    mode = resolve_mode(c, method, model)
+    optimizer = build_optimizer(c, list(model.parameters()) + list(method.parameters()))
+    return Run(
+        device,
+        datasets,
+        splits,
+        tasks,
+        model,
+        method,
+        mode,
+        optimizer,
+        build_scheduler(c, optimizer),
+        load_baseline(c.train.baseline),
+    )

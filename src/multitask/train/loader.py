@@ -1,0 +1,146 @@
+"""Batches for the trainer: a split stacked once into tensors on the device, or streamed by a DataLoader.
+
+A dataset item is ``(input, {task: target})`` with a target for every task. Resident splits
+(:class:`TensorSplit`) hold the whole split as device tensors; a batch is one ``index_select`` per
+tensor, with no per-sample Python work and no host-to-device copy per step. Streamed splits
+(:class:`StreamSplit`) go through a ``DataLoader`` with the same batch order (for datasets too large to
+hold, with per-item random augmentation, or with loader workers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+Batch = tuple[Tensor, dict[str, Tensor]]
+
+#: largest split (estimated from its first item) that ``in_memory: auto`` stacks into tensors
+AUTO_LIMIT_BYTES = 1 << 30
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    return seed * 1_000_003 + epoch
+
+
+def epoch_order(n: int, batch_size: int, seed: int, epoch: int, limit: int | None) -> list[Tensor]:
+    """The index batches of one epoch: a permutation drawn from (seed, epoch), cut into batches."""
+    g = torch.Generator().manual_seed(epoch_seed(seed, epoch))
+    order = torch.randperm(n, generator=g).split(batch_size)
+    return list(order if limit is None else order[:limit])
+
+
+def check_item(item: Any, task_names: Sequence[str], dataset: str, index: int) -> None:
+    """An item must be ``(tensor, {task: target})`` with a target for every task (single-input data)."""
+    if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], dict)):
+        raise ValueError(
+            f"dataset {dataset!r}: item {index} must be (input, {{task: target}}), got {type(item)}"
+        )
+    if sorted(item[1]) != sorted(task_names):
+        raise ValueError(
+            f"dataset {dataset!r}: item {index} has targets for {sorted(item[1])} but the tasks are "
+            f"{sorted(task_names)}; the trainer needs every item to carry every task's target "
+            "(multi-input datasets, one input set per task, are not supported)"
+        )
+
+
+def item_bytes(item: Batch) -> int:
+    x, targets = item
+    tensors = [torch.as_tensor(x), *(torch.as_tensor(t) for t in targets.values())]
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+class TensorSplit:
+    """A whole split as tensors on ``device``: ``x`` ``[N, ...]`` and ``targets[task]`` ``[N, ...]``."""
+
+    def __init__(self, dataset: Dataset, task_names: Sequence[str], device: torch.device, name: str) -> None:
+        n = len(dataset)  # type: ignore[arg-type]
+        xs: list[Tensor] = []
+        ys: dict[str, list[Tensor]] = {t: [] for t in task_names}
+        for i in range(n):
+            item = dataset[i]
+            if i == 0:
+                check_item(item, task_names, name, i)
+            elif item[1].keys() != ys.keys():
+                check_item(item, task_names, name, i)
+            xs.append(torch.as_tensor(item[0]))
+            for t in task_names:
+                ys[t].append(torch.as_tensor(item[1][t]))
+        self.x = torch.stack(xs).to(device)
+        self.targets = {t: torch.stack(v).to(device) for t, v in ys.items()}
+        self.device = device
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def batch(self, index: Tensor) -> Batch:
+        index = index.to(self.device)
+        return self.x.index_select(0, index), {t: y.index_select(0, index) for t, y in self.targets.items()}
+
+    def batches(self, order: Sequence[Tensor], seed: int = 0) -> Iterator[Batch]:
+        if not order:
+            return
+        # one host-to-device copy of the epoch's indices, not one per step
+        on_device = torch.cat(list(order)).to(self.device).split([len(i) for i in order])
+        for index in on_device:
+            yield self.batch(index)
+
+    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
+        for start in range(0, len(self), batch_size):
+            sl = slice(start, start + batch_size)
+            yield self.x[sl], {t: y[sl] for t, y in self.targets.items()}
+
+
+class StreamSplit:
+    """A split read through a ``DataLoader`` (default collate) in a given batch order, moved to ``device``."""
+
+    def __init__(
+        self, dataset: Dataset, task_names: Sequence[str], device: torch.device, name: str, num_workers: int
+    ) -> None:
+        check_item(dataset[0], task_names, name, 0)
+        self.dataset, self.device, self.num_workers = dataset, device, num_workers
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def _load(self, batch_sampler: Any, seed: int) -> Iterator[Batch]:
+        # its own generator: the loader's worker seeds do not draw from (and shift) the global RNG
+        generator = torch.Generator().manual_seed(seed)
+        loader = DataLoader(
+            self.dataset, batch_sampler=batch_sampler, num_workers=self.num_workers, generator=generator
+        )
+        for x, targets in loader:
+            yield x.to(self.device), {k: v.to(self.device) for k, v in targets.items()}
+
+    def batches(self, order: Sequence[Tensor], seed: int = 0) -> Iterator[Batch]:
+        return self._load([idx.tolist() for idx in order], seed)
+
+    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
+        n = len(self)
+        return self._load([list(range(s, min(n, s + batch_size))) for s in range(0, n, batch_size)], 0)
+
+
+def make_split(
+    dataset: Dataset,
+    task_names: Sequence[str],
+    device: torch.device,
+    name: str,
+    in_memory: str,
+    num_workers: int,
+    augment: bool,
+) -> TensorSplit | StreamSplit:
+    """Resident (``in_memory`` ``always``, or ``auto`` when small, unaugmented, no workers) or streamed."""
+    if in_memory == "auto":
+        n = len(dataset)  # type: ignore[arg-type]
+        first = dataset[0]
+        check_item(first, task_names, name, 0)
+        small = n * item_bytes(first) <= AUTO_LIMIT_BYTES
+        resident = small and num_workers == 0 and not augment
+    else:
+        resident = in_memory == "always"
+    if resident:
+        return TensorSplit(dataset, task_names, device, name)
+    return StreamSplit(dataset, task_names, device, name, num_workers)
