@@ -31,7 +31,9 @@ class CAGrad(GradientMethod):
     not. ``scale="mean"`` (default) follows LibMTL (the weights above, summing to about 1, like the mean
     loss); ``scale="sum"`` follows the authors' code (weights times ``T``, like the summed loss). The
     direction is the same; with plain SGD the step length, hence the effective learning rate, differs by
-    ``T`` (adaptive optimizers such as Adam are nearly insensitive to it). Guarantees: ``c = 0`` gives the mean gradient; since ``g₀`` is feasible,
+    ``T`` (adaptive optimizers such as Adam are nearly insensitive to it).
+
+    Guarantees: ``c = 0`` gives the mean gradient; since ``g₀`` is feasible,
     ``minᵢ gᵢᵀd ≥ minᵢ gᵢᵀg₀`` (the worst task does at least as well as under GD); for ``c ≥ 1`` the
     ball contains 0, so ``minᵢ gᵢᵀd ≥ 0``: the direction conflicts with no task.
 
