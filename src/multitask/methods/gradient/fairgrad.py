@@ -168,8 +168,9 @@ class FairGrad(GradientMethod):
 
     Args:
         alpha: fairness exponent ``α > 0`` (default 2.0: the value of every official run script,
-            ``experiments/{celeba,quantum_chemistry}/run.sh`` and the paper's CelebA, QM9 and Cityscapes
-            runs; the official class's own default is 1.0, which would make FairGrad Nash-MTL).
+            ``experiments/{celeba,cityscapes,nyuv2,quantum_chemistry}/run.sh`` and the MT10 RL script;
+            the official argument parser's and class's default is 1.0, which would make FairGrad
+            Nash-MTL).
         max_norm: clip the update's norm to at most this (official default 1.0; 0 disables).
         eps: relative ridge that keeps degenerate Gramians solvable (see :func:`alpha_fair_weights`).
         max_iter: cap on Newton iterations.
