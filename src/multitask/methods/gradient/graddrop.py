@@ -33,9 +33,10 @@ class GradDrop(GradientMethod):
 
     Features mode (the paper's: ``A`` is the shared representation, batch dimension first): the rule
     needs ``A`` itself, for its batch structure and ``sign(A)``. :meth:`on_features` hands it over for
-    the next call (the training engine calls it in features mode); LibMTL's ``GradDrop`` does the same
-    (batch sum of ``sign(A) ∘ ∇ᵢ``, one mask per feature). Without ``A`` (a bare ``aggregate(J)``) every
-    column of ``J`` is its own coordinate.
+    the next call (a features-mode engine calls it before the combination; LibMTL's ``GradDrop`` likewise
+    takes the batch sum of ``sign(A) ∘ ∇ᵢ``, one mask per feature). Without ``A`` (a bare
+    ``aggregate(J)``, or an engine that does not call the hook) every column of ``J`` is its own
+    coordinate, i.e. one mask per (sample, feature).
 
     Parameters mode: each shared parameter coordinate is a coordinate of ``A`` without a batch dimension
     (its gradient already sums over the batch) and there is no activation sign, so ``Gᵢ = ∇ᵢ``: one mask
