@@ -119,3 +119,38 @@ def test_degenerate_state_and_errors() -> None:
         CAGrad(rescale=3)
     with pytest.raises(ValueError, match="c must"):
         CAGrad(c=-1.0)
+    with pytest.raises(ValueError, match="scale"):
+        CAGrad(scale="total")
+
+
+def _authors_update(jac: torch.Tensor, alpha: float, rescale: int) -> np.ndarray:
+    """The authors' NYUv2 step, re-derived: SLSQP on the dual over the simplex, d = g₀ + (c‖g₀‖/‖g_w‖) g_w,
+    rescaled by 1/(1+α²) (rescale=1) or 1/(1+α) (rescale=2), then multiplied by T in overwrite_grad."""
+    from scipy.optimize import minimize
+
+    t = jac.shape[0]
+    j = jac.double().numpy()
+    a = j @ j.T
+    c = alpha * np.sqrt(a.mean() + 1e-8) + 1e-8
+    mean_w = np.ones(t) / t
+
+    def dual(x: np.ndarray) -> float:
+        return float(x @ a @ mean_w + c * np.sqrt(x @ a @ x + 1e-8))
+
+    cons = {"type": "eq", "fun": lambda x: 1 - x.sum()}
+    w = minimize(dual, mean_w, bounds=[(0, 1)] * t, constraints=cons, options={"ftol": 1e-12}).x
+    gw = w @ j
+    d = j.mean(axis=0) + c / (np.linalg.norm(gw) + 1e-8) * gw
+    d = d / (1 + alpha**2) if rescale == 1 else d / (1 + alpha) if rescale == 2 else d
+    return d * t
+
+
+@pytest.mark.parametrize("rescale", [0, 1, 2])
+def test_sum_scale_matches_the_authors_code(rescale: int) -> None:
+    gen = torch.Generator().manual_seed(11)
+    jac = torch.randn(3, 6, generator=gen, dtype=torch.float64)
+    jac[2] = -0.8 * jac[0] + 0.3 * jac[2]
+    ours = CAGrad(c=0.4, rescale=rescale, scale="sum").aggregate(jac)
+    np.testing.assert_allclose(ours.numpy(), _authors_update(jac, 0.4, rescale), rtol=1e-4, atol=1e-6)
+    # the default follows LibMTL: the same direction, T times shorter
+    torch.testing.assert_close(CAGrad(c=0.4, rescale=rescale).aggregate(jac) * 3, ours)

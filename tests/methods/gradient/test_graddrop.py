@@ -100,3 +100,61 @@ def test_degenerate_and_state() -> None:
     assert_finite_on_degenerate(GradDrop(leak=0.3, seed=2))
     restored = assert_state_round_trip(GradDrop(seed=5), torch.randn(3, 40))
     assert restored.rng_state is not None
+
+
+def _paper_graddrop(
+    per_task: torch.Tensor, a: torch.Tensor, u: torch.Tensor, leak: float = 0.0
+) -> torch.Tensor:
+    """The paper's Algorithm 1 / LibMTL on a batch, re-derived: per_task [T, B, F], activations a [B, F]:
+    G = Σ_batch sign(A)∘∇ᵢ, P = ½(1 + ΣG/Σ|G|), one U per feature, Mᵢ from the signs of Gᵢ, tiled over
+    the batch, new gradient Σᵢ (ℓ + (1−ℓ)Mᵢ)∘∇ᵢ."""
+    g = (per_task * a.sign()).sum(dim=1)
+    p = 0.5 * (1 + g.sum(0) / g.abs().sum(0))
+    m = ((p > u) & (g > 0)) | ((p < u) & (g < 0))
+    return (per_task * (leak + (1 - leak) * m.to(per_task.dtype)[:, None, :])).sum(0)
+
+
+@pytest.mark.parametrize("leak", [0.0, 0.4])
+def test_features_mode_sums_over_the_batch_first(leak: float) -> None:
+    gen = torch.Generator().manual_seed(4)
+    b, f = 6, 5
+    a = torch.randn(b, f, generator=gen, dtype=torch.float64)
+    per_task = torch.randn(3, b, f, generator=gen, dtype=torch.float64)
+    u = torch.rand(f, generator=torch.Generator().manual_seed(7)).double()  # the draws GradDrop(seed=7) makes
+    m = GradDrop(leak=leak, seed=7)
+    m.on_features([a])
+    d = m.aggregate(per_task.reshape(3, -1)).reshape(b, f)
+    torch.testing.assert_close(d, _paper_graddrop(per_task, a, u, leak))
+    if leak == 0.0:  # one mask per feature: every sample keeps the same tasks at feature j
+        for j in range(f):
+            subsets = [per_task[[i for i in range(3) if k >> i & 1], :, j].sum(0) for k in range(8)]
+            assert any(torch.allclose(d[:, j], s) for s in subsets)
+    # the hook is used once: the next bare call treats every column as a coordinate
+    assert m._features is None
+
+
+def test_features_hook_through_a_real_representation_and_several_blocks() -> None:
+    enc = torch.nn.Linear(3, 4).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    z1, z2 = enc(x), torch.tanh(enc(x))[:, :2]
+    losses = [(z1**2).sum() + z2.sum(), (z1 * 2).sum() - (z2**3).sum()]
+    rows = [
+        torch.cat([g.reshape(-1) for g in torch.autograd.grad(v, [z1, z2], retain_graph=True)])
+        for v in losses
+    ]
+    jac = torch.stack(rows)
+    m = GradDrop(seed=3)
+    m.on_features([z1, z2])
+    d = m.aggregate(jac)
+    u = torch.rand(6, generator=torch.Generator().manual_seed(3)).double()
+    per1, per2 = jac[:, :20].reshape(2, 5, 4), jac[:, 20:].reshape(2, 5, 2)
+    g = torch.cat([(per1 * z1.detach().sign()).sum(1), (per2 * z2.detach().sign()).sum(1)], dim=1)
+    p = 0.5 * (1 + g.sum(0) / g.abs().sum(0))
+    keep = (((p > u) & (g > 0)) | ((p < u) & (g < 0))).double()
+    expected = torch.cat(
+        [(per1 * keep[:, None, :4]).sum(0).reshape(-1), (per2 * keep[:, None, 4:]).sum(0).reshape(-1)]
+    )
+    torch.testing.assert_close(d, expected)
+    m.on_features([z1])
+    with pytest.raises(ValueError, match="on_features"):
+        m.aggregate(jac)

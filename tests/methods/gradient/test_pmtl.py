@@ -228,3 +228,24 @@ def test_end_to_end_lowers_the_loss(features: bool) -> None:
     method = PMTL(3, preference_index=2, num_preferences=5, warmup_steps=10)
     first, last = train_two_layer(method, features=features)
     assert last < 0.5 * first
+
+
+def test_a_single_run_defaults_to_the_middle_preference() -> None:
+    # official circle_points for T = 2, K = 5: angles 0, π/8, …, π/2; the middle one is u = (1, 1)/√2
+    m = PMTL(num_tasks=2)
+    assert m.preference_index == 2
+    torch.testing.assert_close(m.preference, torch.full((2,), 2**-0.5, dtype=torch.float64))
+    assert PMTL(2, num_preferences=3).preference_index == 1
+    assert PMTL(2, num_preferences=4).preference_index == 1  # 30° and 60° tie: the lower index
+    # T = 3: the preference closest in angle to the diagonal
+    m3 = PMTL(3, num_preferences=7)
+    diag = torch.full((3,), 3**-0.5, dtype=torch.float64)
+    assert float(m3.preference @ diag) == pytest.approx(float((m3.preferences @ diag).max()))
+    assert float(m3.preference @ diag) > 0.8
+
+
+def test_missing_num_tasks_says_what_to_pass() -> None:
+    with pytest.raises(TypeError, match=r"PMTL needs num_tasks=T.*create_method\('pmtl', num_tasks=T\)"):
+        PMTL()
+    with pytest.raises(TypeError, match="num_tasks=T"):
+        mt.create_method("pmtl")

@@ -1,4 +1,5 @@
 import math
+import warnings
 
 import pytest
 import torch
@@ -120,3 +121,40 @@ def test_state_roundtrip(step, roundtrip):
         t1, w1 = step(m, losses)
         t2, w2 = step(fresh, losses)
         assert torch.equal(w1, w2) and torch.equal(t1, t2)
+
+
+@pytest.mark.parametrize(
+    ("epochs", "expected"), [(1, 0), (2, 1), (4, 1), (40, 1), (41, 2), (100, 3), (200, 5)]
+)
+def test_auto_warmup_keeps_the_official_share_of_the_run(epochs, expected):
+    # official: 5 warm-up epochs (STCH_warmup_epoch = 4, plus the measuring epoch) of NYUv2's 200
+    m = STCH()
+    assert m.warmup_epochs == 5  # before the budget is known: the official value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # auto never ends a run inside the warm-up
+        m.on_train_begin(num_epochs=epochs, steps_per_epoch=10)
+    assert m.warmup_epochs == expected == min(max(math.ceil(epochs * 5 / 200), 1), epochs - 1)
+
+
+def test_budget_inside_the_warmup_warns_once_and_auto_leaves_warmup(step):
+    m = STCH(warmup_epochs=5)
+    with pytest.warns(UserWarning, match="ends inside the warm-up.*SI"):
+        m.on_train_begin(num_epochs=4, steps_per_epoch=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.on_train_begin(num_epochs=4, steps_per_epoch=2)  # once per instance
+    # the default bench budget (4 epochs): warm-up 1 epoch, then the smooth Tchebycheff objective
+    auto = STCH()
+    auto.on_train_begin(num_epochs=4, steps_per_epoch=2)
+    for _ in range(2):
+        _, w = step(auto, [1.0, 2.0])
+        assert w.tolist() == [1.0, 1.0]
+    auto.on_epoch_end()
+    assert not auto.warming_up
+    _, w = step(auto, [2.0, 2.0])  # normalised log-losses (log 2, log 1): weights 2·softmax
+    expected = 2 * torch.softmax(torch.log(torch.tensor([2.0, 1.0], dtype=torch.float64)), 0)
+    torch.testing.assert_close(w, expected)
+    with pytest.raises(ValueError, match="num_epochs"):
+        auto.on_train_begin(num_epochs=0, steps_per_epoch=1)
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        STCH(warmup_epochs="long")

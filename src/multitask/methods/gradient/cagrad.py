@@ -24,13 +24,23 @@ class CAGrad(GradientMethod):
     (``‖g₀‖² = mean(G)``, ``‖g_w‖² = wᵀGw``), so the engine never needs ``J`` itself. The dual is solved
     exactly in torch (:func:`multitask.core.solvers.conflict_averse_weights`) instead of SLSQP.
     ``rescale`` (official code): 0 returns ``d``; 1 returns ``d / (1 + c²)`` (default); 2 returns
-    ``d / (1 + c)``. Guarantees: ``c = 0`` gives the mean gradient; since ``g₀`` is feasible,
+    ``d / (1 + c)``.
+
+    Overall scale: the authors' NYUv2/Cityscapes code (``Cranial-XIX/CAGrad``, ``overwrite_grad``)
+    multiplies the rescaled ``d`` by ``T`` "to match the sum loss" before the optimizer step; LibMTL does
+    not. ``scale="mean"`` (default) follows LibMTL (the weights above, summing to about 1, like the mean
+    loss); ``scale="sum"`` follows the authors' code (weights times ``T``, like the summed loss). The
+    direction is the same; with plain SGD the step length, hence the effective learning rate, differs by
+    ``T`` (adaptive optimizers such as Adam are nearly insensitive to it).
+
+    Guarantees: ``c = 0`` gives the mean gradient; since ``g₀`` is feasible,
     ``minᵢ gᵢᵀd ≥ minᵢ gᵢᵀg₀`` (the worst task does at least as well as under GD); for ``c ≥ 1`` the
     ball contains 0, so ``minᵢ gᵢᵀd ≥ 0``: the direction conflicts with no task.
 
     Args:
         c: radius of the ball, relative to ``‖g₀‖`` (paper default 0.4; the official code's ``alpha``).
         rescale: 0, 1 (default) or 2 as above.
+        scale: ``"mean"`` (default, LibMTL) or ``"sum"`` (the authors' code: the update times ``T``).
         max_iter: cap on the dual solver's outer iterations.
         tol: the dual solver's relative tolerance.
     Modes: parameters, features.
@@ -38,12 +48,16 @@ class CAGrad(GradientMethod):
 
     needs = "gramian"
 
-    def __init__(self, c: float = 0.4, rescale: int = 1, max_iter: int = 100, tol: float = 1e-7) -> None:
+    def __init__(
+        self, c: float = 0.4, rescale: int = 1, max_iter: int = 100, tol: float = 1e-7, scale: str = "mean"
+    ) -> None:
         super().__init__()
         if not (isinstance(c, (int, float)) and math.isfinite(c) and c >= 0):
             raise ValueError(f"CAGrad: c must be a finite number >= 0, got {c!r}")
         if rescale not in (0, 1, 2):
             raise ValueError(f"CAGrad: rescale must be 0, 1 or 2, got {rescale!r}")
+        if scale not in ("mean", "sum"):
+            raise ValueError(f"CAGrad: scale must be 'mean' (LibMTL) or 'sum' (authors' code), got {scale!r}")
         if int(max_iter) < 1:
             raise ValueError(f"CAGrad: max_iter must be >= 1, got {max_iter}")
         if not tol > 0:
@@ -52,6 +66,7 @@ class CAGrad(GradientMethod):
         self.rescale = int(rescale)
         self.max_iter = int(max_iter)
         self.tol = float(tol)
+        self.scale = scale
         #: the dual solution ``w`` of the last call (``last_weights`` holds the final row weights)
         self.last_dual: Tensor | None = None
 
@@ -73,6 +88,8 @@ class CAGrad(GradientMethod):
             out = out / (1.0 + self.c**2)
         elif self.rescale == 2:
             out = out / (1.0 + self.c)
+        if self.scale == "sum":  # authors' overwrite_grad: "to match the sum loss"
+            out = out * t
         return out.to(gramian.dtype)
 
     def reset(self) -> None:
@@ -80,4 +97,4 @@ class CAGrad(GradientMethod):
         self.last_dual = None
 
     def extra_repr(self) -> str:
-        return f"c={self.c}, rescale={self.rescale}"
+        return f"c={self.c}, rescale={self.rescale}, scale={self.scale!r}"

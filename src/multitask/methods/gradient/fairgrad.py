@@ -154,14 +154,24 @@ class FairGrad(GradientMethod):
     solved here by damped Newton on its convex potential (:func:`alpha_fair_weights`) instead of the
     official code's ``scipy.optimize.least_squares`` (same root, exact to ``tol``). ``α = 1`` is
     proportional fairness (the Nash-MTL weights), ``α → ∞`` approaches max-min fairness (MGDA-like),
-    ``α → 0`` approaches the plain sum. As in the official code, the update is then clipped to norm at
-    most ``max_norm`` (``clip_grad_norm_`` of the shared parameters; here the weights are scaled so
-    that ``‖Jᵀw‖ ≤ max_norm``; ``max_norm = 0`` turns clipping off).
+    ``α → 0`` approaches the plain sum.
+
+    The update is the official code's: ``d = clip(T · Jᵀw, max_norm)``. The official trainer writes
+    ``T · Jᵀw`` into the shared parameters' ``.grad`` ("to match the sum loss") and then calls
+    ``clip_grad_norm_(shared, max_norm)``, which rescales only when the norm exceeds ``max_norm``
+    (a max-norm clip, not a normalisation); here the weights are ``T w`` scaled so that
+    ``‖Jᵀ(Tw)‖ ≤ max_norm`` (``max_norm = 0`` turns clipping off and leaves ``T · Jᵀw``).
+    ``last_weights`` are these final row weights; ``last_solution`` holds the unscaled ``w``.
+
+    With ``α = 1`` the step equals Nash-MTL's (``‖Jᵀw‖ = √T`` there, so both updates are clipped to the
+    same unit vector when ``max_norm = 1``): the two methods differ only for ``α ≠ 1``.
 
     Args:
-        alpha: fairness exponent ``α > 0`` (official default 1.0; the paper reports α = 2 on QM9,
-            CelebA and Cityscapes among others).
-        max_norm: clip the update's norm to this (official default 1.0; 0 disables).
+        alpha: fairness exponent ``α > 0`` (default 2.0: the value of every official run script,
+            ``experiments/{celeba,cityscapes,nyuv2,quantum_chemistry}/run.sh`` and the MT10 RL script;
+            the official argument parser's and class's default is 1.0, which would make FairGrad
+            Nash-MTL).
+        max_norm: clip the update's norm to at most this (official default 1.0; 0 disables).
         eps: relative ridge that keeps degenerate Gramians solvable (see :func:`alpha_fair_weights`).
         max_iter: cap on Newton iterations.
     Modes: parameters, features (in features mode ``max_norm`` clips the representation gradient).
@@ -170,7 +180,7 @@ class FairGrad(GradientMethod):
     needs = "gramian"
 
     def __init__(
-        self, alpha: float = 1.0, max_norm: float = 1.0, eps: float = 1e-8, max_iter: int = 100
+        self, alpha: float = 2.0, max_norm: float = 1.0, eps: float = 1e-8, max_iter: int = 100
     ) -> None:
         super().__init__()
         if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
@@ -192,7 +202,8 @@ class FairGrad(GradientMethod):
         gramian = check_gramian(gramian)
         w = alpha_fair_weights(gramian, self.alpha, eps=self.eps, max_iter=self.max_iter)
         self.last_solution = w
-        return clip_weights(w, gramian, self.max_norm)
+        # official: T·Jᵀw written to .grad ("to match the sum loss"), then clip_grad_norm_(max_norm)
+        return clip_weights(w * gramian.shape[0], gramian, self.max_norm)
 
     def reset(self) -> None:
         super().reset()

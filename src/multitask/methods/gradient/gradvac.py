@@ -27,9 +27,11 @@ class GradVac(GradientMethod):
         if ``φᵢⱼ < φ̂ᵢⱼ``:  ``gᵢ' ← gᵢ' + gⱼ · ‖gᵢ'‖ (φ̂ᵢⱼ √(1−φᵢⱼ²) − φᵢⱼ √(1−φ̂ᵢⱼ²)) / (‖gⱼ‖ √(1−φ̂ᵢⱼ²))``
 
     which makes ``cos(gᵢ', gⱼ) = φ̂ᵢⱼ`` exactly; then ``φ̂ᵢⱼ ← (1−β) φ̂ᵢⱼ + β φᵢⱼ`` (EMA, ``φ̂ = 0`` at the
-    start, updated at every visit as in the paper's algorithm — LibMTL updates it only when a correction
-    was applied). The update is ``d = Σᵢ gᵢ'`` (``reduction="mean"`` divides by ``T``). With
-    ``φ̂ = 0`` it acts like PCGrad; the EMA lets the targets follow the typical similarity of each pair.
+    start, updated at every visit, corrected or not, as in the paper's algorithm; LibMTL does the same
+    since its commit "fix a bug in GradVac" of February 2024, before which it updated only the pairs it
+    corrected, so its targets could only fall). The update is ``d = Σᵢ gᵢ'`` (``reduction="mean"``
+    divides by ``T``). With ``φ̂ = 0`` it acts like PCGrad; the EMA lets the targets follow the typical
+    similarity of each pair.
 
     Every ``gᵢ'`` stays a combination of the original rows, so with one group the method needs only
     the Gramian (coefficient rows ``Cᵢ``: ``gᵢ'·gⱼ = Cᵢ G eⱼ``, ``‖gᵢ'‖² = Cᵢ G Cᵢᵀ``). The paper applies
@@ -38,10 +40,11 @@ class GradVac(GradientMethod):
     and its own correction (one random order per step shared by all blocks, as in LibMTL), and the
     method needs the Jacobian itself (no single weight vector: ``last_weights`` is ``None``).
 
-    Choice of β: the paper sets β = 1e-2 for its experiments. LibMTL and torchjd default to 0.5 (LibMTL
-    also updates the EMA only on corrected pairs, so its targets can only fall). We follow the paper's
-    algorithm, so we take the paper's β = 0.01: a slow EMA that tracks the long-run similarity of each
-    pair rather than the last batch; pass ``beta=0.5`` to reproduce the libraries' setting.
+    Choice of β: we follow the paper, β = 1e-2 (its experiments' value): a slow EMA that tracks the
+    long-run similarity of each pair rather than the last batch, which is what the paper motivates the
+    adaptive target with. LibMTL defaults to ``GradVac_beta = 0.5`` (its config), a fast EMA close to
+    the last batch's cosine; pass ``beta=0.5`` to reproduce LibMTL. (torchjd's main branch has no GradVac; a
+    GradVac proposed for torchjd uses 1e-2 but updates the EMA before the comparison.)
 
     Args:
         beta: EMA rate ``β`` of the targets (paper: 1e-2).

@@ -19,34 +19,43 @@ class MoCo(GradientMethod):
     Learning: A Provably Convergent Approach. ICLR 2023.
 
     Stochastic gradients make MGDA's weights biased; MoCo tracks each task gradient with a moving
-    estimate ``Y`` and updates the weights ``λ`` by one projected gradient step on ``½ λᵀ(YYᵀ + ρI)λ``
-    instead of solving the min-norm problem exactly. At step ``k = 1, 2, …``:
+    estimate ``Y`` and updates the weights ``λ`` by one gradient step on ``½ λᵀ(YYᵀ + ρI)λ`` instead of
+    solving the min-norm problem exactly. By default this follows the authors' code (shared by
+    H. Fernando and shipped as LibMTL's ``MoCo``). At step ``k = 1, 2, …``:
 
-    * ``Y ← Y − βₖ (Y − J)`` with ``βₖ = β / k^{σ_β}`` (``Y = 0`` before the first step);
-    * ``λ ← Π_Δ(λ − γₖ (YYᵀ + ρI) λ)`` with ``γₖ = γ / k^{σ_γ}`` (``λ = 1/T`` before the first step,
-      ``Π_Δ`` the Euclidean projection onto the simplex, as in the paper's Algorithm 1);
+    * rows ``hᵢ = Lᵢ gᵢ / (‖gᵢ‖ + 1e-8)``: each task gradient rescaled to norm ``Lᵢ`` (its loss value);
+    * ``Y ← Y − βₖ (Y − H)`` with ``βₖ = β / k^{σ_β}`` (``Y = 0`` before the first step);
+    * ``λ ← softmax(λ − γₖ (YYᵀ + ρI) λ)`` with ``γₖ = γ / k^{σ_γ}`` (``λ = 1/T`` before the first step);
     * direction ``d = Yᵀ λ``.
+
+    Because the rows are normalised to the loss values, ``λ`` does not depend on the gradients' scale,
+    and the softmax keeps every ``λᵢ > 0``.
+
+    Variant (``normalize=False, lambda_update="projection"``): the paper's Algorithm 1 as written, with
+    the raw gradients ``H = J`` and the Euclidean projection ``Π_Δ`` onto the simplex in place of the
+    softmax. Its ``λ`` depends on the gradients' scale (with large gradient norms one projected step
+    lands on a vertex of the simplex), which is why the authors' code is the default. The two switches
+    are independent.
 
     ``d`` combines the tracked gradients, not the rows of this step's ``J``, so ``last_weights`` stays
     ``None``; ``lambd`` holds ``λ``. The paper also projects each ``yᵢ`` onto a bounded set for its
     analysis; like the authors' code, this implementation leaves ``Y`` unconstrained.
-
-    The authors' code (as shipped in LibMTL) first replaces each row by ``Lᵢ gᵢ / (‖gᵢ‖ + 1e-8)`` and uses
-    a softmax in place of ``Π_Δ``; ``normalize=True`` applies that row normalisation (it reads the loss
-    values); the projection stays the paper's.
 
     State: ``Y`` (``tracked``, ``[T, n]``, created at the first step) and ``λ`` (``lambd``); both are
     saved by ``state_dict()``. A Jacobian with another number of tasks or columns raises ``ValueError``
     (call ``reset()`` after changing the model).
 
     Args:
-        beta: ``β``, step size of the tracking update (default 0.5; all defaults are LibMTL's, which
-            implements MoCo from the authors' code).
+        beta: ``β``, step size of the tracking update (default 0.5; all defaults are the authors' code's
+            as shipped in LibMTL).
         beta_sigma: ``σ_β``, decay exponent of ``βₖ`` (default 0.5).
         gamma: ``γ``, step size of the ``λ`` update (default 0.1).
         gamma_sigma: ``σ_γ``, decay exponent of ``γₖ`` (default 0.5).
         rho: ``ρ ≥ 0``, ℓ2 regularisation of ``λ``'s sub-problem (default 0).
-        normalize: replace each row by ``Lᵢ gᵢ / (‖gᵢ‖ + 1e-8)`` first (authors' code; default False).
+        normalize: rescale each row to ``Lᵢ gᵢ / (‖gᵢ‖ + 1e-8)`` first (default True, authors' code; it
+            reads the loss values).
+        lambda_update: ``"softmax"`` (default, authors' code) or ``"projection"`` (``Π_Δ``, the paper's
+            Algorithm 1).
     Modes: parameters only (see ``features_error``).
     """
 
@@ -66,7 +75,8 @@ class MoCo(GradientMethod):
         gamma: float = 0.1,
         gamma_sigma: float = 0.5,
         rho: float = 0.0,
-        normalize: bool = False,
+        normalize: bool = True,
+        lambda_update: str = "softmax",
     ) -> None:
         super().__init__()
         for name, value, upper in (("beta", beta, 1.0), ("gamma", gamma, math.inf)):
@@ -76,12 +86,18 @@ class MoCo(GradientMethod):
         for name, value in (("beta_sigma", beta_sigma), ("gamma_sigma", gamma_sigma), ("rho", rho)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"MoCo: {name} must be a finite number >= 0, got {value!r}")
+        if lambda_update not in ("softmax", "projection"):
+            raise ValueError(
+                f"MoCo: lambda_update must be 'softmax' (authors' code) or 'projection' (paper), "
+                f"got {lambda_update!r}"
+            )
         self.beta = float(beta)
         self.beta_sigma = float(beta_sigma)
         self.gamma = float(gamma)
         self.gamma_sigma = float(gamma_sigma)
         self.rho = float(rho)
         self.normalize = bool(normalize)
+        self.lambda_update = lambda_update
         self.uses_losses = self.normalize  # type: ignore[misc]  (per instance: only the normalised variant)
         self.tracked: Tensor | None = None
         self.lambd: Tensor | None = None
@@ -96,7 +112,9 @@ class MoCo(GradientMethod):
         rows = jacobian.detach()
         if self.normalize:
             if losses is None:
-                raise ValueError("MoCo(normalize=True) needs the loss values: call aggregate(J, losses)")
+                raise ValueError(
+                    "MoCo(normalize=True) (the default) needs the loss values: call aggregate(J, losses)"
+                )
             losses = torch.as_tensor(losses, dtype=rows.dtype, device=rows.device).detach()
             rows = rows / (torch.linalg.vector_norm(rows, dim=1, keepdim=True) + 1e-8) * losses[:, None]
         tracked, lambd = self._current_state(t, n, rows)
@@ -107,7 +125,8 @@ class MoCo(GradientMethod):
         gram = (tracked @ tracked.T).to(lambd.dtype)
         gram = 0.5 * (gram + gram.T)
         step = gram @ lambd + self.rho * lambd
-        lambd = project_simplex(lambd - gamma_k * step)
+        raw = lambd - gamma_k * step
+        lambd = torch.softmax(raw, dim=0) if self.lambda_update == "softmax" else project_simplex(raw)
         self.tracked = tracked
         self.lambd = lambd
         self.last_weights = None
@@ -132,5 +151,6 @@ class MoCo(GradientMethod):
     def extra_repr(self) -> str:
         return (
             f"beta={self.beta}, beta_sigma={self.beta_sigma}, gamma={self.gamma}, "
-            f"gamma_sigma={self.gamma_sigma}, rho={self.rho}, normalize={self.normalize}"
+            f"gamma_sigma={self.gamma_sigma}, rho={self.rho}, normalize={self.normalize}, "
+            f"lambda_update={self.lambda_update!r}"
         )

@@ -16,9 +16,10 @@ class OrthoReg(LossWeighting):
 
     Suteu & Guo. Regularizing Deep Multi-Task Networks using Orthogonal Gradients. arXiv:1912.06844, 2019.
 
-    Objective: ``L = Σₜ Lₜ + λ Σ_{i<j} cos²(gᵢ, gⱼ)`` with ``gₜ = ∇_θ Lₜ`` the task gradients w.r.t. the
-    shared parameters ``θ``. Minimising it pushes the task gradients towards orthogonality, so each task
-    head comes to rely on its own part of the shared encoder (less interference).
+    Objective: ``L = Σₜ Lₜ + λ P`` with ``P = Σ_{i<j} cos²(gᵢ, gⱼ)`` (default) and ``gₜ = ∇_θ Lₜ`` the task
+    gradients w.r.t. the shared parameters ``θ``. Minimising it pushes the task gradients towards
+    orthogonality, so each task head comes to rely on its own part of the shared encoder (less
+    interference).
 
     Exact implementation (double back-propagation): the gradients ``gₜ`` are computed with
     ``torch.autograd.grad(Lₜ, θ, create_graph=True)``, the penalty is formed from them, and back-propagating
@@ -31,22 +32,41 @@ class OrthoReg(LossWeighting):
     ``last_weights`` is ``(1, …, 1)`` (the loss part is a plain sum); ``last_penalty`` holds
     ``Σ_{i<j} cos²`` of the last step and ``last_cosines`` the ``[T, T]`` cosine matrix.
 
+    Scale for ``T > 2``: ``P`` sums the ``T(T−1)/2`` pairs, so with the same ``λ`` the penalty grows with
+    the number of pairs (3 pairs for 3 tasks, 45 for 10). ``reduction="mean"`` divides it by the number of
+    pairs instead, which is the scale of the public re-implementation mentioned below; the two agree for
+    ``T = 2``.
+
     Args:
-        lam: ``λ ≥ 0``, the penalty weight (default 10.0; see the note below).
+        lam: ``λ ≥ 0``, the penalty weight (default 0.1; see the note below).
+        reduction: ``"sum"`` (default) or ``"mean"`` over the task pairs.
     Modes: loss weighting (``multitask.backward`` without ``features``); the shared parameters must be
     given (``shared=...``), as the penalty is defined on their gradients.
 
-    Note: the default 10.0 follows the public re-implementation in the Pylon code base
-    (``CosRegOptimizer(penalty=10.0)``, on the mean of the squared cosines over pairs, which equals this
-    sum for two tasks); tune ``λ`` per benchmark. The penalty's gradient does not shrink with the losses
-    (cosines ignore scale): with plain SGD, consider a smaller ``λ`` (≈1) or learning rate.
+    Note on λ: the paper tunes ``λ`` per dataset. An earlier default of 10 came from the public
+    re-implementation in the Pylon code base (``CosRegOptimizer(penalty=10.0)``, mean of ``cos²`` over the
+    pairs), but there the task gradients are taken with ``torch.autograd.grad`` without ``create_graph``,
+    so the penalty is a constant with no gradient and that ``λ`` never acted. With the live penalty used
+    here, ``λ = 10`` makes the penalty's gradient dominate and the model does not train. Measured on the
+    default MultiMNIST setting (LeNet, hard sharing, Adam 1e-3, batch 128; 2 epochs of 150 steps, seed 0)
+    with ``multitask train configs/multimnist_mgda.yaml --set method.name=ortho_reg --set
+    method.mode=parameters --set "method.kwargs={lam: 0.1}" --set train.epochs=2 --set
+    train.max_steps_per_epoch=150`` (``method.name=ew`` for EW), test accuracy (left / right digit):
+    EW 71.35 % / 62.40 %, ``λ = 0.1`` 70.95 % / 61.85 %, ``λ = 10`` 13.30 % / 8.70 %. Hence the default
+    0.1, which trains at EW's accuracy there; cosines ignore the losses' scale, so the penalty's gradient
+    does not shrink as the losses fall: tune ``λ`` per benchmark, lower with plain SGD.
     """
 
-    def __init__(self, lam: float = 10.0) -> None:
+    def __init__(self, lam: float = 0.1, reduction: str = "sum") -> None:
         super().__init__()
         if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam >= 0):
             raise ValueError(f"OrthoReg: lam must be a finite number >= 0, got {lam!r}")
+        if reduction not in ("sum", "mean"):
+            raise ValueError(
+                f"OrthoReg: reduction must be 'sum' or 'mean' over the task pairs, got {reduction!r}"
+            )
         self.lam = float(lam)
+        self.reduction = reduction
         self.last_penalty: Tensor | None = None
         self.last_cosines: Tensor | None = None
 
@@ -75,7 +95,7 @@ class OrthoReg(LossWeighting):
         units = torch.stack([self._unit_gradient(losses[i], params, ctx.task_names[i]) for i in range(t)])
         cos = units @ units.T
         upper = torch.triu(torch.ones(t, t, dtype=torch.bool, device=cos.device), diagonal=1)
-        penalty = (cos[upper] ** 2).sum()
+        penalty = (cos[upper] ** 2).sum() if self.reduction == "sum" else (cos[upper] ** 2).mean()
         self.last_penalty = penalty.detach()
         self.last_cosines = cos.detach()
         return total + self.lam * penalty, ones

@@ -104,9 +104,13 @@ class PMTL(GradientMethod):
             fronts.append(evaluate(enc, heads))   # one point of the front per preference
 
     Args:
-        num_tasks: ``T``.
-        preference_index: ``k`` in ``0 … num_preferences − 1`` (default 0: ``u₀``, which is ``e₁``
-            when ``K > 1``).
+        num_tasks: ``T`` (required: the preference vectors live in ``R^T``; ``create_method("pmtl",
+            num_tasks=T)``; the trainer fills it in).
+        preference_index: ``k`` in ``0 … num_preferences − 1``. Default ``None``: the middle preference,
+            the ``u_k`` closest in angle to the diagonal ``(1, …, 1)/√T`` (lowest index on ties;
+            ``k = K // 2`` for two tasks and odd ``K``, i.e. ``u = (1, 1)/√2`` for ``K = 5``), so a
+            single run targets a balanced trade-off. ``k = 0`` is the corner ``u₀ = e₁``, which accepts
+            the largest ``L₁``; spread several runs over ``k`` to draw the front.
         num_preferences: ``K`` (official code default 5).
         warmup_steps: cap on the warm-up steps (the official code allows at most two epochs and stops at
             the first feasible point, "usually a few steps"; default 100).
@@ -120,13 +124,24 @@ class PMTL(GradientMethod):
 
     def __init__(
         self,
-        num_tasks: int,
-        preference_index: int = 0,
+        num_tasks: int | None = None,
+        preference_index: int | None = None,
         num_preferences: int = 5,
         warmup_steps: int = 100,
         max_iter: int = 250,
     ) -> None:
         super().__init__()
+        if num_tasks is None:
+            raise TypeError(
+                "PMTL needs num_tasks=T, the number of tasks (its preference vectors live in R^T): "
+                "PMTL(num_tasks=T) or create_method('pmtl', num_tasks=T)"
+            )
+        if preference_index is None and not isinstance(num_preferences, bool) and isinstance(num_tasks, int):
+            if isinstance(num_preferences, int) and num_preferences >= 1 and num_tasks >= 1:
+                prefs = pmtl_preferences(num_tasks, num_preferences)
+                diagonal = torch.full((num_tasks,), num_tasks**-0.5, dtype=prefs.dtype)
+                cos = prefs @ diagonal
+                preference_index = int((cos >= cos.max() - 1e-12).nonzero()[0])  # ties: lowest index
         for name, value, low in (
             ("num_tasks", num_tasks, 1),
             ("num_preferences", num_preferences, 1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -71,3 +72,67 @@ def check_num_tasks(method: str, num_tasks: int) -> int:
     if num_tasks < 1:
         raise ValueError(f"{method}: num_tasks must be >= 1, got {num_tasks}")
     return num_tasks
+
+
+def require_num_tasks(method: str, name: str, num_tasks: int | None, state: str, *, optimizer: bool) -> int:
+    """``num_tasks`` of a method whose learnable state has one entry per task (``None``: a clear error).
+
+    Args:
+        method: the class name, for messages.
+        name: its registry name (``create_method(name, num_tasks=T)``).
+        num_tasks: the constructor argument.
+        state: what has one entry per task (e.g. ``"log-variances"``).
+        optimizer: whether that state is ``nn.Parameter``s the user's optimizer must update.
+
+    Raises:
+        TypeError: ``num_tasks`` is missing (or not an int), saying what to pass.
+        ValueError: ``num_tasks < 1``.
+    """
+    if num_tasks is None:
+        where = (
+            "must exist before the optimizer is built, and method.parameters() must go to the optimizer "
+            "together with the model's parameters"
+            if optimizer
+            else "are created at construction"
+        )
+        raise TypeError(
+            f"{method} needs num_tasks=T, the number of tasks: its {state} (one per task) {where}. "
+            f"Build it as {method}(num_tasks=T) or create_method({name!r}, num_tasks=T) "
+            "(the trainer passes num_tasks itself)"
+        )
+    return check_num_tasks(method, num_tasks)
+
+
+class FrozenParameterWatch:
+    """Warn once when a method's learnable parameters have not moved after ``steps`` optimiser steps.
+
+    Call :meth:`check` at the start of every objective call: the first call stores the values, the call
+    after ``steps`` more compares them (one comparison in all, so no per-step cost). Parameters that never
+    change were left out of the optimizer, and the method then keeps its initial weights.
+    """
+
+    def __init__(self, steps: int = 3) -> None:
+        self.steps = steps
+        self.calls = 0
+        self.snapshot: list[Tensor] | None = None
+        self.done = False
+
+    def check(self, method: str, params: Sequence[Tensor], what: str) -> None:
+        if self.done:
+            return
+        if self.snapshot is None:
+            self.snapshot = [p.detach().clone() for p in params]
+            return
+        self.calls += 1
+        if self.calls < self.steps:
+            return
+        self.done = True
+        unchanged = all(torch.equal(a, p.detach()) for a, p in zip(self.snapshot, params))
+        self.snapshot = None
+        if unchanged:
+            warnings.warn(
+                f"{method}: its learnable {what} have not changed in {self.steps} steps; give "
+                "method.parameters() to the optimizer (e.g. torch.optim.Adam([*model.parameters(), "
+                f"*method.parameters()])), otherwise {method} keeps its initial weights",
+                stacklevel=3,
+            )

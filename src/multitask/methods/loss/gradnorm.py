@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from multitask.methods.base import LossContext, LossWeighting, register_method
-from multitask.methods.loss._checks import check_losses, check_num_tasks
+from multitask.methods.loss._checks import FrozenParameterWatch, check_losses, require_num_tasks
 
 
 @register_method("gradnorm")
@@ -30,14 +30,15 @@ class GradNorm(LossWeighting):
     0), (ii) adds ``∂L_grad/∂w`` to the weights' ``.grad`` (only the weights: ``L_grad`` never reaches
     the network), and (iii) returns the objective ``Σₜ wₜ Lₜ`` with the weights held constant, whose
     backward pass trains the network. The user's optimizer must get ``method.parameters()`` (the weights)
-    besides the model's parameters; the paper uses the network's optimizer and learning rate.
+    besides the model's parameters; the paper uses the network's optimizer and learning rate. If the
+    weights have not moved after 3 steps (left out of the optimizer) GradNorm warns once.
 
     ``W`` is ``params`` when given at construction, otherwise the last tensor of ``shared`` (as passed
     to ``multitask.backward``) with at least two dimensions, i.e. the weight matrix / kernel of the last
     shared layer. Standalone use (:meth:`combine`) needs ``params``.
 
     Args:
-        num_tasks: number of tasks ``T``.
+        num_tasks: number of tasks ``T``, required (``TypeError`` saying so when missing).
         alpha: asymmetry ``α`` (the paper uses 1.5 on NYUv2 and reports ``α ∈ (0, 3)`` to work; 0 pulls
             all gradient norms to their mean).
         params: the shared parameters whose gradient norms are balanced (default: see above).
@@ -46,13 +47,16 @@ class GradNorm(LossWeighting):
 
     _state_attrs: ClassVar[tuple[str, ...]] = ("initial_losses",)
 
-    def __init__(self, num_tasks: int, alpha: float = 1.5, params: Iterable[Tensor] | None = None) -> None:
+    def __init__(
+        self, num_tasks: int | None = None, alpha: float = 1.5, params: Iterable[Tensor] | None = None
+    ) -> None:
         super().__init__()
-        self.num_tasks = check_num_tasks("GradNorm", num_tasks)
+        self.num_tasks = require_num_tasks("GradNorm", "gradnorm", num_tasks, "loss weights", optimizer=True)
         if not alpha >= 0:
             raise ValueError(f"GradNorm: alpha must be >= 0, got {alpha}")
         self.alpha = float(alpha)
-        self.loss_weights = nn.Parameter(torch.ones(num_tasks))
+        self.loss_weights = nn.Parameter(torch.ones(self.num_tasks))
+        self._watch = FrozenParameterWatch()
         # a plain list: these are the model's tensors, not the method's parameters
         self._params: list[Tensor] | None = None
         if params is not None:
@@ -92,6 +96,7 @@ class GradNorm(LossWeighting):
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
         check_losses("GradNorm", losses, ctx.task_names, self.num_tasks)
+        self._watch.check("GradNorm", [self.loss_weights], "loss weights")
         self.renormalize()
         layer = self._layer(ctx)
         values = losses.detach()

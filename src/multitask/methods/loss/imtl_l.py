@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from multitask.methods.base import LossContext, LossWeighting, register_method
-from multitask.methods.loss._checks import check_losses, check_num_tasks
+from multitask.methods.loss._checks import FrozenParameterWatch, check_losses, require_num_tasks
 
 
 @register_method("imtl_l")
@@ -25,22 +25,25 @@ class IMTLL(LossWeighting):
     ``wₜ = exp(sₜ)``.
 
     The scales are ``nn.Parameter``s: give ``method.parameters()`` to the optimizer (the paper updates them
-    with the network by gradient descent).
+    with the network by gradient descent). If they have not moved after 3 steps (left out of the
+    optimizer) IMTL-L warns once.
 
     Args:
-        num_tasks: number of tasks ``T``.
+        num_tasks: number of tasks ``T``, required (``TypeError`` saying so when missing).
         init: initial value of every ``sₜ`` (default 0: unit weights, as in the paper and LibMTL).
     Modes: loss weighting (one backward pass; no Jacobian). The losses should be positive (the minimiser
     ``sₜ = −log Lₜ`` exists only for ``Lₜ > 0``); the objective itself is finite for any finite loss.
     """
 
-    def __init__(self, num_tasks: int, init: float = 0.0) -> None:
+    def __init__(self, num_tasks: int | None = None, init: float = 0.0) -> None:
         super().__init__()
-        self.num_tasks = check_num_tasks("IMTL_L", num_tasks)
-        self.log_scales = nn.Parameter(torch.full((num_tasks,), float(init)))
+        self.num_tasks = require_num_tasks("IMTL_L", "imtl_l", num_tasks, "log-scales", optimizer=True)
+        self.log_scales = nn.Parameter(torch.full((self.num_tasks,), float(init)))
+        self._watch = FrozenParameterWatch()
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
         check_losses("IMTL_L", losses, ctx.task_names, self.num_tasks)
+        self._watch.check("IMTL_L", [self.log_scales], "log-scales")
         s = self.log_scales.to(device=losses.device, dtype=losses.dtype)
         scale = torch.exp(s)
         total = (scale * losses - s).sum()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -12,6 +14,21 @@ from multitask.methods.base import LossContext, LossWeighting, register_method
 from multitask.methods.loss._checks import check_losses, check_nonnegative, check_num_tasks
 
 _IDEALS = ("zero", "running_min")
+#: the official schedule: 5 warm-up epochs (``STCH_warmup_epoch = 4`` plus the measuring epoch) in the
+#: paper's NYUv2 run of 200 epochs (``Xi-L/STCH``, ``STCH_MTL/examples/nyu/main_segnet.py``)
+_OFFICIAL_WARMUP, _OFFICIAL_EPOCHS = 5, 200
+
+
+def auto_warmup_epochs(num_epochs: int) -> int:
+    """The official warm-up share of the run, ``⌈5 E / 200⌉`` epochs, kept below the budget ``E``.
+
+    At least one epoch (it measures the normaliser) when ``E ≥ 2``; ``E − 1`` at most, so STCH itself
+    runs for at least one epoch; 0 for a one-epoch run (no warm-up, normaliser 1). ``E = 200`` gives the
+    official 5; the default bench's 4 epochs give 1.
+    """
+    if num_epochs < 2:
+        return 0
+    return min(math.ceil(_OFFICIAL_WARMUP * num_epochs / _OFFICIAL_EPOCHS), num_epochs - 1)
 
 
 @register_method("stch")
@@ -34,7 +51,16 @@ class STCH(LossWeighting):
     warm-up epoch's average losses become the normaliser ``n``, and STCH on the normalised log-losses
     starts after that with ideal point ``z* = 0``. ``warmup_epochs = 5`` reproduces the official default
     (``STCH_warmup_epoch = 4``: epochs 0–3 warm up, epoch 4 warms up and measures ``n``). With
-    ``warmup_epochs = 0`` there is no warm-up and ``n = 1``. ``log_losses=False`` uses ``fₜ = Lₜ / nₜ``
+    ``warmup_epochs = 0`` there is no warm-up and ``n = 1``.
+
+    Warm-up and budget: the warm-up objective ``Σₜ log Lₜ`` is SI's, so a run that ends inside the
+    warm-up is an SI run. The default ``warmup_epochs="auto"`` keeps the official share of the run
+    (5 of the NYUv2 run's 200 epochs) once the training loop gives the budget through
+    :meth:`on_train_begin`: :func:`auto_warmup_epochs` (``⌈E/40⌉``, at least 1 and at most ``E − 1``
+    epochs; 1 for the default bench's 4 epochs). Before that hook (standalone use) ``"auto"`` means the
+    official 5. Whenever the budget ends inside the warm-up, :meth:`on_train_begin` warns (once).
+
+    ``log_losses=False`` uses ``fₜ = Lₜ / nₜ``
     (the paper's general form). ``ideal="running_min"`` uses the running minimum of each ``fₜ`` seen so
     far (including the current step) as ``z*`` instead of 0.
 
@@ -46,7 +72,7 @@ class STCH(LossWeighting):
     Args:
         num_tasks: optional number of tasks, checked against the loss vector when given.
         mu: smoothing ``μ > 0`` (official default 1.0).
-        warmup_epochs: epochs of log-sum warm-up (default 5, see above).
+        warmup_epochs: epochs of log-sum warm-up, or ``"auto"`` (default: scaled to the run, see above).
         iters_per_epoch: when given, close an epoch automatically after this many steps.
         preference: optional positive ``λ`` (default all ones).
         log_losses: apply STCH to log-losses (default True, official) or to the losses.
@@ -68,7 +94,7 @@ class STCH(LossWeighting):
         self,
         num_tasks: int | None = None,
         mu: float = 1.0,
-        warmup_epochs: int = 5,
+        warmup_epochs: int | str = "auto",
         iters_per_epoch: int | None = None,
         preference: Sequence[float] | Tensor | None = None,
         log_losses: bool = True,
@@ -78,8 +104,10 @@ class STCH(LossWeighting):
         super().__init__()
         if not mu > 0:
             raise ValueError(f"STCH: mu must be > 0, got {mu}")
-        if isinstance(warmup_epochs, bool) or int(warmup_epochs) < 0:
-            raise ValueError(f"STCH: warmup_epochs must be an int >= 0, got {warmup_epochs}")
+        if warmup_epochs != "auto" and (
+            isinstance(warmup_epochs, (bool, str)) or not isinstance(warmup_epochs, int) or warmup_epochs < 0
+        ):
+            raise ValueError(f"STCH: warmup_epochs must be 'auto' or an int >= 0, got {warmup_epochs!r}")
         if iters_per_epoch is not None and (isinstance(iters_per_epoch, bool) or int(iters_per_epoch) < 1):
             raise ValueError(f"STCH: iters_per_epoch must be a positive int, got {iters_per_epoch}")
         if ideal not in _IDEALS:
@@ -88,7 +116,10 @@ class STCH(LossWeighting):
             raise ValueError(f"STCH: eps must be > 0, got {eps}")
         self.num_tasks = None if num_tasks is None else check_num_tasks("STCH", num_tasks)
         self.mu = float(mu)
-        self.warmup_epochs = int(warmup_epochs)
+        #: the setting as given ("auto" or an int); ``warmup_epochs`` is the number in force
+        self.warmup_setting: int | str = warmup_epochs
+        self.warmup_epochs = _OFFICIAL_WARMUP if warmup_epochs == "auto" else int(warmup_epochs)
+        self._budget_warned = False
         self.iters_per_epoch = None if iters_per_epoch is None else int(iters_per_epoch)
         self.preference: list[float] | None = None
         if preference is not None:
@@ -122,6 +153,21 @@ class STCH(LossWeighting):
         return self.epochs_done < self.warmup_epochs
 
     # ---- epochs ------------------------------------------------------------------------------
+    def on_train_begin(self, num_epochs: int, steps_per_epoch: int) -> None:
+        """Fit the warm-up to the run's budget (``"auto"``) and warn once if the run ends inside it."""
+        if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
+            raise ValueError(f"STCH: num_epochs must be an int >= 1, got {num_epochs!r}")
+        if self.warmup_setting == "auto":
+            self.warmup_epochs = auto_warmup_epochs(num_epochs)
+        if self.warmup_epochs >= num_epochs and not self._budget_warned:
+            self._budget_warned = True
+            warnings.warn(
+                f"STCH: the warm-up lasts {self.warmup_epochs} epochs but the run has {num_epochs}: it ends "
+                "inside the warm-up, whose objective Σ log L is SI's, so this run is SI, not STCH; lower "
+                "warmup_epochs (or use warmup_epochs='auto') or train longer",
+                stacklevel=2,
+            )
+
     def record(self, losses: Tensor) -> None:
         """Add one step's loss values to the current epoch's average."""
         values = [float(v) for v in losses.detach().reshape(-1).tolist()]
@@ -184,6 +230,6 @@ class STCH(LossWeighting):
 
     def extra_repr(self) -> str:
         return (
-            f"mu={self.mu:g}, warmup_epochs={self.warmup_epochs}, log_losses={self.log_losses}, "
+            f"mu={self.mu:g}, warmup_epochs={self.warmup_setting!r}, log_losses={self.log_losses}, "
             f"ideal={self.ideal!r}"
         )

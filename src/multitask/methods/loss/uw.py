@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from multitask.methods.base import LossContext, LossWeighting, register_method
-from multitask.methods.loss._checks import check_losses, check_num_tasks
+from multitask.methods.loss._checks import FrozenParameterWatch, check_losses, require_num_tasks
 
 
 @register_method("uw")
@@ -26,21 +26,25 @@ class UW(LossWeighting):
     tends to ``1/(2Lₜ)``. The reported weights are ``wₜ = ½ exp(−sₜ)`` (``∂L/∂Lₜ``).
 
     The log-variances are ``nn.Parameter``s: give ``method.parameters()`` to the optimizer (the paper
-    trains them with the network's optimizer and learning rate).
+    trains them with the network's optimizer and learning rate). If they have not moved after 3 steps
+    (left out of the optimizer) UW warns once.
 
     Args:
-        num_tasks: number of tasks ``T`` (the parameters exist before the optimizer is built).
+        num_tasks: number of tasks ``T``, required (the parameters exist before the optimizer is built;
+            a missing value raises ``TypeError`` saying so).
         init: initial value of every ``sₜ`` (default 0, i.e. σₜ = 1 and weights ½; LibMTL uses −0.5).
     Modes: loss weighting (one backward pass; no Jacobian). Losses may be negative (no logarithms).
     """
 
-    def __init__(self, num_tasks: int, init: float = 0.0) -> None:
+    def __init__(self, num_tasks: int | None = None, init: float = 0.0) -> None:
         super().__init__()
-        self.num_tasks = check_num_tasks("UW", num_tasks)
-        self.log_vars = nn.Parameter(torch.full((num_tasks,), float(init)))
+        self.num_tasks = require_num_tasks("UW", "uw", num_tasks, "log-variances", optimizer=True)
+        self.log_vars = nn.Parameter(torch.full((self.num_tasks,), float(init)))
+        self._watch = FrozenParameterWatch()
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
         check_losses("UW", losses, ctx.task_names, self.num_tasks)
+        self._watch.check("UW", [self.log_vars], "log-variances")
         s = self.log_vars.to(device=losses.device, dtype=losses.dtype)
         precision = 0.5 * torch.exp(-s)
         total = (precision * losses + 0.5 * s).sum()
