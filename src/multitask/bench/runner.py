@@ -12,10 +12,11 @@ Every name of a grid (dataset, architectures, backbones, methods and their keywo
 by :func:`check_grid` before any training starts; an unknown one is a ``ValueError`` that suggests the
 closest registered names.
 
-``jobs > 1`` runs independent runs in a pool of local processes (``spawn``), each with
-``threads_per_job`` torch threads (default 1): the baselines of every seed are queued first and a
-seed's other runs are queued as soon as its baseline finished. A run's result does not depend on the
-pool: it is seeded by its own seed and runs alone in its process.
+``jobs > 1`` runs independent runs in a pool of local processes (``spawn``), each run with
+``threads_per_job`` torch threads (default 1, also when serial): the baselines of every seed are queued
+first and a seed's other runs as soon as its baseline finished. A run's result does not depend on
+``jobs``: it is seeded by its own seed, runs alone in its process and uses the same thread count
+(a CPU run's floats do depend on the thread count).
 
 A method entry is a registered name (``"cagrad"``), a name with keyword arguments and that string as
 its label (``"pmtl[preference_index=0]"``, values read as YAML), or a dict
@@ -274,7 +275,7 @@ def run_grid(
     out_dir: str | Path,
     *,
     jobs: int = 1,
-    threads_per_job: int | None = None,
+    threads_per_job: int | None = 1,
     progress: bool = False,
     log=print,
 ) -> list[dict[str, Any]]:
@@ -282,8 +283,9 @@ def run_grid(
     baselines first, then seed-major in grid order, whatever order they finished in.
 
     ``jobs``: local worker processes (1: in this process). ``threads_per_job``: torch threads per run
-    (default: 1 with ``jobs > 1``, torch's own setting with ``jobs = 1``). ``progress`` shows a progress
-    bar per run (``jobs = 1`` only).
+    (default 1; ``None``: torch's own setting). A CPU run's floats depend on its thread count, not on
+    ``jobs``: with the same ``threads_per_job`` a grid gives bitwise the same runs serially and in a
+    pool. ``progress`` shows a progress bar per run (``jobs = 1`` only).
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
@@ -302,8 +304,9 @@ def run_grid(
             s.config["train"]["baseline"] = reference
         return runs
 
-    threads = threads_per_job if threads_per_job is not None else (1 if jobs > 1 else None)
-    records = execute(baselines, followers, _run_one, jobs=jobs, threads=threads, log=log, failure=failure)
+    records = execute(
+        baselines, followers, _run_one, jobs=jobs, threads=threads_per_job, log=log, failure=failure
+    )
     order = {id(s): i for i, s in enumerate(baselines + others)}
     return [rec for spec, rec in sorted(records, key=lambda sr: order[id(sr[0])])]
 
