@@ -95,9 +95,10 @@ def _flag_identical(rows: list[dict[str, Any]]) -> None:
             )
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (``None`` for a single value)."""
     arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else None
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None]]:
@@ -162,7 +163,7 @@ def _fmt(value: Any, col: str, best: float | None) -> str:
     else:
         mean, std = value
         digits = 2 if col.startswith("delta") or col == "step_ms" else 4
-        text = f"{mean:.{digits}f} ± {std:.{digits}f}" if std else f"{mean:.{digits}f}"
+        text = f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
     return f"**{text}**" if best is not None and math.isclose(mean, best, rel_tol=0, abs_tol=1e-12) else text
 
 
