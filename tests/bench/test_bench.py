@@ -1,6 +1,6 @@
 import json
 
-from multitask.bench.plots import make_plots
+from multitask.bench.plots import make_plots, plot_run
 from multitask.bench.report import summarize, write_report
 from multitask.bench.runner import Grid, run_grid
 
@@ -17,12 +17,12 @@ BASE = {
 
 
 def test_tiny_grid_writes_all_outputs_and_resumes(tmp_path):
-    grid = Grid(base=BASE, architectures=["hps"], methods=["ew", "uw"], seeds=[0])
+    grid = Grid(base=BASE, architectures=["hps"], methods=["ew", "mgda"], seeds=[0])
     records = run_grid(grid, tmp_path, log=lambda msg: None)
     assert [(r["model"], r["method"], r["status"]) for r in records] == [
         ("single_task", "ew", "ok"),
         ("hps", "ew", "ok"),
-        ("hps", "uw", "ok"),
+        ("hps", "mgda", "ok"),
     ]
     for r in records:
         assert (tmp_path / "runs" / r["model"] / r["method"] / "seed0" / "result.json").is_file()
@@ -35,6 +35,11 @@ def test_tiny_grid_writes_all_outputs_and_resumes(tmp_path):
     names = {p.name for p in pngs}
     assert {"val_curves_hps.png", "metric_bars_hps.png", "pareto_hps.png", "weights_hps.png"} <= names
     assert all(p.stat().st_size > 1000 for p in pngs)
+    assert not any("single_task" in n for n in names)  # the baseline is the reference line, not an arch
+    # one run's plots from its logs, into its folder (what `multitask train` draws)
+    assert {p.name for p in plot_run(records[2]["dir"])} == {"curves.png", "weights.png", "cosines.png"}
+    assert {p.name for p in plot_run(records[1]["dir"])} == {"curves.png"}  # EW: constant weights
+    assert plot_run(tmp_path) == []  # nothing logged there
 
     logs = []
     again = run_grid(grid, tmp_path, log=logs.append)  # everything finished: nothing reruns

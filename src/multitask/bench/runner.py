@@ -270,6 +270,14 @@ def _check_kwargs(what: str, cls: Any, kwargs: dict[str, Any]) -> None:
             raise ValueError(f"{what} has no argument {key!r}; {hint}arguments: {known}")
 
 
+def default_jobs() -> int:
+    """Runs at once by default: 2, or 1 on a single-core machine."""
+    import os
+
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(2, available))
+
+
 def run_grid(
     grid: Grid,
     out_dir: str | Path,
