@@ -77,8 +77,8 @@ def integer_epochs(ax: Any, axis: str = "x", start: int = 0, end: int | None = N
 
     getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True, nbins=10))
     getattr(ax, f"set_{axis}label")("epoch")
-    if end is not None:
-        getattr(ax, f"set_{axis}lim")(start, end)
+    if end is not None:  # a small margin keeps the last epoch's markers whole
+        getattr(ax, f"set_{axis}lim")(start - 0.03 * (end - start), end + 0.03 * (end - start))
 
 
 def smooth(values: np.ndarray, width: int) -> np.ndarray:

@@ -154,7 +154,9 @@ def _cosines(steps, tasks, title, path: Path) -> Path | None:
         right.plot(x, P.smooth(v, width), color=f"C{k % 10}", lw=1.2, label=f"{a} · {b}")
     right.axhline(0, color="0.6", lw=0.6)
     right.set_ylim(-1, 1)
-    right.set_title(f"cosine over training (running mean of {width} steps)", fontsize=9)
+    right.set_title(
+        "cosine over training" + (f" (running mean of {width} steps)" if width > 1 else ""), fontsize=9
+    )
     P.integer_epochs(right, end=int(max(x)) + 1)
     right.legend(fontsize=7)
     fig.suptitle(f"task-gradient cosines · {title}", fontsize=10)
