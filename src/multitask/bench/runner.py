@@ -312,6 +312,8 @@ def run_grid(
             s.config["train"]["baseline"] = reference
         return runs
 
+    if all((s.run_dir / "result.json").is_file() for s in baselines + others):
+        jobs = 1  # everything finished earlier: no worker to start
     records = execute(
         baselines, followers, _run_one, jobs=jobs, threads=threads_per_job, log=log, failure=failure
     )
