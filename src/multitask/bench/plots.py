@@ -189,9 +189,13 @@ def _bars(runs, base, ctx: str, path: Path) -> Path | None:
         means = np.array([stats[m][0] for m in order])
         stds = np.array([stats[m][1] for m in order])
         ref = _stats(base, task, metric)[0] if base else None
-        ax.barh(range(len(order)), means, xerr=stds, capsize=2, color="tab:blue", alpha=0.8)
+        several = len({r["seed"] for r in runs}) > 1
+        ax.barh(
+            range(len(order)), means, xerr=stds if several else None, capsize=2, color="tab:blue", alpha=0.8
+        )
         ax.set_yticks(range(len(order)), order, fontsize=7)
-        lows, highs = list(means - stds), list(means + stds)
+        keep = _inliers(means[:, None])  # a far outlier must not squash the others' differences
+        lows, highs = list((means - stds)[keep]), list((means + stds)[keep])
         note = ""
         if ref is not None:
             ax.axvline(ref, color="k", ls="--", lw=1.2)
@@ -201,6 +205,11 @@ def _bars(runs, base, ctx: str, path: Path) -> Path | None:
         lo, hi = min(lows), max(highs)
         pad = 0.08 * (hi - lo) + 1e-9
         ax.set_xlim(lo - pad, hi + pad)  # bars start where the differences are visible
+        for k in np.flatnonzero(~keep):  # an outlier's bar leaves the view: its value is written instead
+            below = means[k] < lo
+            ax.text(lo - 0.9 * pad if below else hi + 0.9 * pad, k, f"{'◂ ' if below else ''}{means[k]:.3g}"
+                    f"{'' if below else ' ▸'}", ha="left" if below else "right", va="center", fontsize=7,
+                    color="tab:red")  # fmt: skip
         ax.set_ylim(len(order) - 0.4, -0.6)  # index 0 (the best) at the top
         ax.set_title(f"{task}: test {metric} ({'↑' if higher else '↓'}), mean ± std{note}", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
