@@ -7,7 +7,8 @@ Per architecture of the grid, in ``<out>/plots/``:
 * ``weights_<arch>.png``: the method weights over training (methods whose weights change; first seed);
 * ``cosines_<arch>.png``: mean task-gradient cosine matrix per gradient method, values in the cells;
 * ``metric_bars_<arch>.png``: each task's main test metric per method, mean ± std over seeds, sorted
-  best first, the axis zoomed to the values, the single-task baseline drawn as a line;
+  best first, the axis zoomed to the values (a far outlier, e.g. a method that did not train, leaves the
+  view and its value is written at the edge), the single-task baseline drawn as a line;
 * ``pareto_<arch>.png`` (two-task problems): main test metric of task 1 vs task 2 per method (mean, with
   std bars), non-dominated methods highlighted, the single-task baseline as a star, zoomed to where
   most points are (a far outlier is drawn at the edge, its label giving its values), labels that do
