@@ -246,12 +246,15 @@ def check_grid(grid: Grid, out_dir: str | Path = ".") -> None:
         if grid.mode == "parameters" and not getattr(cls, "supports_parameters", True):
             problems.append(f"method {name!r} does not run in parameters mode: {cls.parameters_error}")
         attempt(_check_kwargs, f"method {name!r}", cls, _method_kwargs(grid, label, name, kwargs))
-    if not problems:
+    models = [_arch(a, grid.base) for a in [BASELINE[0], *grid.architectures]]
+    if grid.baseline_backbone:
+        models.append({"name": BASELINE[0], "backbone": grid.baseline_backbone})
+    for model in models:
+        attempt(MODELS.get, model.get("name"))
+        if model.get("backbone"):
+            attempt(BACKBONES.get, model["backbone"])
+    if not problems:  # names are right: every run's config must load (keys, types)
         for spec in (s for group in plan(grid, out_dir) for s in group):
-            model = spec.config["model"]
-            attempt(MODELS.get, model["name"])
-            if model.get("backbone"):
-                attempt(BACKBONES.get, model["backbone"])
             attempt(Config.from_dict, spec.config)
     if problems:
         raise ValueError("bad benchmark grid (nothing was trained):\n  " + "\n  ".join(problems))
