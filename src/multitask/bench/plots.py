@@ -246,6 +246,14 @@ def _pareto(runs, base, ctx: str, path: Path) -> Path | None:
     near = ~far
     ax.errorbar(pts[near, 0], pts[near, 1], xerr=err[near, 0], yerr=err[near, 1], fmt="none",
                 ecolor="0.85", lw=0.6, zorder=1)  # fmt: skip
+    spreads: dict[str, list[int]] = {}  # one method run with several settings (Pareto MTL's preferences)
+    for i, m in enumerate(methods):
+        name = next(r.get("method_name", m) for r in runs if r["method"] == m)
+        spreads.setdefault(name, []).append(i)
+    for name, idx in spreads.items():
+        if len(idx) > 1:
+            ax.plot(shown[idx, 0], shown[idx, 1], ls=":", lw=1, color="tab:purple", zorder=2,
+                    label=f"{name}: its settings ({len(idx)})")  # fmt: skip
     for mask, color, label in ((~front, "grey", "dominated"), (front, "tab:red", "non-dominated")):
         sel = mask & near
         ax.scatter(pts[sel, 0], pts[sel, 1], c=color, s=18, label=label, zorder=3)
@@ -271,7 +279,8 @@ def _pareto(runs, base, ctx: str, path: Path) -> Path | None:
     ax.set_ylabel(f"{tasks[1]} test {m2} ({'↑' if h2 else '↓'})")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
-    ax.set_title(f"test metrics, mean over seeds (bars: std)\n{ctx}", fontsize=9)
+    several = len({r["seed"] for r in runs}) > 1
+    ax.set_title(f"test metrics{', mean over seeds (bars: std)' if several else ''}\n{ctx}", fontsize=9)
     fig.tight_layout()
     P.place_labels(ax, np.array(xs), np.array(ys), labels)
     return P.save(fig, path)
