@@ -81,3 +81,28 @@ def test_report_marks_undefined_delta_m_instead_of_failing(tmp_path):
     assert rows[("hps", "ew")]["delta_m_N"] is None  # d1's baseline is 0: undefined, not a crash
     md = write_report(records, tmp_path)
     assert "delta_m_N undefined" in md and "'d1'" in md
+
+
+def test_report_aggregates_seeds_and_flags_two_names_for_one_run(tmp_path):
+    hib = {"a": {"acc": True}, "b": {"acc": True}}
+
+    def rec(method, seed, a, b):
+        return {"status": "ok", "model": "hps" if method != "ew0" else "single_task",
+                "method": "ew" if method == "ew0" else method, "seed": seed, "params": 1,
+                "step_time_ms": 1.0, "higher_is_better": hib, "test": {"a": {"acc": a}, "b": {"acc": b}},
+                "val": {"a": {"acc": a}, "b": {"acc": b}}}  # fmt: skip
+
+    records = [rec("ew0", 0, 0.5, 0.5), rec("ew0", 1, 0.5, 0.5)]
+    records += [rec("fairgrad", s, 0.6, 0.4 + s / 10) for s in (0, 1)]
+    records += [rec("nash_mtl", s, 0.6, 0.4 + s / 10) for s in (0, 1)]  # the same run, renamed
+    records += [rec("mgda", 0, 0.6, 0.4), rec("mgda", 1, 0.6, 0.45)]  # equal on seed 0 only
+    rows = {r["method"]: r for r in summarize(records) if r["model"] == "hps"}
+    mean, std = rows["fairgrad"]["b/acc"]
+    assert abs(mean - 0.45) < 1e-12 and abs(std - 0.0707106781) < 1e-9  # sample std over the seeds
+    dm = [((0.6 - 0.5) / 0.5 + (0.4 + s / 10 - 0.5) / 0.5) / 2 * 100 for s in (0, 1)]
+    assert abs(rows["fairgrad"]["delta_m_V"][0] - sum(dm) / 2) < 1e-9
+    assert any("nash_mtl" in n for n in rows["fairgrad"]["notes"])
+    assert any("fairgrad" in n for n in rows["nash_mtl"]["notes"])
+    assert "notes" not in rows["mgda"]
+    md = write_report(records, tmp_path)
+    assert "0.4500 ± 0.0707" in md and "the same run under two names" in md

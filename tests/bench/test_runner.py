@@ -43,6 +43,9 @@ def test_pool_gives_the_serial_runs_bitwise_and_baselines_go_first(tmp_path):
     for seed in (0, 1):  # a seed's runs are queued only after its baseline finished
         idx = [i for i, line in enumerate(lines) if f"/seed{seed}:" in line]
         assert "single_task/ew" in lines[idx[0]] and len(idx) == 3
+    again: list[str] = []
+    run_grid(grid, tmp_path / "pool", jobs=2, log=again.append)  # resumable: nothing reruns
+    assert len(again) == 6 and all(line.startswith("[skip]") for line in again)
     rows = {(r["model"], r["method"]): r for r in summarize(pooled)}
     mean, std = rows[("hps", "mgda")]["delta_m_V"]
     assert rows[("hps", "mgda")]["seeds"] == 2 and std is not None and std >= 0
