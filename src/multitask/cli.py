@@ -51,13 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         help="run a benchmark grid",
         description=(
             "Run a benchmark grid (resumable) and print its table. With no arguments: MultiMNIST, hard "
-            "parameter sharing, the single-task baseline and every registered method, 1 seed."
+            "parameter sharing, the single-task baseline and every registered method, 3 seeds."
         ),
     )
     b.add_argument("--suite", default="default", help="default (MultiMNIST) or dense (synthetic scenes)")
     b.add_argument("--methods", nargs="+", default=None, help="methods to run (default: all registered)")
     b.add_argument("--archs", nargs="+", default=None, help="architectures (default: the suite's)")
-    b.add_argument("--seeds", type=int, nargs="+", default=[0])
+    b.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the suite's, 0 1 2)")
+    b.add_argument("--jobs", type=int, default=None, help="runs at once, one torch thread each (default 2)")
     b.add_argument("--out", default=None, help="output folder (default: bench_out/<suite>)")
     b.add_argument("--mode", default="parameters", choices=["parameters", "features"])
     b.add_argument(
@@ -173,7 +174,7 @@ def _list(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from multitask.bench.plots import make_plots
     from multitask.bench.report import write_report
-    from multitask.bench.runner import run_grid, suite_grid
+    from multitask.bench.runner import default_jobs, run_grid, suite_grid
     from multitask.train.config import apply_overrides
 
     grid = suite_grid(args.suite, methods=args.methods, seeds=args.seeds)
@@ -183,7 +184,7 @@ def _bench(args: argparse.Namespace) -> int:
     grid.base = apply_overrides(grid.base, args.overrides)
     out = Path(args.out or f"bench_out/{args.suite}")
     t0 = time.perf_counter()
-    records = run_grid(grid, out, progress=args.progress)
+    records = run_grid(grid, out, progress=args.progress, jobs=args.jobs or default_jobs())
     wall = time.perf_counter() - t0
     title = (
         f"{grid.base['data']['name']} — test metrics, mean ± std over {len(grid.seeds)} seed(s); "

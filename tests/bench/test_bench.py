@@ -1,6 +1,6 @@
 import json
 
-from multitask.bench.plots import make_plots
+from multitask.bench.plots import make_plots, plot_run
 from multitask.bench.report import summarize, write_report
 from multitask.bench.runner import Grid, run_grid
 
@@ -17,12 +17,12 @@ BASE = {
 
 
 def test_tiny_grid_writes_all_outputs_and_resumes(tmp_path):
-    grid = Grid(base=BASE, architectures=["hps"], methods=["ew", "uw"], seeds=[0])
+    grid = Grid(base=BASE, architectures=["hps"], methods=["ew", "mgda"], seeds=[0])
     records = run_grid(grid, tmp_path, log=lambda msg: None)
     assert [(r["model"], r["method"], r["status"]) for r in records] == [
         ("single_task", "ew", "ok"),
         ("hps", "ew", "ok"),
-        ("hps", "uw", "ok"),
+        ("hps", "mgda", "ok"),
     ]
     for r in records:
         assert (tmp_path / "runs" / r["model"] / r["method"] / "seed0" / "result.json").is_file()
@@ -30,11 +30,16 @@ def test_tiny_grid_writes_all_outputs_and_resumes(tmp_path):
     assert (tmp_path / "results.csv").is_file() and (tmp_path / "results.md").read_text() == md
     assert "Δm_V" in md and "Δm_N" in md and "**" in md
     rows = {(r["model"], r["method"]): r for r in summarize(records)}
-    assert rows[("single_task", "ew")]["delta_m_V"] == (0.0, 0.0)
+    assert rows[("single_task", "ew")]["delta_m_V"] == (0.0, None)  # one seed: no std
     pngs = make_plots(records, tmp_path)
     names = {p.name for p in pngs}
     assert {"val_curves_hps.png", "metric_bars_hps.png", "pareto_hps.png", "weights_hps.png"} <= names
     assert all(p.stat().st_size > 1000 for p in pngs)
+    assert not any("single_task" in n for n in names)  # the baseline is the reference line, not an arch
+    # one run's plots from its logs, into its folder (what `multitask train` draws)
+    assert {p.name for p in plot_run(records[2]["dir"])} == {"curves.png", "weights.png", "cosines.png"}
+    assert {p.name for p in plot_run(records[1]["dir"])} == {"curves.png"}  # EW: constant weights
+    assert plot_run(tmp_path) == []  # nothing logged there
 
     logs = []
     again = run_grid(grid, tmp_path, log=logs.append)  # everything finished: nothing reruns
@@ -76,3 +81,28 @@ def test_report_marks_undefined_delta_m_instead_of_failing(tmp_path):
     assert rows[("hps", "ew")]["delta_m_N"] is None  # d1's baseline is 0: undefined, not a crash
     md = write_report(records, tmp_path)
     assert "delta_m_N undefined" in md and "'d1'" in md
+
+
+def test_report_aggregates_seeds_and_flags_two_names_for_one_run(tmp_path):
+    hib = {"a": {"acc": True}, "b": {"acc": True}}
+
+    def rec(method, seed, a, b):
+        return {"status": "ok", "model": "hps" if method != "ew0" else "single_task",
+                "method": "ew" if method == "ew0" else method, "seed": seed, "params": 1,
+                "step_time_ms": 1.0, "higher_is_better": hib, "test": {"a": {"acc": a}, "b": {"acc": b}},
+                "val": {"a": {"acc": a}, "b": {"acc": b}}}  # fmt: skip
+
+    records = [rec("ew0", 0, 0.5, 0.5), rec("ew0", 1, 0.5, 0.5)]
+    records += [rec("fairgrad", s, 0.6, 0.4 + s / 10) for s in (0, 1)]
+    records += [rec("nash_mtl", s, 0.6, 0.4 + s / 10) for s in (0, 1)]  # the same run, renamed
+    records += [rec("mgda", 0, 0.6, 0.4), rec("mgda", 1, 0.6, 0.45)]  # equal on seed 0 only
+    rows = {r["method"]: r for r in summarize(records) if r["model"] == "hps"}
+    mean, std = rows["fairgrad"]["b/acc"]
+    assert abs(mean - 0.45) < 1e-12 and abs(std - 0.0707106781) < 1e-9  # sample std over the seeds
+    dm = [((0.6 - 0.5) / 0.5 + (0.4 + s / 10 - 0.5) / 0.5) / 2 * 100 for s in (0, 1)]
+    assert abs(rows["fairgrad"]["delta_m_V"][0] - sum(dm) / 2) < 1e-9
+    assert any("nash_mtl" in n for n in rows["fairgrad"]["notes"])
+    assert any("fairgrad" in n for n in rows["nash_mtl"]["notes"])
+    assert "notes" not in rows["mgda"]
+    md = write_report(records, tmp_path)
+    assert "0.4500 ± 0.0707" in md and "the same run under two names" in md

@@ -6,11 +6,17 @@
 * ``Δm_N`` (Nash-MTL / LibMTL): mean over all metrics of the relative change, signed so that
   **lower is better**.
 
-Both are computed per seed against the same seed's single-task test results, then averaged.
+Both are computed per seed against the same seed's single-task test results, then averaged (mean ±
+sample std over the seeds that finished; the ``seeds`` column says how many).
+
+Two methods whose test and validation metrics are identical on every seed are flagged in the notes:
+they are almost surely the same run under two names (e.g. a method whose schedule never left a
+warm-up that equals another method).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,9 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["error"] = runs[0].get("error", "failed")
             rows.append(row)
             continue
+        for r in runs:
+            if r.get("status") != "ok":
+                row.setdefault("notes", []).append(f"seed {r['seed']} failed: {str(r.get('error'))[:120]}")
         hib = ok[0]["higher_is_better"]
         for task, metrics in hib.items():
             for metric in metrics:
@@ -61,13 +70,35 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["step_ms"] = _mean_std(times) if times else None
         row["params"] = ok[0]["params"]
         row["_hib"] = hib
+        row["_fingerprint"] = json.dumps(
+            sorted(((r["seed"], r["test"], r.get("val")) for r in ok), key=lambda t: t[0]),
+            sort_keys=True,
+            default=str,
+        )
         rows.append(row)
+    _flag_identical(rows)
     return rows
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def _flag_identical(rows: list[dict[str, Any]]) -> None:
+    """Note on each row whose metrics equal another method's on every seed (same architecture)."""
+    by_print: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if "_fingerprint" in row:
+            by_print.setdefault((row["model"], row["_fingerprint"]), []).append(row)
+    for same in by_print.values():
+        for row in same if len(same) > 1 else []:
+            others = ", ".join(r["method"] for r in same if r is not row)
+            row.setdefault("notes", []).append(
+                f"identical test and validation metrics to {others} on every seed ({row['seeds']}): "
+                "the same run under two names?"
+            )
+
+
+def _mean_std(values: list[float]) -> tuple[float, float | None]:
+    """Mean and sample standard deviation (``None`` for a single value)."""
     arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else None
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None]]:
@@ -105,12 +136,12 @@ def markdown_table(rows: list[dict[str, Any]], title: str = "") -> str:
         "step_ms": "step ms (↓)",
         "params": "params",
     }
-    header = ["arch", "method"] + [names.get(c, f"{c} ({'↑' if h else '↓'})") for c, h in cols]
+    header = ["arch", "method", "seeds"] + [names.get(c, f"{c} ({'↑' if h else '↓'})") for c, h in cols]
     lines = [f"### {title}", ""] if title else []
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     best = {c: _best(rows, c, h) for c, h in cols}
     for row in rows:
-        cells = [row["model"], row["method"]]
+        cells = [row["model"], row["method"], str(row["seeds"])]
         if "error" in row:
             cells += [f"failed: {row['error'][:80]}"] + [""] * (len(cols) - 1)
         else:
@@ -132,7 +163,7 @@ def _fmt(value: Any, col: str, best: float | None) -> str:
     else:
         mean, std = value
         digits = 2 if col.startswith("delta") or col == "step_ms" else 4
-        text = f"{mean:.{digits}f} ± {std:.{digits}f}" if std else f"{mean:.{digits}f}"
+        text = f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
     return f"**{text}**" if best is not None and math.isclose(mean, best, rel_tol=0, abs_tol=1e-12) else text
 
 
@@ -144,7 +175,7 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
     for row in rows:
         rec: dict[str, Any] = {}
         for key, value in row.items():
-            if key == "_hib":
+            if key.startswith("_"):
                 continue
             if key == "notes":
                 rec[key] = "; ".join(value)

@@ -4,14 +4,31 @@ Each run trains with :class:`~multitask.train.trainer.Trainer` into
 ``<out>/runs/<arch>/<method>/seed<k>/`` and leaves a ``result.json``; a run that has one is skipped, a
 run with only a checkpoint resumes, so an interrupted grid continues where it stopped. The
 single-task baseline (architecture ``single_task`` with equal weighting) is run first for every seed:
-its validation results drive the model selection (validation Δm) of the other runs, and its test
-results are the reference for the Δm columns of the report. A run that fails leaves ``error.json``
+its validation results drive the model selection (validation Δm) of that seed's other runs, and its
+test results are the reference for the Δm columns of the report. A run that fails leaves ``error.json``
 with the message, and the report shows it.
+
+Every name of a grid (dataset, architectures, backbones, methods and their keyword names) is checked
+by :func:`check_grid` before any training starts; an unknown one is a ``ValueError`` that suggests the
+closest registered names.
+
+``jobs > 1`` runs independent runs in a pool of local processes (``spawn``), each run with
+``threads_per_job`` torch threads (default 1, also when serial): the baselines of every seed are queued
+first and a seed's other runs as soon as its baseline finished. A run's result does not depend on
+``jobs``: it is seeded by its own seed, runs alone in its process and uses the same thread count
+(a CPU run's floats do depend on the thread count).
+
+A method entry is a registered name (``"cagrad"``), a name with keyword arguments and that string as
+its label (``"pmtl[preference_index=0]"``, values read as YAML), or a dict
+``{"name": ..., "kwargs": {...}, "label": ...}``; the label names the run folder and the table row, so
+one method can appear several times (e.g. Pareto MTL with several preferences).
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import inspect
 import json
 import time
 import traceback
@@ -19,10 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 import multitask as mt
+from multitask.bench._pool import execute
 from multitask.train.config import Config
 from multitask.train.logging import write_json
-from multitask.train.trainer import Trainer
 
 BASELINE = ("single_task", "ew")
 
@@ -30,16 +49,24 @@ BASELINE = ("single_task", "ew")
 @dataclass
 class Grid:
     """A benchmark grid. ``base`` is a config dict (data/optim/train settings) shared by every run;
-    ``architectures`` entries are model names or ``{"name": ..., "backbone": ..., "kwargs": {...}}``."""
+    ``architectures`` entries are model names or ``{"name": ..., "backbone": ..., "kwargs": {...}}``;
+    ``methods`` entries are names, ``"name[key=value,...]"`` strings or
+    ``{"name": ..., "kwargs": {...}, "label": ...}`` dicts (module docstring)."""
 
     base: dict[str, Any]
     architectures: list[Any]
-    methods: list[str]
+    methods: list[Any]
     seeds: list[int] = field(default_factory=lambda: [0])
     method_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     mode: str = "parameters"
     baseline_backbone: str | None = None
 
+
+# Pareto MTL spread over three of its five preference vectors, u = (1, 0), (1, 1)/√2, (0, 1)
+PMTL_SPREAD = [
+    {"name": "pmtl", "kwargs": {"preference_index": k, "num_preferences": 5}, "label": f"pmtl[{k}/5]"}
+    for k in (0, 2, 4)
+]
 
 SUITES: dict[str, dict[str, Any]] = {
     "default": {
@@ -50,7 +77,8 @@ SUITES: dict[str, dict[str, Any]] = {
             "train": {"epochs": 4},
         },
         "architectures": ["hps"],
-        "methods": ["ew", "uw", "dwa", "gradnorm", "mgda", "pcgrad", "cagrad", "imtl_g"],
+        "methods": ["ew", "uw", "dwa", "gradnorm", "mgda", "pcgrad", "cagrad", "imtl_g", *PMTL_SPREAD],
+        "seeds": [0, 1, 2],
     },
     "dense": {
         "base": {
@@ -68,6 +96,7 @@ SUITES: dict[str, dict[str, Any]] = {
         "architectures": ["hps", "mtan", "cross_stitch"],
         "methods": ["ew", "uw", "dwa", "mgda", "pcgrad", "cagrad", "imtl_g"],
         "all_methods": False,  # dense training on a CPU: the listed methods only (--methods for more)
+        "seeds": [0],
     },
 }
 
@@ -75,21 +104,51 @@ SUITES: dict[str, dict[str, Any]] = {
 def suite_grid(
     name: str, *, methods: list[str] | None = None, all_methods: bool = True, seeds: list[int] | None = None
 ) -> Grid:
-    """A named suite. With ``all_methods`` every other registered method is appended."""
+    """A named suite. With ``all_methods`` every other registered method that runs in parameters mode
+    is appended; ``seeds`` defaults to the suite's (default suite: 0, 1, 2)."""
     if name not in SUITES:
-        raise ValueError(f"unknown suite {name!r}; known: {sorted(SUITES)}")
+        close = difflib.get_close_matches(name, list(SUITES), n=2)
+        hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+        raise ValueError(f"unknown suite {name!r}; {hint}known: {', '.join(sorted(SUITES))}")
     spec = copy.deepcopy(SUITES[name])
     chosen = list(methods) if methods else list(spec["methods"])
-    # append every registered method that runs in parameters mode (the suites run in it)
     if all_methods and spec.get("all_methods", True) and not methods:
+        present = {parse_method(m)[1] for m in chosen}
         chosen += [
             m
             for m in mt.list_methods()
-            if m not in chosen and getattr(mt.methods.METHODS.get(m), "supports_parameters", True)
+            if m not in present and getattr(mt.methods.METHODS.get(m), "supports_parameters", True)
         ]
     return Grid(
-        base=spec["base"], architectures=spec["architectures"], methods=chosen, seeds=list(seeds or [0])
+        base=spec["base"],
+        architectures=spec["architectures"],
+        methods=chosen,
+        seeds=list(seeds if seeds is not None else spec.get("seeds", [0])),
     )
+
+
+def parse_method(entry: Any) -> tuple[str, str, dict[str, Any]]:
+    """``(label, registered name, kwargs)`` of a method entry (see the module docstring)."""
+    if isinstance(entry, dict):
+        unknown = sorted(set(entry) - {"name", "kwargs", "label"})
+        if unknown or "name" not in entry:
+            raise ValueError(f"method entry {entry!r}: expected keys 'name', optional 'kwargs', 'label'")
+        kwargs = dict(entry.get("kwargs") or {})
+        return str(entry.get("label") or entry["name"]), str(entry["name"]), kwargs
+    if not isinstance(entry, str) or not entry:
+        raise TypeError(f"method entry must be a name, 'name[key=value,...]' or a dict, got {entry!r}")
+    if "[" not in entry:
+        return entry, entry, {}
+    name, _, rest = entry.partition("[")
+    if not rest.endswith("]") or not name:
+        raise ValueError(f"method entry {entry!r}: expected 'name[key=value,...]'")
+    kwargs: dict[str, Any] = {}
+    for item in filter(None, (s.strip() for s in rest[:-1].split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"method entry {entry!r}: {item!r} is not key=value")
+        kwargs[key.strip()] = yaml.safe_load(value)
+    return entry, name, kwargs
 
 
 def _arch(entry: Any, base: dict[str, Any]) -> dict[str, Any]:
@@ -101,72 +160,204 @@ def _arch(entry: Any, base: dict[str, Any]) -> dict[str, Any]:
     return model
 
 
-def run_grid(grid: Grid, out_dir: str | Path, *, progress: bool = False, log=print) -> list[dict[str, Any]]:
-    """Run (or resume) every run of ``grid`` under ``out_dir``; returns the per-run records."""
+@dataclass
+class RunSpec:
+    """One run of a grid: the config dict to train and where its folder is."""
+
+    label: str
+    model: str
+    seed: int
+    config: dict[str, Any]
+    run_dir: Path
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.label}/seed{self.seed}"
+
+
+def _method_kwargs(grid: Grid, label: str, name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``grid.method_kwargs`` of the label (else of the name), updated with the entry's own kwargs."""
+    return {**grid.method_kwargs.get(label, grid.method_kwargs.get(name, {})), **kwargs}
+
+
+def _spec(
+    grid: Grid, out: Path, model: dict[str, Any], entry: Any, seed: int, baseline: bool = False
+) -> RunSpec:
+    label, name, kwargs = parse_method(entry)
+    kwargs = {} if baseline else _method_kwargs(grid, label, name, kwargs)
+    cfg = copy.deepcopy(grid.base)
+    cfg["model"] = model
+    cfg["method"] = {"name": name, "kwargs": kwargs, "mode": grid.mode}
+    run_dir = out / "runs" / model["name"] / label / f"seed{seed}"
+    cfg.setdefault("train", {}).update({"seed": seed, "out_dir": str(run_dir)})
+    return RunSpec(label, model["name"], seed, cfg, run_dir)
+
+
+def plan(grid: Grid, out_dir: str | Path) -> tuple[list[RunSpec], list[RunSpec]]:
+    """The grid's runs: (one single-task baseline per seed, the other runs in seed-major order)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    records = []
-    for seed in grid.seeds:
-        base_model = _arch(BASELINE[0], grid.base)
-        if grid.baseline_backbone:
-            base_model["backbone"] = grid.baseline_backbone
-        baseline = _run_one(grid, out, base_model, BASELINE[1], {}, seed, None, progress, log)
-        records.append(baseline)
-        baseline_file = out / "runs" / BASELINE[0] / BASELINE[1] / f"seed{seed}" / "result.json"
-        reference = str(baseline_file) if baseline.get("status") == "ok" else None
-        for entry in grid.architectures:
-            model = _arch(entry, grid.base)
-            for method in grid.methods:
-                kwargs = dict(grid.method_kwargs.get(method, {}))
-                records.append(_run_one(grid, out, model, method, kwargs, seed, reference, progress, log))
-    return records
+    base_model = _arch(BASELINE[0], grid.base)
+    if grid.baseline_backbone:
+        base_model["backbone"] = grid.baseline_backbone
+    baselines = [_spec(grid, out, base_model, BASELINE[1], seed, baseline=True) for seed in grid.seeds]
+    others = [
+        _spec(grid, out, _arch(arch, grid.base), entry, seed)
+        for seed in grid.seeds
+        for arch in grid.architectures
+        for entry in grid.methods
+    ]
+    return baselines, others
 
 
-def _run_one(
+def check_grid(grid: Grid, out_dir: str | Path = ".") -> None:
+    """Raise one ``ValueError`` listing every bad name or config key of ``grid`` (nothing is trained)."""
+    from multitask.data import DATASETS
+    from multitask.methods import METHODS
+    from multitask.models import MODELS
+    from multitask.models.backbones import BACKBONES
+
+    problems: list[str] = []
+
+    def attempt(fn, *args) -> Any:
+        try:
+            return fn(*args)
+        except (ValueError, TypeError) as err:
+            if str(err) not in problems:
+                problems.append(str(err))
+            return None
+
+    if not grid.seeds:
+        problems.append("the grid has no seeds")
+    if grid.mode not in ("parameters", "features"):
+        problems.append(f"mode must be 'parameters' or 'features', got {grid.mode!r}")
+    attempt(DATASETS.get, grid.base.get("data", {}).get("name", "multimnist"))
+    labels: dict[str, str] = {}
+    for entry in grid.methods:
+        parsed = attempt(parse_method, entry)
+        if parsed is None:
+            continue
+        label, name, kwargs = parsed
+        if label in labels:
+            problems.append(f"method label {label!r} appears twice in the grid")
+        labels[label] = name
+        cls = attempt(METHODS.get, name)
+        if cls is None:
+            continue
+        if grid.mode == "parameters" and not getattr(cls, "supports_parameters", True):
+            problems.append(f"method {name!r} does not run in parameters mode: {cls.parameters_error}")
+        attempt(_check_kwargs, f"method {name!r}", cls, _method_kwargs(grid, label, name, kwargs))
+    models = [_arch(a, grid.base) for a in [BASELINE[0], *grid.architectures]]
+    if grid.baseline_backbone:
+        models.append({"name": BASELINE[0], "backbone": grid.baseline_backbone})
+    for model in models:
+        attempt(MODELS.get, model.get("name"))
+        if model.get("backbone"):
+            attempt(BACKBONES.get, model["backbone"])
+    if not problems:  # names are right: every run's config must load (keys, types)
+        for spec in (s for group in plan(grid, out_dir) for s in group):
+            attempt(Config.from_dict, spec.config)
+    if problems:
+        raise ValueError("bad benchmark grid (nothing was trained):\n  " + "\n  ".join(problems))
+
+
+def _check_kwargs(what: str, cls: Any, kwargs: dict[str, Any]) -> None:
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [p for p in params if p != "self"]
+    for key in kwargs:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, allowed, n=2)
+            hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
+            known = ", ".join(allowed) or "(none)"
+            raise ValueError(f"{what} has no argument {key!r}; {hint}arguments: {known}")
+
+
+def default_jobs() -> int:
+    """Runs at once by default: 2, or 1 on a single-core machine."""
+    import os
+
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(2, available))
+
+
+def run_grid(
     grid: Grid,
-    out: Path,
-    model: dict[str, Any],
-    method: str,
-    method_kwargs: dict[str, Any],
-    seed: int,
-    reference: str | None,
-    progress: bool,
-    log,
-) -> dict[str, Any]:
-    run_dir = out / "runs" / model["name"] / method / f"seed{seed}"
-    label = f"{model['name']}/{method}/seed{seed}"
-    done = run_dir / "result.json"
-    if done.is_file():
-        log(f"[skip] {label}: finished earlier")
-        return {"status": "ok", "dir": str(run_dir), **json.loads(done.read_text(encoding="utf-8"))}
-    cfg_dict = copy.deepcopy(grid.base)
-    cfg_dict["model"] = model
-    cfg_dict["method"] = {
-        "name": method,
-        "kwargs": method_kwargs,
-        "mode": grid.mode,
+    out_dir: str | Path,
+    *,
+    jobs: int = 1,
+    threads_per_job: int | None = 1,
+    progress: bool = False,
+    log=print,
+) -> list[dict[str, Any]]:
+    """Run (or resume) every run of ``grid`` under ``out_dir``; returns the per-run records, the
+    baselines first, then seed-major in grid order, whatever order they finished in.
+
+    ``jobs``: local worker processes (1: in this process). ``threads_per_job``: torch threads per run
+    (default 1; ``None``: torch's own setting). A CPU run's floats depend on its thread count, not on
+    ``jobs``: with the same ``threads_per_job`` a grid gives bitwise the same runs serially and in a
+    pool. ``progress`` shows a progress bar per run (``jobs = 1`` only).
+    """
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
+    out = Path(out_dir)
+    check_grid(grid, out)
+    baselines, others = plan(grid, out)
+    out.mkdir(parents=True, exist_ok=True)
+    for spec in baselines + others:
+        spec.config["train"]["progress"] = bool(progress and jobs == 1)
+    baseline_file = {s.seed: s.run_dir / "result.json" for s in baselines}
+
+    def followers(done: RunSpec, record: dict[str, Any]) -> list[RunSpec]:
+        reference = str(baseline_file[done.seed]) if record.get("status") == "ok" else None
+        runs = [s for s in others if s.seed == done.seed]
+        for s in runs:
+            s.config["train"]["baseline"] = reference
+        return runs
+
+    if all((s.run_dir / "result.json").is_file() for s in baselines + others):
+        jobs = 1  # everything finished earlier: no worker to start
+    records = execute(
+        baselines, followers, _run_one, jobs=jobs, threads=threads_per_job, log=log, failure=failure
+    )
+    order = {id(s): i for i, s in enumerate(baselines + others)}
+    return [rec for spec, rec in sorted(records, key=lambda sr: order[id(sr[0])])]
+
+
+def _record(spec: RunSpec, result: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "ok", "dir": str(spec.run_dir), **result, "method": spec.label,
+            "method_name": result.get("method", spec.config["method"]["name"])}  # fmt: skip
+
+
+def failure(spec: RunSpec, message: str, tb: str = "") -> dict[str, Any]:
+    """The record of a failed run; leaves ``error.json`` in its folder."""
+    write_json(spec.run_dir / "error.json", {"error": message, "traceback": tb})
+    return {
+        "status": "failed",
+        "dir": str(spec.run_dir),
+        "dataset": spec.config.get("data", {}).get("name"),
+        "model": spec.model,
+        "method": spec.label,
+        "method_name": spec.config["method"]["name"],
+        "seed": spec.seed,
+        "error": message,
     }
-    train = cfg_dict.setdefault("train", {})
-    train.update({"seed": seed, "out_dir": str(run_dir), "progress": progress, "baseline": reference})
+
+
+def _run_one(spec: RunSpec) -> tuple[dict[str, Any], str]:
+    """Train (or resume, or skip) one run; returns its record and a one-line log message."""
+    from multitask.train.trainer import Trainer
+
+    done = spec.run_dir / "result.json"
+    if done.is_file():
+        result = json.loads(done.read_text(encoding="utf-8"))
+        return _record(spec, result), f"[skip] {spec.name}: finished earlier"
     t0 = time.perf_counter()
     try:
-        cfg = Config.from_dict(cfg_dict)
-        result = Trainer(cfg).fit(resume=True)
+        result = Trainer(Config.from_dict(spec.config)).fit(resume=True)
     except Exception as err:  # one failing method must not lose the grid
-        write_json(
-            run_dir / "error.json",
-            {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()},
-        )
-        log(f"[fail] {label}: {type(err).__name__}: {err}")
-        return {
-            "status": "failed",
-            "dir": str(run_dir),
-            "dataset": grid.base.get("data", {}).get("name"),
-            "model": model["name"],
-            "method": method,
-            "seed": seed,
-            "error": f"{type(err).__name__}: {err}",
-        }
-    (run_dir / "error.json").unlink(missing_ok=True)
-    log(f"[done] {label}: {time.perf_counter() - t0:.1f}s, val Δm {result['val_delta_m']:+.2f}%")
-    return {"status": "ok", "dir": str(run_dir), **result}
+        message = f"{type(err).__name__}: {err}"
+        return failure(spec, message, traceback.format_exc()), f"[fail] {spec.name}: {message}"
+    (spec.run_dir / "error.json").unlink(missing_ok=True)
+    msg = f"[done] {spec.name}: {time.perf_counter() - t0:.1f}s, val Δm {result['val_delta_m']:+.2f}%"
+    return _record(spec, result), msg
