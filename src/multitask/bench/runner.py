@@ -190,6 +190,7 @@ def _spec(
     cfg["method"] = {"name": name, "kwargs": kwargs, "mode": grid.mode}
     run_dir = out / "runs" / model["name"] / label / f"seed{seed}"
     cfg.setdefault("train", {}).update({"seed": seed, "out_dir": str(run_dir)})
+    cfg["train"].setdefault("tensorboard", False)  # a grid logs CSV; TensorBoard per run only on request
     return RunSpec(label, model["name"], seed, cfg, run_dir)
 
 
