@@ -11,14 +11,17 @@ Affinity matrices follow one convention: ``matrix[i, j]`` is the affinity of tas
 """
 
 from multitask.affinity._matrix import AffinityAccumulator, TaskAffinity
+from multitask.affinity.configs import BranchedConfig, Network, to_branched_config
 from multitask.affinity.gradients import affinity_from_log, gradient_affinity, task_gradient_cosines
-from multitask.affinity.grouping import Grouping, group_score, select_groups, to_branched_config
+from multitask.affinity.grouping import Grouping, group_score, select_groups
 from multitask.affinity.lookahead import LookaheadAffinity, lookahead_affinity
 
 __all__ = [
     "AffinityAccumulator",
+    "BranchedConfig",
     "Grouping",
     "LookaheadAffinity",
+    "Network",
     "TaskAffinity",
     "affinity_from_log",
     "gradient_affinity",
