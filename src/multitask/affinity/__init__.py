@@ -5,7 +5,10 @@
 * :mod:`~multitask.affinity.lookahead`: the lookahead inter-task affinity ``Z_{i→j}`` of TAG
   (Fifty et al., NeurIPS 2021).
 * :mod:`~multitask.affinity.grouping`: budgeted selection of (possibly overlapping) task groups
-  (Standley et al., ICML 2020; Fifty et al., NeurIPS 2021) and the ``branched`` architecture config.
+  (Standley et al., ICML 2020; Fifty et al., NeurIPS 2021); :mod:`~multitask.affinity.configs`: the
+  networks to train for a grouping (a ``branched`` tree, or one network per group with helper tasks).
+* :mod:`~multitask.affinity.standley`: network selection under a compute budget from per-group results
+  (branch and bound, higher-order approximation, results read from finished runs).
 
 Affinity matrices follow one convention: ``matrix[i, j]`` is the affinity of task ``i`` onto task ``j``.
 """
@@ -15,6 +18,13 @@ from multitask.affinity.configs import BranchedConfig, Network, to_branched_conf
 from multitask.affinity.gradients import affinity_from_log, gradient_affinity, task_gradient_cosines
 from multitask.affinity.grouping import Grouping, group_score, select_groups
 from multitask.affinity.lookahead import LookaheadAffinity, lookahead_affinity
+from multitask.affinity.standley import (
+    NetworkSelection,
+    higher_order_approximation,
+    pairwise_matrix,
+    performance_from_runs,
+    select_networks,
+)
 
 __all__ = [
     "AffinityAccumulator",
@@ -22,12 +32,17 @@ __all__ = [
     "Grouping",
     "LookaheadAffinity",
     "Network",
+    "NetworkSelection",
     "TaskAffinity",
     "affinity_from_log",
     "gradient_affinity",
     "group_score",
+    "higher_order_approximation",
     "lookahead_affinity",
+    "pairwise_matrix",
+    "performance_from_runs",
     "select_groups",
+    "select_networks",
     "task_gradient_cosines",
     "to_branched_config",
 ]
