@@ -19,8 +19,10 @@ The lookahead step (``update``):
   learning rate in ``optimizer``);
 * ``"optimizer"``: the training optimizer's own update for the gradient ``∇_{θ_s} L_i`` (momentum
   buffer, weight decay, Adam's direction and bias correction; :mod:`._optimizer_step`), its state read
-  and left untouched, as the official code does (its CelebA notebook steps with the Keras momentum
-  buffer: ``θ + μ v − η g``, a plain step at the first iteration);
+  and left untouched, as the official code intends (its CelebA notebook steps with the Keras momentum
+  buffer, ``θ + μ v − η g``, a plain step at the first iteration; its Taskonomy patch adds the weight
+  decay but looks the momentum buffer up in the param group, where it never is, so it steps without
+  momentum);
 * ``"auto"`` (default): ``"optimizer"`` when an optimizer is passed, else ``"sgd"``.
 
 ``scale="lr"`` divides ``Z`` by the learning rate as the official code does (``(1 − L'/L) / η``): with a
