@@ -201,3 +201,24 @@ def test_affinity_from_log_errors_name_the_file(tmp_path):
     path.write_text("step,loss/a,loss/b,cos/a/b\n0,1,1,0.5\n")
     with pytest.raises(ValueError, match="no row with task-gradient cosines"):
         affinity_from_log(path, start_step=5)
+
+
+def test_weights_only_drops_biases_like_the_official_cosine_baseline():
+    torch.manual_seed(0)
+    enc = torch.nn.Linear(3, 4)
+    heads = [torch.nn.Linear(4, 1) for _ in range(2)]
+    x = torch.randn(8, 3)
+    y = [torch.randn(8), -torch.randn(8)]
+
+    def losses(batch):
+        z = torch.tanh(enc(batch))
+        return {f"t{i}": ((h(z).squeeze(-1) - y[i]) ** 2).mean() for i, h in enumerate(heads)}
+
+    got = gradient_affinity(losses, [x], shared=list(enc.parameters()), weights_only=True)
+    ga, gb = (torch.autograd.grad(v, enc.weight, retain_graph=True)[0].flatten() for v in losses(x).values())
+    expected = float(ga @ gb / (ga.norm() * gb.norm()))
+    assert float(got.matrix[0, 1]) == pytest.approx(expected, rel=1e-5)
+    full = gradient_affinity(losses, [x], shared=list(enc.parameters()))
+    assert abs(float(full.matrix[0, 1]) - expected) > 1e-4  # the bias changes the cosine here
+    with pytest.raises(ValueError, match="no shared tensor with 2"):
+        gradient_affinity(losses, [x], shared=[enc.bias], weights_only=True)

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import multitask as mt
-from multitask.affinity import Grouping, TaskAffinity, group_score, select_groups, to_branched_config
-from multitask.models.architectures.branched import normalize_branches
+from multitask.affinity import Grouping, TaskAffinity, group_score, select_groups
 
 
 # ---- an independent reference: brute force over every selection of <= k groups -----------------
@@ -122,7 +120,7 @@ def test_block_structure_hand_worked_scores():
 def test_greedy_fallback_recovers_blocks_for_many_tasks():
     blocks = [list(range(0, 30, 3)), list(range(1, 30, 3)), list(range(2, 30, 3))]
     a = block_affinity(blocks, 30, noise=0.2, seed=1)
-    res = select_groups(a, 3)  # auto -> greedy for T = 30
+    res = select_groups(a, 3, restarts=2)  # auto -> greedy for T = 30
     assert res.method == "greedy"
     assert res.groups == tuple(tuple(b) for b in blocks)
 
@@ -141,7 +139,6 @@ def test_overlapping_helper_task_hand_worked():
     assert res.task_scores == pytest.approx((1.0, 0.8, 0.8))
     part = select_groups(a, 2, overlap=False)
     assert part.groups == ((0,), (1, 2)) and part.score == pytest.approx(1.6)
-    assert to_branched_config(res, 2) == [[[0, 1, 2]], [[0], [1, 2]]]
 
 
 def test_budget_handling():
@@ -176,8 +173,8 @@ def test_bad_affinity_inputs():
         select_groups([["a", "b"], ["c", "d"]], 1)
     with pytest.raises(ValueError, match="method"):
         select_groups(np.zeros((2, 2)), 1, method="annealing")
-    with pytest.raises(ValueError, match="T <= 14"):
-        select_groups(np.zeros((15, 15)), 2, method="exact")
+    with pytest.raises(ValueError, match="T <= 15"):
+        select_groups(np.zeros((16, 16)), 2, method="exact")
 
 
 def test_task_affinity_input_keeps_names_and_torch_input_works():
@@ -213,44 +210,3 @@ def test_group_score_and_errors():
         group_score(a, [[0, 0, 1, 2]])
     with pytest.raises(ValueError, match="non-empty"):
         group_score(a, [[0, 1, 2], []])
-
-
-def test_to_branched_config_builds_a_branched_model():
-    tasks = [mt.Task(f"r{i}", "regression", 1) for i in range(4)]
-    a = block_affinity([[0, 3], [1, 2]], 4)
-    res = select_groups(a, 2)
-    config = to_branched_config(res, 3, shared_stages=2)
-    assert config == [[[0, 1, 2, 3]], [[0, 1, 2, 3]], [[0, 3], [1, 2]]]
-    assert normalize_branches(config, [t.name for t in tasks], 3) == [
-        [(0, 1, 2, 3)],
-        [(0, 1, 2, 3)],
-        [(0, 3), (1, 2)],
-    ]
-    torch.manual_seed(0)
-    model = mt.create_model(
-        "branched",
-        tasks=tasks,
-        backbone="mlp",
-        backbone_kwargs={"in_features": 5, "hidden": [6, 6]},
-        branches=to_branched_config(res, 2),
-    )
-    out = model(torch.randn(3, 5))
-    assert set(out) == {t.name for t in tasks}
-    # blocks of stage 1 are shared by the two groups only
-    shared = {id(p) for p in model.shared_parameters()}
-    assert all(id(p) in shared for p in model.branch_blocks[1].parameters())
-    assert all(id(p) not in shared for p in model.heads.parameters())
-
-
-def test_to_branched_config_errors():
-    assert to_branched_config([[1, 2], [0]], 2) == [[[0, 1, 2]], [[0], [1, 2]]]
-    with pytest.raises(ValueError, match="overlap"):
-        to_branched_config([[0, 1], [1, 2]], 2)
-    with pytest.raises(ValueError, match=r"tasks \[1\] are in no group"):
-        to_branched_config([[0], [2]], 2)
-    with pytest.raises(ValueError, match="num_stages must be an int >= 2"):
-        to_branched_config([[0, 1]], 1)
-    with pytest.raises(ValueError, match="shared_stages"):
-        to_branched_config([[0, 1]], 2, shared_stages=2)
-    with pytest.raises(TypeError, match="Grouping or a non-empty list"):
-        to_branched_config([], 2)

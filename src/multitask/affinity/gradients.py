@@ -74,6 +74,7 @@ def gradient_affinity(
     shared: Iterable[Tensor] | None = None,
     *,
     mode: str = "parameters",
+    weights_only: bool = False,
     strategy: str = "auto",
     chunk_size: int | None = None,
 ) -> TaskAffinity:
@@ -88,6 +89,9 @@ def gradient_affinity(
             ``shared_parameters()`` (parameters mode); required for a callable.
         mode: ``"parameters"`` or ``"features"`` (a model with ``encode``/``decode``: gradients w.r.t.
             the shared representation ``z = model.encode(x)``, as in features mode of ``backward``).
+        weights_only: parameters mode: keep only the shared tensors with two or more dimensions
+            (weight matrices and kernels; biases and normalisation scales dropped), as TAG's official
+            CelebA code computes its cosine-similarity baseline.
         strategy: Jacobian strategy (``"auto"``, ``"loop"``, ``"batched"``).
         chunk_size: rows per batched VJP.
 
@@ -111,6 +115,12 @@ def gradient_affinity(
             raise ValueError("gradient_affinity: pass `shared` (the shared parameters) with a loss callable")
         shared = model_or_fn.shared_parameters()
     shared_list = None if shared is None else list(shared)
+    if weights_only:
+        if mode != "parameters" or shared_list is None:
+            raise ValueError("gradient_affinity: weights_only applies to parameters mode only")
+        shared_list = [p for p in shared_list if isinstance(p, Tensor) and p.dim() > 1]
+        if not shared_list:
+            raise ValueError("gradient_affinity: weights_only left no shared tensor with 2+ dimensions")
     acc: AffinityAccumulator | None = None
     for b, batch in enumerate(batches):
         if is_model:

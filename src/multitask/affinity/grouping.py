@@ -8,7 +8,12 @@ Multi-Task Learning. NeurIPS 2021 (TAG: the same selection driven by lookahead a
 With ``A[i, t]`` the affinity of task ``i`` onto task ``t`` (e.g. ``Ẑ_{i→t}``; the diagonal is
 ignored), task ``t`` in group ``g`` scores the mean affinity it receives from its group-mates,
 
-    s_t(g) = 1/(|g| − 1) Σ_{i ∈ g, i ≠ t} A[i, t]          (s_t({t}) = 0: a task alone gains nothing)
+    s_t(g) = 1/(|g| − 1) Σ_{i ∈ g, i ≠ t} A[i, t]
+
+A task alone in its group scores ``s_t({t}) = 0`` with ``singleton="zero"`` (the default: it gains
+nothing, so a task that only conflicts may be trained alone) or ``−∞`` with ``singleton="tag"``, the rule
+of TAG's network-selection notebook (a singleton group never serves a task; it differs from ``"zero"``
+when a task receives only negative affinities, e.g. on TAG's CelebA matrix at k = 2 and 3).
 
 Groups may overlap (a task can be trained in several networks as a helper); each task is *served* by
 the chosen group in which it scores highest, and a selection of at most ``k`` groups covering every
@@ -19,16 +24,18 @@ task is worth
 :func:`select_groups` maximises it. ``method="exact"`` is a provably optimal search for small ``T``:
 every selection is scored by the partition of the tasks into the sets its groups serve, so the optimum
 is ``max over partitions P_1..P_m (m ≤ k) of Σ_j best(P_j)``, ``best(P) = max_{g ⊇ P} Σ_{t ∈ P} s_t(g)``,
-found by one masked product over (subset, group) pairs and a subset dynamic programme (``O(k 3^T)``;
-instead of the papers' branch-and-bound over group combinations). ``method="greedy"`` (agglomerative
-merging, then helper-task additions) serves large ``T``. Budget ``k``: at most ``k`` groups (``k > T``
+found by dynamic programmes over the ``3^T`` (set, subset) pairs, vectorised (``O(k 3^T)``; instead of
+the papers' enumeration of group combinations). ``method="greedy"`` (agglomerative merging, then
+best-improvement local search: move, swap, merge, add or drop a helper; repeated from random partitions)
+serves large ``T``; ``"auto"``
+is exact up to 14 tasks. Budget ``k``: at most ``k`` groups (``k > T``
 is the same as ``k = T``); fewer are returned when more would not raise the score.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,11 +43,11 @@ import numpy as np
 from multitask.affinity import _search
 from multitask.affinity._matrix import TaskAffinity, check_affinity_matrix
 
-__all__ = ["Grouping", "group_score", "select_groups", "to_branched_config"]
+__all__ = ["Grouping", "group_score", "select_groups"]
 
 METHODS = ("auto", "exact", "greedy")
-AUTO_EXACT_MAX_TASKS = 10
-EXACT_MAX_TASKS = 14
+AUTO_EXACT_MAX_TASKS = 14
+EXACT_MAX_TASKS = 15
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,10 @@ class Grouping:
         task_scores: ``s_t`` of each task in its serving group.
         method: ``"exact"`` or ``"greedy"``.
         task_names: task names when the affinity carried them, else ``None``.
+        singleton: the singleton rule the score used (``"zero"`` or ``"tag"``).
+        budget: the ``k`` of the search (``None`` for a grouping built by hand).
+        affinity: the ``[T, T]`` matrix searched (lets :func:`~multitask.affinity.to_branched_config`
+            find the best tree when the groups overlap).
     """
 
     groups: tuple[tuple[int, ...], ...]
@@ -62,6 +73,14 @@ class Grouping:
     task_scores: tuple[float, ...]
     method: str
     task_names: tuple[str, ...] | None = None
+    singleton: str = "zero"
+    budget: int | None = None
+    affinity: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def overlaps(self) -> bool:
+        """Whether some task is in more than one group (a helper task)."""
+        return sum(len(g) for g in self.groups) > len(self.assignment)
 
     @property
     def served(self) -> tuple[tuple[int, ...], ...]:
@@ -78,7 +97,13 @@ class Grouping:
 
 
 def select_groups(
-    affinity: TaskAffinity | Any, k: int, *, method: str = "auto", overlap: bool = True
+    affinity: TaskAffinity | Any,
+    k: int,
+    *,
+    method: str = "auto",
+    overlap: bool = True,
+    singleton: str = "zero",
+    restarts: int = 16,
 ) -> Grouping:
     """At most ``k`` task groups maximising ``Σ_t max_{g ∋ t} s_t(g)`` (see the module docstring).
 
@@ -86,8 +111,12 @@ def select_groups(
         affinity: ``[T, T]`` matrix (numpy, torch or nested lists) or a :class:`TaskAffinity`;
             ``affinity[i, t]`` = affinity of task ``i`` onto task ``t``.
         k: the budget, the most groups (networks) to use; an int ≥ 1.
-        method: ``"exact"`` (``T`` ≤ 14), ``"greedy"``, or ``"auto"`` (exact for ``T`` ≤ 10).
+        method: ``"exact"`` (``T`` ≤ 15), ``"greedy"``, or ``"auto"`` (exact for ``T`` ≤ 14).
         overlap: allow a task in several groups (as in both papers); ``False`` searches partitions only.
+        singleton: score of a task alone in a group, ``"zero"`` (default) or ``"tag"`` (``−∞``, TAG's
+            rule: every task is served by a group of two or more; needs ``T`` ≥ 2).
+        restarts: greedy only: local searches from this many random partitions (fixed seed) on top of
+            the one from the agglomerative start; the best is kept.
     """
     names = affinity.task_names if isinstance(affinity, TaskAffinity) else None
     a = check_affinity_matrix(affinity, "affinity")
@@ -95,6 +124,12 @@ def select_groups(
     k = _check_budget(k)
     if method not in METHODS:
         raise ValueError(f"select_groups: method must be one of {METHODS}, got {method!r}")
+    if singleton not in _search.SINGLETON_RULES:
+        raise ValueError(
+            f"select_groups: singleton must be one of {_search.SINGLETON_RULES}, got {singleton!r}"
+        )
+    if singleton == "tag" and t < 2:
+        raise ValueError("select_groups: singleton='tag' scores a lone task -inf; it needs at least 2 tasks")
     if method == "auto":
         method = "exact" if t <= AUTO_EXACT_MAX_TASKS else "greedy"
     if method == "exact":
@@ -103,69 +138,37 @@ def select_groups(
                 f"select_groups: exact search is limited to T <= {EXACT_MAX_TASKS} tasks (got {t}); "
                 "use method='greedy'"
             )
-        groups = _search.exact(a, k, overlap)
+        groups = _search.exact(a, k, overlap, singleton)
     else:
-        groups = _search.greedy(a, k, overlap)
-    return _result(a, groups, method, names)
+        if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 0:
+            raise ValueError(f"select_groups: restarts must be an int >= 0, got {restarts!r}")
+        groups = _search.multistart(a, k, overlap, singleton, restarts)
+    return _result(a, groups, method, names, singleton, k)
 
 
-def group_score(affinity: TaskAffinity | Any, groups: Sequence[Sequence[int]]) -> float:
-    """``Σ_t max_{g ∋ t} s_t(g)`` of any selection of groups covering every task."""
+def group_score(
+    affinity: TaskAffinity | Any, groups: Sequence[Sequence[int]], *, singleton: str = "zero"
+) -> float:
+    """``Σ_t max_{g ∋ t} s_t(g)`` of any selection of groups covering every task (``singleton`` as in
+    :func:`select_groups`)."""
     a = check_affinity_matrix(affinity, "affinity")
-    normalized = _check_groups(groups, a.shape[0], "group_score")
-    return _search.objective(a, normalized)[0]
-
-
-def to_branched_config(
-    groups: Grouping | Sequence[Sequence[int]], num_stages: int, *, shared_stages: int = 1
-) -> list[list[list[int]]]:
-    """The ``branches`` argument of the ``branched`` architecture for a grouping.
-
-    The first ``shared_stages`` backbone blocks are shared by all tasks, the remaining
-    ``num_stages − shared_stages`` have one branch per group: ``[[[0..T-1]], ..., P, ..., P]`` where each
-    entry is a partition of the tasks. Blocks after the last entry repeat it in ``branched``, so
-    ``num_stages`` may be less than the backbone's block count (it may not be more).
-
-    A tree has each task in one branch: with a :class:`Grouping` the partition is
-    :attr:`Grouping.served` (each task in the group that serves it; helper memberships are dropped);
-    a plain sequence of groups must already be a partition of ``0..T-1``.
-    """
-    if isinstance(groups, Grouping):
-        partition = [list(g) for g in groups.served if g]
-        t = len(groups.assignment)
-    else:
-        if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence) or not groups:
-            raise TypeError("to_branched_config: groups must be a Grouping or a non-empty list of groups")
-        t = 1 + max((i for g in groups for i in _indices(g, "to_branched_config")), default=-1)
-        normalized = _check_groups(groups, t, "to_branched_config")
-        flat = sorted(i for g in normalized for i in g)
-        if flat != list(range(t)):
-            raise ValueError(
-                f"to_branched_config: groups {[list(g) for g in normalized]} overlap; a branched tree puts "
-                "each task in one branch: pass the Grouping from select_groups (tasks go to their serving "
-                "group) or a partition"
-            )
-        partition = [list(g) for g in normalized]
-    for field, value, low in (("num_stages", num_stages, 2), ("shared_stages", shared_stages, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"to_branched_config: {field} must be an int >= {low}, got {value!r}")
-    if shared_stages >= num_stages:
+    if singleton not in _search.SINGLETON_RULES:
         raise ValueError(
-            f"to_branched_config: shared_stages ({shared_stages}) must be below num_stages ({num_stages}) "
-            "so that the groups get at least one stage"
+            f"group_score: singleton must be one of {_search.SINGLETON_RULES}, got {singleton!r}"
         )
-    shared = [[list(range(t))] for _ in range(shared_stages)]
-    branched = [[list(g) for g in sorted(partition)] for _ in range(num_stages - shared_stages)]
-    return shared + branched
+    normalized = _check_groups(groups, a.shape[0], "group_score")
+    return _search.objective(a, normalized, singleton)[0]
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def _result(a: np.ndarray, groups: list[tuple[int, ...]], method: str, names: Any) -> Grouping:
-    score, serve, best = _search.objective(a, groups)
+def _result(
+    a: np.ndarray, groups: list[tuple[int, ...]], method: str, names: Any, singleton: str, k: int
+) -> Grouping:
+    score, serve, best = _search.objective(a, groups, singleton)
     used = sorted(set(serve))  # a group serving no task (lost every tie) adds nothing
     groups = [groups[i] for i in used]
     assignment = tuple(used.index(s) for s in serve)
-    return Grouping(tuple(groups), score, assignment, tuple(best), method, names)
+    return Grouping(tuple(groups), score, assignment, tuple(best), method, names, singleton, k, a.copy())
 
 
 def _check_budget(k: int) -> int:

@@ -3,27 +3,39 @@
 Fifty, Amid, Zhao, Yu, Anil, Finn. Efficiently Identifying Task Groupings for Multi-Task Learning.
 NeurIPS 2021 ("Task Affinity Grouping", TAG).
 
-At step ``t`` with shared parameters ``θ_s`` and task parameters ``θ_j``, take a lookahead SGD step
-on task ``i``'s loss alone, updating only the shared parameters,
-
-    θ_{s|i} = θ_s − η ∇_{θ_s} L_i(X, θ_s, θ_i),
-
-and measure how much it lowered every task's loss on the same batch ``X``:
+At step ``t`` with shared parameters ``θ_s`` and task parameters ``θ_j``, take a lookahead step on task
+``i``'s loss alone, updating only the shared parameters, and measure how much it lowered every task's
+loss on the same batch ``X``:
 
     Z_{i→j} = 1 − L_j(X, θ_{s|i}, θ_j) / L_j(X, θ_s, θ_j).
 
 ``Z_{i→j} > 0``: a step on task ``i`` helps task ``j``; ``< 0``: it hurts it. The affinity of a run is the
-mean over the steps at which it is measured, ``Ẑ_{i→j} = (1/N) Σ_t Z^t_{i→j}``, and the paper feeds it
-to the network-selection search (:func:`multitask.affinity.grouping.select_groups`).
+mean over the steps at which it is measured, ``Ẑ_{i→j} = (1/N) Σ_t Z^t_{i→j}``, fed to the
+network-selection search (:func:`multitask.affinity.grouping.select_groups`).
 
-Hyper-parameters: ``η`` is the learning rate of the training run itself (the paper measures affinity
-during the first few epochs of ordinary joint training, every step, with the run's optimizer
-learning rate); there is no separate default. The losses must be positive (the ratio is undefined
-otherwise). Here the lookahead parameters are fed to the unchanged module with
-``torch.func.functional_call`` (no model copies per task): one forward with graph, one engine Jacobian
-pass for the ``T`` shared-parameter gradients, then ``T`` forwards without graph. Buffers (batch-norm
-statistics) are cloned for these forwards so the model is not modified, and every forward starts
-from the same RNG state so dropout masks agree.
+The lookahead step (``update``):
+
+* ``"sgd"``: the paper's formula, ``θ_{s|i} = θ_s − η ∇_{θ_s} L_i`` with ``η`` given (or each parameter's
+  learning rate in ``optimizer``);
+* ``"optimizer"``: the training optimizer's own update for the gradient ``∇_{θ_s} L_i`` (momentum
+  buffer, weight decay, Adam's direction and bias correction; :mod:`._optimizer_step`), its state read
+  and left untouched, as the official code intends (its CelebA notebook steps with the Keras momentum
+  buffer, ``θ + μ v − η g``, a plain step at the first iteration; its Taskonomy patch adds the weight
+  decay but looks the momentum buffer up in the param group, where it never is, so it steps without
+  momentum);
+* ``"auto"`` (default): ``"optimizer"`` when an optimizer is passed, else ``"sgd"``.
+
+``scale="lr"`` divides ``Z`` by the learning rate as the official code does (``(1 − L'/L) / η``): with a
+decaying schedule it weights late steps more in the mean; ``scale="none"`` (default) is the paper's
+``Z``. When to measure: the official README averages the affinities over joint training, computed
+every 10 steps (``LookaheadAffinity(every=10)`` and :meth:`LookaheadAffinity.step` each training
+step, before ``optimizer.step()``); its CelebA notebook measures at every step of training.
+
+The losses must be positive (the ratio is undefined otherwise). The lookahead parameters are fed to
+the unchanged module with ``torch.func.functional_call`` (no model copies per task): one forward with
+graph, one engine Jacobian pass for the ``T`` shared-parameter gradients, then ``T`` forwards without
+graph. Buffers (batch-norm statistics) are cloned for these forwards so the model is not modified, and
+every forward starts from the same RNG state so dropout masks agree.
 """
 
 from __future__ import annotations
@@ -36,6 +48,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from multitask.affinity._matrix import AffinityAccumulator, TaskAffinity
+from multitask.affinity._optimizer_step import optimizer_update, param_group_of
 from multitask.core import jacobian as jac
 from multitask.models.base import MultiTaskModel
 
@@ -43,17 +56,24 @@ TaskLossFn = Callable[[Any, Any], Tensor]
 
 __all__ = ["LookaheadAffinity", "lookahead_affinity"]
 
+UPDATES = ("auto", "sgd", "optimizer")
+SCALES = ("none", "lr")
+
 
 def lookahead_affinity(
     model: nn.Module,
     loss_fns: Mapping[str, TaskLossFn] | None,
     batch: Any,
     shared_names: Sequence[str] | None,
-    lr: float,
+    lr: float | None = None,
     *,
+    optimizer: torch.optim.Optimizer | None = None,
+    update: str = "auto",
+    scale: str = "none",
     strategy: str = "auto",
 ) -> TaskAffinity:
-    """``Z_{i→j}`` of Fifty et al. (2021) for one batch: ``matrix[i, j] = 1 − L_j(θ_{s|i}) / L_j(θ_s)``.
+    """``Z_{i→j}`` of Fifty et al. (2021) for one batch: ``matrix[i, j] = 1 − L_j(θ_{s|i}) / L_j(θ_s)``
+    (divided by the learning rate with ``scale="lr"``).
 
     Args:
         model: the multi-task network (not modified; its train/eval mode is kept).
@@ -63,12 +83,17 @@ def lookahead_affinity(
         batch: ``(x, targets)``.
         shared_names: names (as in ``model.named_parameters()``) of the shared parameters ``θ_s``;
             ``None`` for a MultiTaskModel means those of ``model.shared_parameters()``.
-        lr: the lookahead SGD learning rate ``η`` (> 0).
+        lr: the learning rate ``η`` (> 0) of ``update="sgd"``; ``None`` with an optimizer: each shared
+            parameter's own. Not accepted with ``update="optimizer"`` (the optimizer's own is used).
+        optimizer: the training optimizer (SGD, Adam, AdamW for ``update="optimizer"``); read only.
+        update: ``"auto"``, ``"sgd"`` or ``"optimizer"`` (see the module docstring).
+        scale: ``"none"`` (the paper's ``Z``) or ``"lr"`` (``Z / η`` as in the official code; needs one
+            learning rate for all shared parameters).
         strategy: Jacobian strategy of the engine.
     """
     fns = _resolve_loss_fns(model, loss_fns)
     names = _resolve_shared(model, shared_names)
-    lr = _check_lr(lr)
+    update, rates, scale_lr = _resolve_update(model, names, lr, optimizer, update, scale)
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
         raise TypeError("lookahead_affinity: batch must be an (x, targets) pair")
     x, targets = batch
@@ -95,28 +120,42 @@ def lookahead_affinity(
     after = torch.empty(len(tasks), len(tasks), dtype=torch.float64)
     with torch.no_grad():
         for i in range(len(tasks)):
-            stepped = {n: p - lr * block[i] for n, p, block in zip(names, shared, blocks)}
+            if update == "sgd":
+                stepped = {n: p - rate * block[i] for n, p, rate, block in zip(names, shared, rates, blocks)}
+            else:
+                assert optimizer is not None
+                stepped = {
+                    n: p
+                    - optimizer_update(optimizer, p, block[i].to(p.dtype), param_group_of(optimizer, p, n))
+                    for n, p, block in zip(names, shared, blocks)
+                }
             out_i = forward(stepped)
             for j, t in enumerate(tasks):
                 after[i, j] = float(_scalar(fns[t](out_i, targets), t))
     if not torch.isfinite(after).all():
         i, j = map(int, torch.nonzero(~torch.isfinite(after))[0])
         raise ValueError(
-            f"lookahead affinity: the loss of task {tasks[j]!r} after a step on task {tasks[i]!r} with "
-            f"lr={lr} is not finite (lower lr)"
+            f"lookahead affinity: the loss of task {tasks[j]!r} after a step on task {tasks[i]!r} "
+            f"({update} update) is not finite (lower the learning rate)"
         )
     matrix = 1.0 - after / before.unsqueeze(0)
+    if scale_lr is not None:
+        matrix = matrix / scale_lr
     return TaskAffinity(tuple(tasks), matrix, 1, "lookahead")
 
 
 class LookaheadAffinity:
     """Accumulates the TAG lookahead affinity ``Ẑ_{i→j}`` over training steps (Fifty et al. 2021).
 
-    Call :meth:`update` with each batch at which to measure (the paper: every step of the first
-    epochs of joint training, before the optimizer step), then :meth:`compute` for the mean.
+    Call :meth:`step` with each training batch, before ``optimizer.step()``: it measures ``Z`` on every
+    ``every``-th call (the 1st, the ``every + 1``-th, ...; the official README measures every 10 steps
+    throughout joint training), or :meth:`update` to measure on a given batch; then :meth:`compute`
+    for the mean.
 
     Args:
-        model, loss_fns, shared_names, lr, strategy: as in :func:`lookahead_affinity`.
+        model, loss_fns, shared_names, lr, optimizer, update, scale, strategy: as in
+            :func:`lookahead_affinity` (``lr`` may be omitted when an optimizer is given).
+        every: measure on every ``every``-th call of :meth:`step` (an int ≥ 1).
     """
 
     def __init__(
@@ -125,45 +164,68 @@ class LookaheadAffinity:
         loss_fns: Mapping[str, TaskLossFn] | None = None,
         shared_names: Sequence[str] | None = None,
         *,
-        lr: float,
+        lr: float | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        update: str = "auto",
+        scale: str = "none",
+        every: int = 1,
         strategy: str = "auto",
     ) -> None:
         self.model = model
         self.loss_fns = _resolve_loss_fns(model, loss_fns)
         self.shared_names = _resolve_shared(model, shared_names)
-        self.lr = _check_lr(lr)
+        _resolve_update(model, self.shared_names, lr, optimizer, update, scale)  # fail early
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"LookaheadAffinity: every must be an int >= 1, got {every!r}")
+        self.lr = lr
+        self.optimizer = optimizer
+        self.update_rule = update
+        self.scale = scale
+        self.every = every
         self.strategy = strategy
+        self.calls = 0
         self.accumulator = AffinityAccumulator(list(self.loss_fns), "lookahead")
 
     def update(self, batch: Any, lr: float | None = None) -> TaskAffinity:
-        """Measure ``Z`` on ``batch`` (with ``lr`` overriding the stored one, e.g. after a scheduler
-        step), add it to the mean and return this step's affinity."""
+        """Measure ``Z`` on ``batch`` (``lr`` overriding the stored one for ``update="sgd"``), add it to
+        the mean and return this step's affinity."""
         step = lookahead_affinity(
             self.model,
             self.loss_fns,
             batch,
             self.shared_names,
             self.lr if lr is None else lr,
+            optimizer=self.optimizer,
+            update=self.update_rule,
+            scale=self.scale,
             strategy=self.strategy,
         )
         self.accumulator.update(step.matrix)
         return step
+
+    def step(self, batch: Any) -> TaskAffinity | None:
+        """Count one training step; measure on it when it is due (returns ``None`` otherwise)."""
+        due = self.calls % self.every == 0
+        self.calls += 1
+        return self.update(batch) if due else None
 
     def compute(self) -> TaskAffinity:
         return self.accumulator.compute()
 
     def reset(self) -> None:
         self.accumulator.reset()
+        self.calls = 0
 
     @property
     def num_steps(self) -> int:
         return self.accumulator.count
 
     def state_dict(self) -> dict[str, Any]:
-        return self.accumulator.state_dict()
+        return {**self.accumulator.state_dict(), "calls": self.calls}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.accumulator.load_state_dict(state)
+        self.calls = int(state.get("calls", 0))
 
 
 # ---- helpers ---------------------------------------------------------------------------------
@@ -206,6 +268,55 @@ def _resolve_shared(model: nn.Module, shared_names: Sequence[str] | None) -> lis
     if frozen:
         raise ValueError(f"lookahead affinity: shared parameters {frozen} do not require grad")
     return names
+
+
+def _resolve_update(
+    model: nn.Module,
+    names: list[str],
+    lr: float | None,
+    optimizer: torch.optim.Optimizer | None,
+    update: str,
+    scale: str,
+) -> tuple[str, list[float], float | None]:
+    """The update rule, the per-parameter SGD rates and the divisor of ``scale="lr"`` (or ``None``)."""
+    if update not in UPDATES:
+        raise ValueError(f"lookahead affinity: update must be one of {UPDATES}, got {update!r}")
+    if scale not in SCALES:
+        raise ValueError(f"lookahead affinity: scale must be one of {SCALES}, got {scale!r}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            f"lookahead affinity: optimizer must be a torch optimizer, got {type(optimizer).__name__}"
+        )
+    if update == "auto":
+        update = "optimizer" if optimizer is not None else "sgd"
+    params = dict(model.named_parameters())
+    if update == "optimizer":
+        if optimizer is None:
+            raise ValueError("lookahead affinity: update='optimizer' needs the training optimizer")
+        if lr is not None:
+            raise ValueError(
+                "lookahead affinity: update='optimizer' steps with the optimizer's own learning rate; "
+                "do not pass lr (or use update='sgd')"
+            )
+    if lr is not None:
+        rates = [_check_lr(lr)] * len(names)
+    elif optimizer is not None:
+        rates = [_check_lr(_as_float(param_group_of(optimizer, params[n], n)["lr"])) for n in names]
+    else:
+        raise ValueError("lookahead affinity: pass lr (the lookahead SGD learning rate) or the optimizer")
+    divisor = None
+    if scale == "lr":
+        if len(set(rates)) != 1:
+            raise ValueError(
+                f"lookahead affinity: scale='lr' needs one learning rate for all shared parameters, "
+                f"got {sorted(set(rates))}"
+            )
+        divisor = rates[0]
+    return update, rates, divisor
+
+
+def _as_float(value: Any) -> float:
+    return float(value.item()) if isinstance(value, Tensor) else float(value)
 
 
 def _check_lr(lr: float) -> float:

@@ -1,0 +1,171 @@
+"""Turn a task grouping into networks to train: one ``branched`` tree, or one network per group.
+
+Standley et al. (ICML 2020) and Fifty et al. (TAG, NeurIPS 2021) train *one separate network per
+selected group*; a task may be trained in several of them (a helper task) and is *served* (predicted
+at test time) by the one where it scores best. Vandenhende et al. (BMVC 2020) instead share the first
+blocks and branch: a tree, where each task sits in exactly one branch.
+
+:func:`to_branched_config` keeps whatever was selected:
+
+* a partition (no helper) becomes one ``branched`` model: ``shared_stages`` blocks shared by all tasks,
+  then one branch per group (``shared_stages=0``: separate networks inside one model);
+* an overlapping selection becomes one network per group (``helpers="keep"``, needs
+  ``shared_stages=0``: a tree cannot hold a task twice), each listing the tasks it trains and the
+  tasks it serves, so the score of the result is the selection's score;
+* or, with ``helpers="partition"``, the best *non-overlapping* selection with the same budget, singleton
+  rule and affinity as one tree, and both scores reported (what dropping the helpers costs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from multitask.affinity.grouping import Grouping, _check_groups, _indices, select_groups
+
+__all__ = ["BranchedConfig", "Network", "to_branched_config"]
+
+HELPERS = ("keep", "partition")
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network to train.
+
+    Attributes:
+        tasks: the tasks it trains (global indices, sorted), helpers included.
+        serves: the tasks whose predictions are taken from it (a subset of ``tasks``).
+        branches: the ``branches`` argument of a ``branched`` model over ``tasks`` (indices local to
+            ``tasks``; ``[[all]]`` for a network shared by all of its tasks).
+    """
+
+    tasks: tuple[int, ...]
+    serves: tuple[int, ...]
+    branches: list[list[list[int]]]
+
+    @property
+    def helpers(self) -> tuple[int, ...]:
+        """Tasks trained here only to help the served ones."""
+        return tuple(t for t in self.tasks if t not in self.serves)
+
+
+@dataclass(frozen=True)
+class BranchedConfig:
+    """The networks for a grouping, and its score.
+
+    Attributes:
+        networks: one :class:`Network` (a tree over all tasks) or one per group.
+        score: the score of what is trained (``Σ_t s_t`` of each task in its serving group; ``nan``
+            when the grouping carried no affinity).
+        selection_score: the score of the selection passed in (differs from ``score`` only with
+            ``helpers="partition"``).
+        task_names: names of the tasks when known.
+    """
+
+    networks: tuple[Network, ...]
+    score: float
+    selection_score: float
+    task_names: tuple[str, ...] | None = None
+
+    @property
+    def branches(self) -> list[list[list[int]]]:
+        """The ``branches`` argument of one ``branched`` model over all tasks (a tree only)."""
+        if len(self.networks) != 1:
+            raise ValueError(
+                f"this config has {len(self.networks)} separate networks (helper tasks are trained in "
+                "several); build one model per entry of .networks, or ask for helpers='partition'"
+            )
+        return self.networks[0].branches
+
+    def named(self) -> list[dict[str, Any]]:
+        """``[{"tasks": [...], "serves": [...], "branches": ...}]`` with task names (needs names)."""
+        if self.task_names is None:
+            raise ValueError("this config was built without task names")
+        names = self.task_names
+        return [
+            {
+                "tasks": [names[t] for t in n.tasks],
+                "serves": [names[t] for t in n.serves],
+                "branches": [[[names[n.tasks[i]] for i in g] for g in part] for part in n.branches],
+            }
+            for n in self.networks
+        ]
+
+
+def to_branched_config(
+    groups: Grouping | Sequence[Sequence[int]],
+    num_stages: int,
+    *,
+    shared_stages: int = 1,
+    helpers: str = "keep",
+) -> BranchedConfig:
+    """Networks for a grouping (see the module docstring).
+
+    Args:
+        groups: a :class:`Grouping` from :func:`select_groups`, or a plain list of groups of task
+            indices (a partition, or overlapping groups where each task is served by the first group
+            that holds it).
+        num_stages: backbone blocks described by the tree (``branched`` repeats the last partition for
+            later blocks, so it may be below the backbone's block count); ≥ 1.
+        shared_stages: leading blocks shared by all tasks, ``0 ≤ shared_stages < num_stages``
+            (0: the groups are separate networks from the input on).
+        helpers: ``"keep"`` (default: every selected group's tasks are trained; with overlap this
+            gives one network per group and needs ``shared_stages=0``) or ``"partition"`` (one tree
+            from the best non-overlapping selection of at most as many groups; needs a
+            :class:`Grouping` that carries its affinity).
+    """
+    if helpers not in HELPERS:
+        raise ValueError(f"to_branched_config: helpers must be one of {HELPERS}, got {helpers!r}")
+    for field, value, low in (("num_stages", num_stages, 1), ("shared_stages", shared_stages, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"to_branched_config: {field} must be an int >= {low}, got {value!r}")
+    if shared_stages >= num_stages:
+        raise ValueError(
+            f"to_branched_config: shared_stages ({shared_stages}) must be below num_stages ({num_stages}) "
+            "so that the groups get at least one stage"
+        )
+    grouping = groups if isinstance(groups, Grouping) else _plain_grouping(groups)
+    t = len(grouping.assignment)
+    selection_score = grouping.score
+    if grouping.overlaps and helpers == "partition":
+        if grouping.affinity is None:
+            raise ValueError(
+                "to_branched_config: helpers='partition' re-searches the groups, so it needs the Grouping "
+                "returned by select_groups (it carries the affinity matrix)"
+            )
+        budget = grouping.budget if grouping.budget is not None else len(grouping.groups)
+        grouping = select_groups(
+            grouping.affinity,
+            budget,
+            method=grouping.method if grouping.method != "given" else "auto",
+            overlap=False,
+            singleton=grouping.singleton,
+        )
+    if not grouping.overlaps:
+        partition = sorted(list(g) for g in grouping.groups)
+        shared = [[list(range(t))] for _ in range(shared_stages)]
+        tree = shared + [[list(g) for g in partition] for _ in range(num_stages - shared_stages)]
+        nets: tuple[Network, ...] = (Network(tuple(range(t)), tuple(range(t)), tree),)
+    else:
+        if shared_stages:
+            raise ValueError(
+                f"to_branched_config: groups {[list(g) for g in grouping.groups]} overlap (helper tasks), "
+                "which a branched tree cannot hold; pass shared_stages=0 for one separate network per "
+                "group (as TAG and Standley et al. train them), or helpers='partition' for the best tree"
+            )
+        served = grouping.served
+        nets = tuple(
+            Network(tuple(g), served[i], [[list(range(len(g)))]]) for i, g in enumerate(grouping.groups)
+        )
+    return BranchedConfig(nets, grouping.score, selection_score, grouping.task_names)
+
+
+def _plain_grouping(groups: Sequence[Sequence[int]]) -> Grouping:
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence) or not groups:
+        raise TypeError("to_branched_config: groups must be a Grouping or a non-empty list of groups")
+    t = 1 + max((i for g in groups for i in _indices(g, "to_branched_config")), default=-1)
+    normalized = _check_groups(groups, t, "to_branched_config")
+    assignment = tuple(next(k for k, g in enumerate(normalized) if task in g) for task in range(t))
+    nan = float("nan")
+    return Grouping(tuple(normalized), nan, assignment, tuple(nan for _ in range(t)), "given")
