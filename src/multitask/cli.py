@@ -2,7 +2,8 @@
 
 ``multitask train CONFIG.yaml [--set key=value ...] [--resume | --force] [--no-plots]``,
 ``multitask eval CHECKPOINT``, ``multitask list [methods|models|datasets]``,
-``multitask bench [--suite default|dense] ...``.
+``multitask bench [--suite default|dense] ...``,
+``multitask affinity CONFIG.yaml --method tag|cosine|rsa`` (task affinity and groups).
 
 Errors are one line on stderr (exit 2). Ctrl-C during ``train`` prints one line with the last checkpoint
 and the exact command that resumes the run (exit 130).
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import multitask as mt
+from multitask.affinity import cli as affinity_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         help="override a key of the suite's base config, e.g. --set train.epochs=1",
     )
     b.add_argument("--progress", action="store_true", help="show a progress bar per run")
+    affinity_cli.add_parser(sub)
     return p
 
 
@@ -78,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = argv
     try:
-        return {"train": _train, "eval": _eval, "list": _list, "bench": _bench}[args.command](args)
+        commands = {"train": _train, "eval": _eval, "list": _list, "bench": _bench}
+        commands["affinity"] = affinity_cli.run
+        return commands[args.command](args)
     except (ValueError, TypeError, OSError, KeyError) as err:
         print(f"error: {_one_line(err)}", file=sys.stderr)
         return 2
