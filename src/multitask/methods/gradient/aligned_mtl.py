@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.core.gramian import check_gramian, work_gramian
+from multitask.methods.base import GradientMethod, register_method
 
 SCALE_MODES = ("min", "median", "rmse")
 
@@ -48,8 +49,7 @@ class AlignedMTL(GradientMethod):
         """The ``[T, T]`` matrix ``B`` (aligned gradients ``B J``), in float64 (float32 on MPS)."""
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
-        work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
-        work = 0.5 * (work + work.T)
+        work = work_gramian(gramian)
         top = float(work.diagonal().max())
         if not top > 0:
             return torch.zeros_like(work)

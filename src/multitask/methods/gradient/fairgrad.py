@@ -7,7 +7,8 @@ import math
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.core.gramian import check_gramian, work_gramian
+from multitask.methods.base import GradientMethod, register_method
 
 __all__ = ["FairGrad", "alpha_fair_weights"]
 
@@ -68,9 +69,8 @@ def normalized_fair_weights(
     init: Tensor | None = None,
 ) -> tuple[Tensor, float]:
     """``(w, s)``: the float64 solution for ``G/s`` (``s`` = largest diagonal entry; ``s = 0``: zeros)."""
-    dtype = torch.float32 if gramian.device.type == "mps" else torch.float64
-    g = gramian.detach().to(dtype)
-    g = 0.5 * (g + g.T)
+    g = work_gramian(gramian)
+    dtype = g.dtype
     t = g.shape[0]
     diag = g.diagonal()
     scale = float(diag.max())

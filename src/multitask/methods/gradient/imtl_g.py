@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.core.gramian import check_gramian, work_gramian
+from multitask.methods.base import GradientMethod, register_method
 
 
 @register_method("imtl_g")
@@ -34,8 +35,7 @@ class IMTLG(GradientMethod):
     def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
-        work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
-        work = 0.5 * (work + work.T)
+        work = work_gramian(gramian)
         diag = work.diagonal().clamp_min(0.0)
         scale = float(diag.max())
         if scale <= 1e-300 or t == 1:

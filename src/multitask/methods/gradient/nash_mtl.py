@@ -6,7 +6,8 @@ import math
 
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.core.gramian import check_gramian
+from multitask.methods.base import GradientMethod, register_method
 from multitask.methods.gradient.fairgrad import clip_weights, normalized_fair_weights
 
 
