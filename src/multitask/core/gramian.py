@@ -5,6 +5,8 @@
 * :func:`work_dtype` — the dtype solvers work in on a device: float64, or float32 on MPS (no float64).
 * :func:`work_gramian` — the detached working copy of a Gramian in :func:`work_dtype`, symmetrised
   (``½(G + Gᵀ)``), so rounding in ``J Jᵀ`` cannot make it asymmetric.
+* :func:`normalized_work_gramian` — that copy divided by its largest diagonal entry (the squared norm of
+  the longest task gradient), for methods whose answer does not depend on the gradients' scale.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["check_gramian", "work_dtype", "work_gramian"]
+__all__ = ["check_gramian", "normalized_work_gramian", "work_dtype", "work_gramian"]
 
 
 def check_gramian(gramian: Tensor, who: str = "", *, batched: bool = False) -> Tensor:
@@ -50,3 +52,14 @@ def work_gramian(gramian: Tensor) -> Tensor:
     """Detached copy of ``gramian`` in :func:`work_dtype`, symmetrised over its last two dimensions."""
     work = gramian.detach().to(work_dtype(gramian.device))
     return 0.5 * (work + work.transpose(-1, -2))
+
+
+def normalized_work_gramian(gramian: Tensor) -> tuple[Tensor, float]:
+    """``(W / s, s)``: the :func:`work_gramian` ``W`` of a ``[T, T]`` Gramian over ``s = max(maxᵢ Wᵢᵢ, 0)``.
+
+    When ``s`` is not positive (every task gradient is zero) ``W`` is returned undivided; callers branch on
+    ``s`` first.
+    """
+    work = work_gramian(gramian)
+    scale = float(work.diagonal().clamp_min(0.0).max())
+    return (work / scale if scale > 0 else work), scale
