@@ -17,6 +17,11 @@ from multitask.core.solvers.min_norm import _ZERO, _bordered, _finish, _wolfe, m
 
 __all__ = ["conflict_averse_weights"]
 
+# √φ (normalised units) below which the ball term is treated as 0: the objective then moves by less than
+# 1e-13 of the largest gradient norm, while the root search's bracket [0, 1/√φ] no longer resolves in
+# float64 (below about 1e-16 it returned a wrong vertex)
+_TINY_C = 1e-13
+
 
 def conflict_averse_weights(gramian: Tensor, c: float, *, max_iter: int = 100, tol: float = 1e-7) -> Tensor:
     """Solve CAGrad's dual problem ``min_{w ∈ Δ} g_wᵀ g₀ + √φ ‖g_w‖`` from the Gramian.
@@ -92,7 +97,7 @@ def _cagrad_single(g_raw: Tensor, c: float, max_iter: int, tol: float) -> Tensor
     cc = c * math.sqrt(max(beta, 0.0))  # √φ in the normalised units
     if beta <= 1e-14:  # g₀ = 0: CAGrad's objective is flat in its first term; take the min-norm point
         return _wolfe(g, 250, tol)[0]
-    if cc <= 0.0:  # c = 0: minimise g_wᵀg₀, ties broken by the min-norm point of the minimisers
+    if cc <= _TINY_C:  # c = 0: minimise g_wᵀg₀, ties broken by the min-norm point of the minimisers
         return _argmin_linear(a, g, tol)
     bordered = _bordered(g, -a)
     shift = a[:, None] + a[None, :]

@@ -1,0 +1,127 @@
+"""Property tests of the solvers on random Gramians (hypothesis): any rank, any scale, duplicated tasks.
+
+Each property is an optimality condition of the solver's problem, checked on the answer, so it holds
+whatever the solver's path: the variational inequality of a projection, the Frank–Wolfe gap of a
+problem over the simplex, the KKT conditions of the dual-cone projection.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from multitask.core.solvers import (
+    conflict_averse_weights,
+    dual_cone_weights,
+    min_norm_weights,
+    project_simplex,
+)
+
+FAST = settings(max_examples=40, deadline=None, derandomize=True)
+
+
+@st.composite
+def jacobians(draw: st.DrawFn, max_tasks: int = 5) -> torch.Tensor:
+    """A ``[T, n]`` float64 Jacobian of rank ``r`` (0 .. min(T, n)), scaled by 10^k (k in -6 .. 6),
+    sometimes with a duplicated or a zero row."""
+    t = draw(st.integers(1, max_tasks))
+    n = draw(st.integers(1, 6))
+    r = draw(st.integers(0, min(t, n)))
+    seed = draw(st.integers(0, 2**31 - 1))
+    scale = 10.0 ** draw(st.integers(-6, 6))
+    gen = torch.Generator().manual_seed(seed)
+    f64 = torch.float64
+    j = torch.randn(t, r, generator=gen, dtype=f64) @ torch.randn(r, n, generator=gen, dtype=f64)
+    j = j * (0.1 + torch.rand(t, 1, generator=gen, dtype=torch.float64))
+    extra = draw(st.sampled_from(["none", "duplicate", "zero_row"])) if t > 1 else "none"
+    if extra == "duplicate":
+        j[1] = j[0]
+    elif extra == "zero_row":
+        j[-1] = 0.0
+    return scale * j
+
+
+def _on_simplex(w: torch.Tensor) -> bool:
+    return bool((w >= -1e-12).all()) and math.isclose(float(w.sum()), 1.0, abs_tol=1e-9)
+
+
+@FAST
+@given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=8))
+def test_project_simplex_is_the_projection(values: list[float]) -> None:
+    v = torch.tensor(values, dtype=torch.float64)
+    p = project_simplex(v)
+    assert _on_simplex(p)
+    # p = π(v) iff (v − p)ᵀ(q − p) ≤ 0 for every q in the simplex; linear in q, so the vertices suffice
+    slack = (v - p) - (v - p) @ p
+    assert float(slack.max()) <= 1e-9 * max(1.0, float(v.abs().max()))
+
+
+@FAST
+@given(jacobians())
+def test_min_norm_weights_close_the_frank_wolfe_gap(j: torch.Tensor) -> None:
+    g = j @ j.T
+    w = min_norm_weights(g)
+    assert _on_simplex(w)
+    scale = float(g.diagonal().max())
+    if scale == 0.0:
+        return
+    gw = g @ w
+    # optimal over the simplex iff every vertex is no better to first order: minᵢ (Gw)ᵢ ≥ wᵀGw
+    assert float(w @ gw - gw.min()) <= 1e-6 * scale
+    # the min-norm value (unique even when w is not) does not depend on the scale of G
+    w_s = min_norm_weights(g * 1e4)
+    assert math.isclose(float(w_s @ g @ w_s), float(w @ gw), rel_tol=1e-5, abs_tol=1e-9 * scale)
+
+
+@FAST
+@given(jacobians(), st.floats(0.0, 3.0))
+def test_conflict_averse_weights_are_optimal(j: torch.Tensor, c: float) -> None:
+    g = j @ j.T
+    t = g.shape[0]
+    w = conflict_averse_weights(g, c)
+    assert _on_simplex(w)
+    scale = float(g.diagonal().max())
+    if scale == 0.0:
+        return
+    gn = g / scale
+    b = torch.full((t,), 1.0 / t, dtype=torch.float64)
+    a, root_beta = gn @ b, math.sqrt(max(float(b @ gn @ b), 0.0))
+
+    def objective(x: torch.Tensor) -> float:
+        return float(x @ a) + c * root_beta * math.sqrt(max(float(x @ gn @ x), 0.0))
+
+    # no vertex, nor the centre, nor a few random points of the simplex does better
+    gen = torch.Generator().manual_seed(0)
+    points = project_simplex(torch.randn(8, t, generator=gen, dtype=torch.float64))
+    others = [*torch.eye(t, dtype=torch.float64), b, *points]
+    best = min(objective(x) for x in others)
+    assert objective(w) <= best + 1e-7
+
+
+@FAST
+@given(jacobians(), st.integers(0, 2**31 - 1))
+def test_dual_cone_weights_satisfy_the_kkt_conditions(j: torch.Tensor, seed: int) -> None:
+    g = j @ j.T
+    t = g.shape[0]
+    u = torch.rand(t, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    v = dual_cone_weights(g, u)
+    trace = float(g.diagonal().sum())
+    if trace == 0.0:
+        torch.testing.assert_close(v, u)
+        return
+    gv = (g / trace) @ v
+    assert bool((v >= u - 1e-12).all())  # v ≥ u
+    assert float(gv.min()) >= -1e-9  # J(Jᵀv) ≥ 0: the projection conflicts with no task
+    assert float(((v - u) * gv).abs().max()) <= 1e-8 * max(1.0, float(v.abs().max()))  # complementarity
+
+
+def test_conflict_averse_weights_with_a_vanishing_c() -> None:
+    """Found by the property above: ``c ≈ 1e-20`` returned the wrong vertex (the root search's bracket
+    ``[0, 1/(c√β)]`` does not resolve in float64); a vanishing ``c`` now gives the ``c = 0`` answer."""
+    j = torch.tensor([[-2.5014], [0.5697]], dtype=torch.float64)
+    expected = torch.tensor([0.0, 1.0], dtype=torch.float64)  # minimises g_wᵀg₀: the task along g₀
+    for c in (0.0, 1e-20, 1e-300):
+        torch.testing.assert_close(conflict_averse_weights(j @ j.T, c), expected)
