@@ -12,6 +12,7 @@ import math
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.methods.properties import jacobians
 
 from multitask.core.solvers import (
     conflict_averse_weights,
@@ -21,27 +22,6 @@ from multitask.core.solvers import (
 )
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True)
-
-
-@st.composite
-def jacobians(draw: st.DrawFn, max_tasks: int = 5) -> torch.Tensor:
-    """A ``[T, n]`` float64 Jacobian of rank ``r`` (0 .. min(T, n)), scaled by 10^k (k in -6 .. 6),
-    sometimes with a duplicated or a zero row."""
-    t = draw(st.integers(1, max_tasks))
-    n = draw(st.integers(1, 6))
-    r = draw(st.integers(0, min(t, n)))
-    seed = draw(st.integers(0, 2**31 - 1))
-    scale = 10.0 ** draw(st.integers(-6, 6))
-    gen = torch.Generator().manual_seed(seed)
-    f64 = torch.float64
-    j = torch.randn(t, r, generator=gen, dtype=f64) @ torch.randn(r, n, generator=gen, dtype=f64)
-    j = j * (0.1 + torch.rand(t, 1, generator=gen, dtype=torch.float64))
-    extra = draw(st.sampled_from(["none", "duplicate", "zero_row"])) if t > 1 else "none"
-    if extra == "duplicate":
-        j[1] = j[0]
-    elif extra == "zero_row":
-        j[-1] = 0.0
-    return scale * j
 
 
 def _on_simplex(w: torch.Tensor) -> bool:
