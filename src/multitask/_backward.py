@@ -184,7 +184,7 @@ def _features_step(
             raise ValueError(f"features[{i}] must be a tensor that requires grad (the shared representation)")
     stops = {z.grad_fn for z in feats if z.grad_fn is not None}
     feat_ids = {id(z) for z in feats}
-    head_leaves, visited = walk(scalars, stop=stops, stop_ids=feat_ids)
+    head_leaves, visited = walk(scalars, stop=stops)
     missing = [
         i
         for i, z in enumerate(feats)
