@@ -20,6 +20,10 @@ every registered method class, no ``globals()`` injection.
 from __future__ import annotations
 
 import ast
+import functools
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +117,8 @@ def _imports_of(path: Path) -> list[Import]:
     is_package = path.name == "__init__.py"
     source = _layer(module)
     rel = str(path.relative_to(SRC))
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text, filename=str(path))
     found: list[Import] = []
     for node in _runtime_nodes(tree):
         targets: list[str] = []
@@ -133,13 +138,14 @@ def _imports_of(path: Path) -> list[Import]:
             ]
         for target in targets:
             if target == "multitask" or target.startswith("multitask."):
-                text = ast.get_source_segment(path.read_text(encoding="utf-8"), node) or ""
-                found.append(Import(rel, node.lineno, source, _layer(target), " ".join(text.split())))
+                statement = " ".join((ast.get_source_segment(text, node) or "").split())
+                found.append(Import(rel, node.lineno, source, _layer(target), statement))
     return found
 
 
-def _all_imports() -> list[Import]:
-    return [imp for path in sorted(PACKAGE.rglob("*.py")) for imp in _imports_of(path)]
+@functools.cache
+def _all_imports() -> tuple[Import, ...]:
+    return tuple(imp for path in sorted(PACKAGE.rglob("*.py")) for imp in _imports_of(path))
 
 
 def _why_not(imp: Import) -> str | None:
@@ -299,3 +305,12 @@ def test_top_level_exposes_the_layers() -> None:
     for name in ("methods", "models", "classic", "train", "affinity", "metrics"):
         assert name in mt.__all__
         assert getattr(mt, name).__name__ == f"multitask.{name}"
+
+
+def test_the_facade_and_classic_import_without_torch() -> None:
+    """``import multitask`` loads its names on first use, so the numpy/scipy-only ``multitask.classic``
+    is importable without torch (in a fresh interpreter: this one has torch loaded already)."""
+    code = "import sys, multitask, multitask.classic; sys.exit('torch' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"importing multitask.classic imported torch (or failed): {done.stderr}"
