@@ -299,6 +299,17 @@ def test_every_registered_method_is_exported() -> None:
         assert getattr(mt.methods, cls.__name__) is cls
 
 
+def test_every_method_module_is_imported_by_its_package() -> None:
+    """A new method file needs its import line in ``methods/gradient/__init__.py`` or ``methods/loss/...``:
+    without it the method would never register."""
+    import multitask.methods  # noqa: F401
+
+    for family in ("gradient", "loss"):
+        for path in sorted((PACKAGE / "methods" / family).glob("[!_]*.py")):
+            module = f"multitask.methods.{family}.{path.stem}"
+            assert module in sys.modules, f"{module} is not imported by multitask.methods.{family}"
+
+
 def test_top_level_exposes_the_layers() -> None:
     import multitask as mt
 
