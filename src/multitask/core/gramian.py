@@ -5,6 +5,7 @@
 * :func:`work_dtype` — the dtype solvers work in on a device: float64, or float32 on MPS (no float64).
 * :func:`work_gramian` — the detached working copy of a Gramian in :func:`work_dtype`, symmetrised
   (``½(G + Gᵀ)``), so rounding in ``J Jᵀ`` cannot make it asymmetric.
+* :func:`clip_weights` — scale weights so that the direction ``Jᵀw`` has norm at most ``max_norm``.
 * :func:`normalized_work_gramian` — that copy divided by its largest diagonal entry (the squared norm of
   the longest task gradient), for methods whose answer does not depend on the gradients' scale.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["check_gramian", "normalized_work_gramian", "work_dtype", "work_gramian"]
+__all__ = ["check_gramian", "clip_weights", "normalized_work_gramian", "work_dtype", "work_gramian"]
 
 
 def check_gramian(gramian: Tensor, who: str = "", *, batched: bool = False) -> Tensor:
@@ -63,3 +64,15 @@ def normalized_work_gramian(gramian: Tensor) -> tuple[Tensor, float]:
     work = work_gramian(gramian)
     scale = float(work.diagonal().clamp_min(0.0).max())
     return (work / scale if scale > 0 else work), scale
+
+
+def clip_weights(w: Tensor, gramian: Tensor, max_norm: float) -> Tensor:
+    """Scale ``w`` so that ``‖Jᵀw‖ = √(wᵀGw) ≤ max_norm`` (``max_norm = 0``: unchanged)."""
+    if max_norm <= 0:
+        return w
+    work = w.to(work_dtype(w.device))
+    g = gramian.detach().to(work.dtype)
+    norm = float((work @ g @ work).clamp_min(0.0).sqrt())
+    if norm > max_norm:
+        work = work * (max_norm / norm)
+    return work.to(w.dtype)
