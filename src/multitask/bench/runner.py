@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from multitask.methods import METHODS, list_methods
+import multitask as mt
 from multitask.train.config import Config
 from multitask.train.logging import write_json
 from multitask.train.trainer import Trainer
@@ -84,8 +84,8 @@ def suite_grid(
     if all_methods and spec.get("all_methods", True) and not methods:
         chosen += [
             m
-            for m in list_methods()
-            if m not in chosen and getattr(METHODS.get(m), "supports_parameters", True)
+            for m in mt.list_methods()
+            if m not in chosen and getattr(mt.methods.METHODS.get(m), "supports_parameters", True)
         ]
     return Grid(
         base=spec["base"], architectures=spec["architectures"], methods=chosen, seeds=list(seeds or [0])
