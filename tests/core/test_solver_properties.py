@@ -15,9 +15,11 @@ from hypothesis import strategies as st
 from tests.methods.properties import jacobians
 
 from multitask.core.solvers import (
+    alpha_fair_weights,
     conflict_averse_weights,
     dual_cone_weights,
     min_norm_weights,
+    normalized_fair_weights,
     project_simplex,
 )
 
@@ -96,6 +98,27 @@ def test_dual_cone_weights_satisfy_the_kkt_conditions(j: torch.Tensor, seed: int
     assert bool((v >= u - 1e-12).all())  # v ≥ u
     assert float(gv.min()) >= -1e-9  # J(Jᵀv) ≥ 0: the projection conflicts with no task
     assert float(((v - u) * gv).abs().max()) <= 1e-8 * max(1.0, float(v.abs().max()))  # complementarity
+
+
+@FAST
+@given(jacobians(), st.sampled_from([0.5, 1.0, 2.0, 5.0]))
+def test_alpha_fair_weights_solve_their_system(j: torch.Tensor, alpha: float) -> None:
+    g = j @ j.T
+    eps = 1e-8
+    w, scale = normalized_fair_weights(g, alpha, eps=eps)
+    assert bool(torch.isfinite(w).all()) and bool((w >= 0).all())
+    if scale == 0.0:
+        assert bool((w == 0).all())
+        return
+    active = g.diagonal() > 0
+    assert bool((w[active] > 0).all()) and bool((w[~active] == 0).all())  # zero gradient: weight 0
+    # on the active tasks, ((G/s + εI) w)ᵢ · wᵢ^{1/α} = 1: the stationarity condition of the potential
+    sub = (g / scale)[active][:, active] + eps * torch.eye(int(active.sum()), dtype=torch.float64)
+    resid = (sub @ w[active]) * w[active].pow(1.0 / alpha) - 1.0
+    assert float(resid.abs().max()) <= 1e-6
+    # and the unnormalised answer is s^{-α/(α+1)} times the normalised one
+    expected = w * scale ** (-alpha / (alpha + 1.0))
+    torch.testing.assert_close(alpha_fair_weights(g, alpha, eps=eps), expected, rtol=1e-10, atol=0.0)
 
 
 def test_conflict_averse_weights_with_a_vanishing_c() -> None:
