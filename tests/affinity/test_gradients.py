@@ -4,8 +4,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import multitask as mt
+from multitask import StepInfo
 from multitask.affinity import affinity_from_log, gradient_affinity, task_gradient_cosines
-from multitask.core.backward import StepInfo
 from multitask.train.logging import write_csv
 
 

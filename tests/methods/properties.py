@@ -17,6 +17,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 
 import torch
+from hypothesis import strategies as st
 from torch import Tensor, nn
 
 import multitask as mt
@@ -34,6 +35,7 @@ __all__ = [
     "assert_state_round_trip",
     "degenerate_jacobians",
     "fresh",
+    "jacobians",
     "run",
     "tolerances",
     "train_encoder_only",
@@ -133,6 +135,37 @@ def assert_non_conflicting(
     if bad:
         raise AssertionError(f"direction conflicts with tasks {bad}: inner products {inner.tolist()}")
     return d
+
+
+@st.composite
+def jacobians(
+    draw: st.DrawFn, *, max_tasks: int = 5, max_cols: int = 6, full_rank: bool = False, max_exponent: int = 6
+) -> Tensor:
+    """Hypothesis strategy: a random ``[T, n]`` float64 Jacobian.
+
+    ``full_rank=False``: any rank ``r`` in ``0 .. min(T, n)`` (``T > n`` allowed), scaled by ``10^k``
+    (``|k| <= max_exponent``), sometimes with a duplicated or a zero row: the degenerate cases a method
+    must survive. ``full_rank=True``: ``T <= n`` Gaussian rows (rank ``T`` almost surely) with norms in
+    ``[0.1, 1.1]`` times the scale, where the weights are unique and the properties exact.
+    """
+    t = draw(st.integers(1, max_tasks))
+    n = draw(st.integers(t, max(max_cols, t))) if full_rank else draw(st.integers(1, max_cols))
+    gen = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    scale = 10.0 ** draw(st.integers(-max_exponent, max_exponent))
+    f64 = torch.float64
+    if full_rank:
+        j = torch.randn(t, n, generator=gen, dtype=f64)
+        j = j / torch.linalg.vector_norm(j, dim=1, keepdim=True)
+    else:
+        r = draw(st.integers(0, min(t, n)))
+        j = torch.randn(t, r, generator=gen, dtype=f64) @ torch.randn(r, n, generator=gen, dtype=f64)
+    j = j * (0.1 + torch.rand(t, 1, generator=gen, dtype=f64))
+    extra = "none" if full_rank or t == 1 else draw(st.sampled_from(["none", "duplicate", "zero_row"]))
+    if extra == "duplicate":
+        j[1] = j[0]
+    elif extra == "zero_row":
+        j[-1] = 0.0
+    return scale * j
 
 
 def degenerate_jacobians(dtype: torch.dtype) -> Iterator[tuple[str, Tensor]]:

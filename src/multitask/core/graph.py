@@ -8,16 +8,13 @@ from typing import Any
 from torch import Tensor
 
 
-def walk(
-    roots: Sequence[Tensor], stop: set[Any] | None = None, stop_ids: set[int] | None = None
-) -> tuple[dict[int, Tensor], set[Any]]:
+def walk(roots: Sequence[Tensor], stop: set[Any] | None = None) -> tuple[dict[int, Tensor], set[Any]]:
     """Leaves reachable from ``roots`` (``{id: tensor}``) and the graph nodes visited.
 
-    The walk does not go past nodes in ``stop`` (they are recorded as visited) nor past leaves whose
-    ``id`` is in ``stop_ids``. Cost: one visit per graph node.
+    The walk does not go past nodes in ``stop`` (they are recorded as visited). Cost: one visit per graph
+    node.
     """
     stop = stop or set()
-    stop_ids = stop_ids or set()
     leaves: dict[int, Tensor] = {}
     seen: set[Any] = set()
     stack = []
@@ -43,8 +40,6 @@ def walk(
     return leaves, seen
 
 
-def reachable_leaves(
-    roots: Sequence[Tensor], stop: set[Any] | None = None, stop_ids: set[int] | None = None
-) -> dict[int, Tensor]:
+def reachable_leaves(roots: Sequence[Tensor], stop: set[Any] | None = None) -> dict[int, Tensor]:
     """Leaves reachable from ``roots`` (see :func:`walk`)."""
-    return walk(roots, stop, stop_ids)[0]
+    return walk(roots, stop)[0]

@@ -25,6 +25,19 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+__all__ = [
+    "STRATEGIES",
+    "check_jacobian",
+    "combine_blocks",
+    "concat_blocks",
+    "gramian",
+    "gramian_from_blocks",
+    "jacobian",
+    "jacobian_blocks",
+    "resolve_strategy",
+    "split_direction",
+]
+
 STRATEGIES = ("auto", "loop", "batched")
 _batching_failed: set[str] = set()
 
@@ -163,3 +176,19 @@ def gramian(
 ) -> Tensor:
     """The Gramian ``J Jᵀ`` (``[T, T]``) of ``losses`` w.r.t. ``inputs``."""
     return gramian_from_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))
+
+
+def check_jacobian(jacobian: Tensor) -> Tensor:
+    """Validate a ``[T, n]`` Jacobian: a floating 2-D tensor with at least one row, all finite."""
+    if not isinstance(jacobian, Tensor):
+        raise TypeError(f"the Jacobian must be a torch.Tensor, got {type(jacobian).__name__}")
+    if jacobian.dim() != 2:
+        raise ValueError(f"the Jacobian must have shape [T, n], got {tuple(jacobian.shape)}")
+    if jacobian.shape[0] < 1 or jacobian.shape[1] < 1:
+        raise ValueError(f"the Jacobian needs at least one task and one column, got {tuple(jacobian.shape)}")
+    if not jacobian.is_floating_point():
+        raise TypeError(f"the Jacobian must be floating point, got {jacobian.dtype}")
+    if not torch.isfinite(jacobian).all():
+        bad = (~torch.isfinite(jacobian)).any(dim=1).nonzero().flatten().tolist()
+        raise ValueError(f"the Jacobian has non-finite entries in task rows {bad}")
+    return jacobian

@@ -1,10 +1,10 @@
 """Balancing methods: loss weightings and gradient methods, one file each, one registry.
 
-Every registered class is importable from here, e.g. ``from multitask.methods import CAGrad``.
+Every method class is importable from here, e.g. ``from multitask.methods import CAGrad``; the names
+are imported explicitly (no ``globals()`` injection), so IDEs and type checkers see them, and
+``tests/test_layers.py`` checks that this list and the registry agree.
 """
 
-from multitask.methods import gradient as gradient  # noqa: F401  (registers the gradient methods)
-from multitask.methods import loss as loss  # noqa: F401  (registers the loss weightings)
 from multitask.methods.base import (
     METHODS,
     GradientMethod,
@@ -15,20 +15,78 @@ from multitask.methods.base import (
     list_methods,
     register_method,
 )
-from multitask.methods.gradient.pmtl import pmtl_preferences
-
-for _name in METHODS.names():
-    _cls = METHODS.get(_name)
-    globals()[_cls.__name__] = _cls
+from multitask.methods.gradient import (
+    DBMTL,
+    IMTLG,
+    MGDA,
+    PMTL,
+    AlignedMTL,
+    CAGrad,
+    ConFIG,
+    DualProj,
+    ExcessMTL,
+    FairGrad,
+    GradDrop,
+    GradVac,
+    MoCo,
+    NashMTL,
+    OrthoReg,
+    PCGrad,
+    RotoGrad,
+    UPGrad,
+    pmtl_preferences,
+)
+from multitask.methods.loss import (
+    DTP,
+    DWA,
+    EW,
+    FAMO,
+    GLS,
+    IMTLL,
+    RLW,
+    SI,
+    STCH,
+    UW,
+    GradNorm,
+)
 
 __all__ = [
-    "METHODS",
+    "AlignedMTL",
+    "CAGrad",
+    "ConFIG",
+    "create_method",
+    "DBMTL",
+    "DTP",
+    "DualProj",
+    "DWA",
+    "EW",
+    "ExcessMTL",
+    "FairGrad",
+    "FAMO",
+    "GLS",
+    "GradDrop",
     "GradientMethod",
+    "GradNorm",
+    "GradVac",
+    "IMTLG",
+    "IMTLL",
+    "list_methods",
     "LossContext",
     "LossWeighting",
     "Method",
-    "create_method",
-    "list_methods",
+    "METHODS",
+    "MGDA",
+    "MoCo",
+    "NashMTL",
+    "OrthoReg",
+    "PCGrad",
+    "PMTL",
     "pmtl_preferences",
     "register_method",
-] + sorted(METHODS.get(n).__name__ for n in METHODS.names())
+    "RLW",
+    "RotoGrad",
+    "SI",
+    "STCH",
+    "UPGrad",
+    "UW",
+]

@@ -25,6 +25,22 @@ import torch
 from torch import Tensor, nn
 
 from multitask._registry import Registry
+from multitask.core import jacobian as jac
+from multitask.core.gramian import check_gramian
+from multitask.core.jacobian import check_jacobian
+
+__all__ = [
+    "METHODS",
+    "GradientMethod",
+    "LossContext",
+    "LossWeighting",
+    "Method",
+    "check_gramian",
+    "check_jacobian",
+    "create_method",
+    "list_methods",
+    "register_method",
+]
 
 METHODS: Registry[Method] = Registry("method")
 register_method = METHODS.register
@@ -128,12 +144,29 @@ class LossWeighting(Method):
         w = self.weights(losses.detach())
         return (w.to(losses.dtype) * losses).sum(), w.detach()
 
-    def combine(self, losses: Tensor | Sequence[Tensor], task_names: Sequence[str] | None = None) -> Tensor:
-        """Standalone use: the scalar objective for a loss vector (no shared-parameter context)."""
+    def combine(
+        self,
+        losses: Tensor | Sequence[Tensor],
+        task_names: Sequence[str] | None = None,
+        shared: Sequence[Tensor] = (),
+    ) -> Tensor:
+        """One step of the method: the scalar objective to back-propagate for a loss vector.
+
+        The one place a loss weighting's step is taken (``multitask.backward`` calls it too): it checks
+        the objective is a finite scalar, records ``last_weights`` and counts the step.
+
+        Args:
+            losses: the ``[T]`` loss vector (or a sequence of scalar losses), with its graph.
+            task_names: task names in order (default ``"0"``, ``"1"``, ...).
+            shared: the shared parameters, for methods that differentiate through them (GradNorm).
+        """
         vec = torch.stack(list(losses)) if not isinstance(losses, Tensor) else losses
         names = list(task_names) if task_names is not None else [str(i) for i in range(vec.numel())]
-        total, w = self.objective(vec, LossContext(task_names=names, step=self.step_count))
-        self.last_weights = w
+        ctx = LossContext(task_names=names, shared=list(shared), step=self.step_count)
+        total, w = self.objective(vec, ctx)
+        if total.dim() != 0 or not torch.isfinite(total):
+            raise ValueError(f"{type(self).__name__} produced a non-finite or non-scalar objective: {total}")
+        self.last_weights = w.detach()
         self.step_count += 1
         return total
 
@@ -180,40 +213,37 @@ class GradientMethod(Method):
                 raise ValueError(f"losses must have shape ({jacobian.shape[0]},), got {tuple(losses.shape)}")
         elif self.uses_losses:
             raise ValueError(f"{type(self).__name__} needs the loss values: call aggregate(J, losses)")
+        (direction,) = self.combine_blocks([jacobian], losses, gramian=jacobian @ jacobian.T)
+        return direction
+
+    def combine_blocks(
+        self, blocks: Sequence[Tensor], losses: Tensor | None = None, *, gramian: Tensor | None = None
+    ) -> list[Tensor]:
+        """One step of the method on a Jacobian given as blocks: the direction, block by block.
+
+        The one place a gradient method's step is taken (:meth:`aggregate` and ``multitask.backward``
+        both call it). ``blocks`` are ``[T, *shape_p]`` tensors, one per input (their rows concatenated
+        are ``J``); ``gramian`` is ``J Jᵀ`` when the caller has it. ``needs = "gramian"``: ``w`` from
+        :meth:`weights`, ``d_p = wᵀJ_p`` (``J`` is never concatenated); ``needs = "jacobian"``:
+        :meth:`direction` on the concatenated ``J``, split back into blocks. Sets ``last_weights`` (the
+        weights, or what :meth:`direction` recorded) and counts the step; a direction of the wrong shape
+        or with non-finite entries raises ``ValueError`` and counts nothing.
+        """
         self.last_weights = None
         if self.needs == "gramian":
-            w = self.weights(jacobian @ jacobian.T, losses)
-            self.last_weights = w
-            out = w.to(jacobian.dtype) @ jacobian
+            weights = self.weights(jac.gramian_from_blocks(blocks) if gramian is None else gramian, losses)
+            self.last_weights = weights.detach()
+            direction = jac.combine_blocks(weights, blocks)
         else:
-            out = self.direction(jacobian, losses)
+            full = jac.concat_blocks(blocks)
+            flat = self.direction(full, losses)
+            if flat.shape != (full.shape[1],):
+                raise ValueError(f"{type(self).__name__} returned a direction of shape {tuple(flat.shape)}")
+            direction = jac.split_direction(flat, [b[0] for b in blocks])
+        if not bool(torch.isfinite(torch.stack(torch._foreach_norm(direction))).all()):
+            raise ValueError(f"{type(self).__name__} produced a non-finite direction")
         self.step_count += 1
-        return out
-
-
-def check_jacobian(jacobian: Tensor) -> Tensor:
-    """Validate a ``[T, n]`` Jacobian: a floating 2-D tensor with at least one row, all finite."""
-    if not isinstance(jacobian, Tensor):
-        raise TypeError(f"the Jacobian must be a torch.Tensor, got {type(jacobian).__name__}")
-    if jacobian.dim() != 2:
-        raise ValueError(f"the Jacobian must have shape [T, n], got {tuple(jacobian.shape)}")
-    if jacobian.shape[0] < 1 or jacobian.shape[1] < 1:
-        raise ValueError(f"the Jacobian needs at least one task and one column, got {tuple(jacobian.shape)}")
-    if not jacobian.is_floating_point():
-        raise TypeError(f"the Jacobian must be floating point, got {jacobian.dtype}")
-    if not torch.isfinite(jacobian).all():
-        bad = (~torch.isfinite(jacobian)).any(dim=1).nonzero().flatten().tolist()
-        raise ValueError(f"the Jacobian has non-finite entries in task rows {bad}")
-    return jacobian
-
-
-def check_gramian(gramian: Tensor) -> Tensor:
-    """Validate a ``[T, T]`` Gramian."""
-    if gramian.dim() != 2 or gramian.shape[0] != gramian.shape[1] or gramian.shape[0] < 1:
-        raise ValueError(f"the Gramian must have shape [T, T], got {tuple(gramian.shape)}")
-    if not torch.isfinite(gramian).all():
-        raise ValueError("the Gramian has non-finite entries")
-    return gramian
+        return direction
 
 
 def _detach(value: Any) -> Any:

@@ -12,8 +12,8 @@ from tests.methods.properties import (
 )
 
 import multitask as mt
+from multitask.core.solvers import dual_cone_weights
 from multitask.methods import UPGrad
-from multitask.methods.gradient.upgrad import dual_cone_weights
 
 DTYPES = (torch.float32, torch.float64)
 
@@ -127,7 +127,7 @@ def test_end_to_end_three_regression_tasks(features):
 
 def test_batched_projection_falls_back_per_row(monkeypatch):
     """Rows whose batched free-set solve is not trusted are re-solved alone: same weights."""
-    from multitask.methods.gradient import upgrad as module
+    from multitask.core.solvers import dual_cone as module
 
     torch.manual_seed(3)
     j = torch.randn(6, 4, dtype=torch.float64)  # T > n: a singular Gramian

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.core.gramian import check_gramian, normalized_work_gramian
+from multitask.methods.base import GradientMethod, register_method
 
 SCALE_MODES = ("min", "median", "rmse")
 
@@ -48,12 +49,9 @@ class AlignedMTL(GradientMethod):
         """The ``[T, T]`` matrix ``B`` (aligned gradients ``B J``), in float64 (float32 on MPS)."""
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
-        work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
-        work = 0.5 * (work + work.T)
-        top = float(work.diagonal().max())
+        work, top = normalized_work_gramian(gramian)  # B does not depend on the scale of G
         if not top > 0:
             return torch.zeros_like(work)
-        work = work / top  # B does not depend on the scale of G
         lam, vec = torch.linalg.eigh(work)
         # the Gramian carries the input dtype's rounding: smaller eigenvalues are numerically zero
         tol = float(lam.max()) * t * torch.finfo(gramian.dtype).eps

@@ -7,8 +7,9 @@ import math
 import torch
 from torch import Tensor
 
+from multitask.core.gramian import check_gramian, work_gramian
 from multitask.core.solvers import conflict_averse_weights
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.methods.base import GradientMethod, register_method
 
 
 @register_method("cagrad")
@@ -73,8 +74,7 @@ class CAGrad(GradientMethod):
     def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
-        work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
-        work = 0.5 * (work + work.T)
+        work = work_gramian(gramian)
         w = conflict_averse_weights(work, self.c, max_iter=self.max_iter, tol=self.tol)
         self.last_dual = w.to(gramian.dtype)
         g0_sq = work.mean().clamp_min(0.0)

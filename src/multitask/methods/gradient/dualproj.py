@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from multitask.methods.base import check_gramian, register_method
-from multitask.methods.gradient.upgrad import UPGrad, dual_cone_weights
+from multitask.core.gramian import check_gramian
+from multitask.core.solvers import dual_cone_weights
+from multitask.methods.base import register_method
+from multitask.methods.gradient.upgrad import UPGrad
 
 
 @register_method("dualproj")
@@ -17,7 +19,7 @@ class DualProj(UPGrad):
 
     Update rule: ``d = π_J(Σᵢ pᵢ gᵢ)``, the Euclidean projection of the (preference-weighted, by default
     mean) gradient onto the dual cone ``{x : J x ≥ 0}``. With Proposition 1 of the paper,
-    ``d = Jᵀv``, ``v = argmin_{v ≥ p} vᵀGv`` (:func:`~multitask.methods.gradient.upgrad.dual_cone_weights`,
+    ``d = Jᵀv``, ``v = argmin_{v ≥ p} vᵀGv`` (:func:`~multitask.core.solvers.dual_cone_weights`,
     exact active-set solver in torch). The update never conflicts with a task (``J d ≥ 0``) and equals
     the mean gradient whenever that one conflicts with none.
 

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from multitask.core.gramian import work_dtype
 from multitask.methods.base import GradientMethod, register_method
 
 
@@ -97,7 +98,7 @@ class ExcessMTL(GradientMethod):
         excess = (rows * rows / torch.sqrt(acc + self.eps)).sum(dim=1)
         self.grad_sq_sum = acc
         self.last_excess = excess
-        work = torch.float32 if rows.device.type == "mps" else torch.float64
+        work = work_dtype(rows.device)
         excess_w = excess.to(work)
         weights = self.loss_weights
         if weights is None or self.initial_excess is None:

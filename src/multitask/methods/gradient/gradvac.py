@@ -8,7 +8,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, check_jacobian, register_method
+from multitask.core.gramian import check_gramian, work_gramian
+from multitask.core.jacobian import check_jacobian
+from multitask.methods.base import GradientMethod, register_method
 from multitask.methods.gradient._random import SeededGenerator
 
 _MAX_TARGET = 1.0 - 1e-6  # |φ̂| used in the correction (φ̂ = ±1 would need an infinite step)
@@ -117,7 +119,7 @@ class GradVac(GradientMethod):
                 "GradVac with per-block groups needs the Jacobian: call aggregate(J) / direction(J)"
             )
         gramian = check_gramian(gramian)
-        work = _work(gramian)
+        work = work_gramian(gramian)
         targets = self._targets(work.shape[0], 1, work)
         order = self.orders(work.shape[0]).to(work.device)
         w, targets[..., 0] = _vaccinate(work, targets[..., 0], order, self.beta)
@@ -138,7 +140,7 @@ class GradVac(GradientMethod):
         order = self.orders(t).to(jacobian.device)
         parts = []
         for k, block in enumerate(jacobian.split(self.groups, dim=1)):
-            work = _work(block @ block.T)
+            work = work_gramian(block @ block.T)
             w, targets[..., k] = _vaccinate(work, targets[..., k], order, self.beta)
             parts.append(self._reduce(w).to(jacobian.dtype) @ block)
         self.targets = targets
@@ -163,11 +165,6 @@ class GradVac(GradientMethod):
         return (
             f"beta={self.beta}, groups={self.groups!r}, reduction={self.reduction!r}, seed={self._rng.seed}"
         )
-
-
-def _work(gramian: Tensor) -> Tensor:
-    work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
-    return 0.5 * (work + work.T)
 
 
 def _vaccinate(g: Tensor, target: Tensor, order: Tensor, beta: float) -> tuple[Tensor, Tensor]:

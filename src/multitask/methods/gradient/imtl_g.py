@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.core.gramian import check_gramian, normalized_work_gramian
+from multitask.methods.base import GradientMethod, register_method
 
 
 @register_method("imtl_g")
@@ -34,14 +35,10 @@ class IMTLG(GradientMethod):
     def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
-        work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
-        work = 0.5 * (work + work.T)
-        diag = work.diagonal().clamp_min(0.0)
-        scale = float(diag.max())
+        work, scale = normalized_work_gramian(gramian)
         if scale <= 1e-300 or t == 1:
             return torch.full((t,), 1.0 / t, dtype=gramian.dtype, device=gramian.device)
-        work = work / scale
-        diag = diag / scale
+        diag = work.diagonal().clamp_min(0.0)
         active = (diag > 1e-30).nonzero().flatten()
         out = torch.zeros(t, dtype=work.dtype, device=work.device)
         if active.numel() == 1:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from multitask.core.gramian import check_gramian
 from multitask.core.solvers import min_norm_weights
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.methods.base import GradientMethod, register_method
 
 NORMALIZATIONS = ("none", "l2", "loss", "loss+")
 

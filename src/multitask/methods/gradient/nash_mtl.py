@@ -6,8 +6,9 @@ import math
 
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
-from multitask.methods.gradient.fairgrad import clip_weights, normalized_fair_weights
+from multitask.core.gramian import check_gramian, clip_weights
+from multitask.core.solvers import normalized_fair_weights
+from multitask.methods.base import GradientMethod, register_method
 
 
 @register_method("nash_mtl")
@@ -26,7 +27,7 @@ class NashMTL(GradientMethod):
     a sequence of convex problems (CCP, ``optim_niter`` of them, solved by cvxpy/ECOS). Here the same
     point is computed directly: it is the unique minimiser of the strictly convex
     ``½ αᵀGα − Σᵢ log αᵢ``, found by damped Newton steps in torch (see
-    :func:`multitask.methods.gradient.fairgrad.alpha_fair_weights` with ``α_fair = 1``), warm-started
+    :func:`multitask.core.solvers.alpha_fair_weights` with ``α_fair = 1``), warm-started
     from the previous solution like the paper's solver; the condition then holds to ~1e-12 (relative)
     on nonsingular Gramians. A relative ridge ``eps`` keeps singular Gramians (collinear or opposite
     gradients, where no bargaining solution exists) solvable; tasks with an exactly zero gradient get

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.core.gramian import check_gramian, work_gramian
+from multitask.methods.base import GradientMethod, register_method
 from multitask.methods.gradient._random import SeededGenerator
 
 
@@ -70,8 +71,7 @@ class PCGrad(GradientMethod):
     def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
-        work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
-        work = 0.5 * (work + work.T)
+        work = work_gramian(gramian)
         coef = torch.eye(t, dtype=work.dtype, device=work.device)
         if t > 1:
             order = self.orders(t).to(work.device)

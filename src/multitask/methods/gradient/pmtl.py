@@ -8,8 +8,9 @@ import math
 import torch
 from torch import Tensor
 
+from multitask.core.gramian import check_gramian, work_gramian
 from multitask.core.solvers import min_norm_weights
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.methods.base import GradientMethod, register_method
 
 __all__ = ["PMTL", "pmtl_preferences"]
 
@@ -187,9 +188,8 @@ class PMTL(GradientMethod):
             raise ValueError(f"PMTL was built for {self.num_tasks} tasks but got a Gramian for {t}")
         if losses is None:
             raise ValueError("PMTL needs the loss values: call aggregate(J, losses)")
-        work = torch.float32 if gramian.device.type == "mps" else torch.float64
-        g = gramian.detach().to(work)
-        g = 0.5 * (g + g.T)
+        g = work_gramian(gramian)
+        work = g.dtype
         vec = torch.as_tensor(losses).detach().to(dtype=work, device=g.device).reshape(-1)
         if vec.shape != (t,):
             raise ValueError(f"PMTL: losses must have shape ({t},), got {tuple(vec.shape)}")

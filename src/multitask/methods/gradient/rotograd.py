@@ -8,6 +8,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
+from multitask.core.gramian import work_dtype
 from multitask.methods.base import GradientMethod, register_method
 
 PARAMETERIZATIONS = ("expm", "cayley")
@@ -188,7 +189,7 @@ class RotoGrad(GradientMethod):
 
     def _magnitude_weights(self, norms: Tensor) -> tuple[Tensor, Tensor]:
         """``(C / n, C)``; tasks without a gradient get weight 0."""
-        work = torch.float32 if norms.device.type == "mps" else torch.float64
+        work = work_dtype(norms.device)
         n = norms.to(work)
         initial = self.initial_norms
         if initial is None or self.step_count == self.burn_in_period:

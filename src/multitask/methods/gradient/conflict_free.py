@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, check_gramian, register_method
+from multitask.core.gramian import check_gramian, normalized_work_gramian
+from multitask.methods.base import GradientMethod, register_method
 
 
 @register_method("config")
@@ -38,14 +39,11 @@ class ConFIG(GradientMethod):
     def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
-        work = gramian.detach().to(torch.float64 if gramian.device.type != "mps" else torch.float32)
-        work = 0.5 * (work + work.T)
-        diag = work.diagonal().clamp_min(0.0)
-        top = float(diag.max())
+        work, top = normalized_work_gramian(gramian)
         out = torch.zeros(t, dtype=work.dtype, device=work.device)
         if not top > 0:
             return out.to(gramian.dtype)
-        work, diag = work / top, diag / top
+        diag = work.diagonal().clamp_min(0.0)
         active = (diag > 0).nonzero().flatten()
         sub = work.index_select(0, active).index_select(1, active)
         inv_norm = diag[active].rsqrt()

@@ -188,23 +188,6 @@ def test_aggregate_rejects_bad_jacobians():
     torch.testing.assert_close(m.aggregate(torch.tensor([[1.0, 2.0], [3.0, 4.0]])), torch.tensor([4.0, 6.0]))
 
 
-@pytest.mark.parametrize("chunk_size", [1, 2, None])
-def test_batched_chunks_equal_loop(chunk_size):
-    from multitask.core.jacobian import jacobian
-
-    enc, heads, losses = make_problem()
-    vec = torch.stack(list(losses().values()))
-    shared = list(enc.parameters())
-    ref = jacobian(vec, shared, strategy="loop")
-    got = jacobian(vec, shared, strategy="batched", chunk_size=chunk_size)
-    torch.testing.assert_close(got, ref)
-    assert ref.shape == (3, sum(p.numel() for p in shared))
-    with pytest.raises(ValueError, match="chunk_size"):
-        jacobian(vec, shared, strategy="batched", chunk_size=0)
-    with pytest.raises(ValueError, match="unknown Jacobian strategy"):
-        jacobian(vec, shared, strategy="fast")
-
-
 def test_non_finite_gradient_names_the_task():
     w = nn.Parameter(torch.ones(3, dtype=torch.float64))
     head = nn.Parameter(torch.ones(1, dtype=torch.float64))
@@ -214,22 +197,40 @@ def test_non_finite_gradient_names_the_task():
         mt.backward(losses, FixedWeights([1.0, 1.0]), shared=[w])
 
 
-def test_auto_falls_back_to_the_loop_without_batching_rule(monkeypatch):
-    from multitask.core import jacobian as jac
+class NaNDirection(GradientMethod):
+    """Test double: a Jacobian method whose direction is not finite."""
+
+    def direction(self, jacobian, losses=None):
+        return jacobian[0] * float("nan")
+
+
+def test_aggregate_and_backward_take_the_same_step():
+    """Standalone ``aggregate`` and ``multitask.backward`` go through one step of the method
+    (``GradientMethod.combine_blocks``): same weights recorded, one step counted, and the same refusal
+    of a non-finite direction, which counts no step."""
+    from multitask.core.jacobian import jacobian
 
     enc, heads, losses = make_problem()
-    ls = list(losses().values())
     shared = list(enc.parameters())
-    ref = jac.jacobian(ls, shared, strategy="loop")
+    full = jacobian(list(losses().values()), shared, strategy="loop")
+    via_backward, standalone = FixedWeights([0.2, 0.3, 0.5]), FixedWeights([0.2, 0.3, 0.5])
+    mt.backward(losses(), via_backward, shared=shared)
+    d = standalone.aggregate(full)
+    assert via_backward.step_count == standalone.step_count == 1
+    torch.testing.assert_close(via_backward.last_weights, standalone.last_weights)
+    torch.testing.assert_close(torch.cat([p.grad.reshape(-1) for p in shared]), d)
+    for call in (lambda m: m.aggregate(full), lambda m: mt.backward(losses(), m, shared=shared)):
+        bad = NaNDirection()
+        with pytest.raises(ValueError, match="NaNDirection produced a non-finite direction"):
+            call(bad)
+        assert bad.step_count == 0
 
-    def no_rule(*args, **kwargs):
-        raise RuntimeError("Batching rule not implemented for aten::some_op")
 
-    monkeypatch.setattr(jac, "_batched", no_rule)
-    monkeypatch.setattr(jac, "_batching_failed", set())
-    monkeypatch.setattr(jac, "resolve_strategy", lambda strategy, device: "batched")
-    with pytest.warns(UserWarning, match="falling back to the per-task loop"):
-        got = jac.jacobian(ls, shared, strategy="auto")
-    torch.testing.assert_close(got, ref)
-    with pytest.raises(RuntimeError, match="Batching rule"):
-        jac.jacobian(ls, shared, strategy="batched")
+def test_loss_weightings_take_the_same_step_standalone_and_in_backward():
+    enc, heads, losses = make_problem()
+    via_backward, standalone = mt.create_method("dwa"), mt.create_method("dwa")
+    info = mt.backward(losses(), via_backward, shared=enc.parameters())
+    standalone.combine(torch.stack(list(losses().values())), list(losses()))
+    assert via_backward.step_count == standalone.step_count == 1
+    torch.testing.assert_close(info.weights, standalone.last_weights)
+    torch.testing.assert_close(via_backward.last_weights, standalone.last_weights)

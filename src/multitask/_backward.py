@@ -1,5 +1,10 @@
 """``multitask.backward``: fill ``.grad`` from several task losses and one balancing method.
 
+The layer above :mod:`multitask.methods` (engine + method -> ``.grad``). The module is private
+(``_backward``) because its public name, ``multitask.backward``, is the function: a public module of the
+same name would be shadowed by it (``import multitask.backward`` would hand back the function). Import
+``backward`` and :class:`StepInfo` from :mod:`multitask`.
+
 Parameters mode (``features=None``): per-task gradients w.r.t. the shared parameters form the
 Jacobian; the method's combination is accumulated into the shared parameters' ``.grad``.
 Features mode (``features=z``, the MGDA-UB idea of Sener & Koltun 2018): per-task gradients w.r.t.
@@ -21,7 +26,9 @@ from torch import Tensor
 
 from multitask.core import jacobian as jac
 from multitask.core.graph import reachable_leaves, walk
-from multitask.methods.base import GradientMethod, LossContext, LossWeighting, Method
+from multitask.methods.base import GradientMethod, LossWeighting, Method
+
+__all__ = ["StepInfo", "backward"]
 
 LossesLike = Mapping[str, Tensor] | Sequence[Tensor]
 
@@ -129,14 +136,10 @@ def _loss_step(
 ) -> StepInfo:
     leaves = reachable_leaves(scalars)
     _check_shared_reached(shared, leaves)
-    ctx = LossContext(task_names=names, shared=shared, step=method.step_count)
-    total, weights = method.objective(vec, ctx)
-    if total.dim() != 0 or not torch.isfinite(total):
-        raise ValueError(f"{type(method).__name__} produced a non-finite or non-scalar objective: {total}")
+    total = method.combine(vec, names, shared=shared)
     total.backward(retain_graph=retain_graph)
-    method.last_weights = weights.detach()
-    method.step_count += 1
-    return StepInfo(task_names=names, losses=vec.detach(), weights=weights.detach(), mode="loss")
+    weights = method.last_weights
+    return StepInfo(task_names=names, losses=vec.detach(), weights=weights, mode="loss")
 
 
 def _parameters_step(
@@ -181,7 +184,7 @@ def _features_step(
             raise ValueError(f"features[{i}] must be a tensor that requires grad (the shared representation)")
     stops = {z.grad_fn for z in feats if z.grad_fn is not None}
     feat_ids = {id(z) for z in feats}
-    head_leaves, visited = walk(scalars, stop=stops, stop_ids=feat_ids)
+    head_leaves, visited = walk(scalars, stop=stops)
     missing = [
         i
         for i, z in enumerate(feats)
@@ -216,21 +219,8 @@ def _combine(names: list[str], vec: Tensor, method: GradientMethod, blocks: list
         raise ValueError(f"non-finite gradients for tasks {bad}")
     gram = jac.gramian_from_blocks(blocks)
     losses = vec.detach()
-    method.last_weights = None
-    if method.needs == "gramian":
-        weights = method.weights(gram, losses)
-        method.last_weights = weights.detach()
-        direction = jac.combine_blocks(weights, blocks)
-    else:
-        full = jac.concat_blocks(blocks)
-        flat = method.direction(full, losses)
-        if flat.shape != (full.shape[1],):
-            raise ValueError(f"{type(method).__name__} returned a direction of shape {tuple(flat.shape)}")
-        direction = jac.split_direction(flat, [b[0] for b in blocks])
-        weights = method.last_weights
-    if not bool(torch.isfinite(torch.stack(torch._foreach_norm(direction))).all()):
-        raise ValueError(f"{type(method).__name__} produced a non-finite direction")
-    method.step_count += 1
+    direction = method.combine_blocks(blocks, losses, gramian=gram)
+    weights = method.last_weights
     norms = gram.diagonal().clamp_min(0).sqrt()
     denom = torch.outer(norms, norms)
     cos = torch.where(denom > 0, gram / denom.clamp_min(torch.finfo(gram.dtype).tiny), torch.zeros_like(gram))
