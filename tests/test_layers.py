@@ -54,18 +54,7 @@ ALIASES = {"_backward": "backward", "__main__": "cli"}
 #: Known upward imports in code owned by other work (train/, bench/), each to be deleted by whoever removes
 #: the import (the test fails on an entry whose file exists but no longer has the import, so a stale one
 #: cannot linger). Keys: (file relative to src/, imported layer).
-KNOWN_UPWARD_IMPORTS: dict[tuple[str, str], str] = {
-    # issue 12, "Trainer contract": the trainer and its builders reach methods, models, data and backward
-    # through the facade (`import multitask as mt`; mt.methods, mt.create_model, mt.create_dataset,
-    # mt.backward, mt.StepInfo) instead of importing those layers: `from multitask.methods import METHODS`,
-    # `from multitask.models import create_model`, `from multitask.data import create_dataset`,
-    # `from multitask._backward import StepInfo, backward` (private to the package, not to its layers).
-    ("multitask/train/trainer.py", "multitask"): "the trainer imports the facade",
-    ("multitask/train/build.py", "multitask"): "the builders import the facade",
-    # the bench runner lists methods through the facade (mt.list_methods, mt.methods.METHODS) instead of
-    # `from multitask.methods import METHODS, list_methods` (a three-line change in bench/runner.py)
-    ("multitask/bench/runner.py", "multitask"): "the bench runner imports the facade",
-}
+KNOWN_UPWARD_IMPORTS: dict[tuple[str, str], str] = {}
 
 RANK = {name: i for i, row in enumerate(LAYERS) for name in row}
 

@@ -203,6 +203,7 @@ def _features_step(
     _check_shared_reached(shared, upstream, where="through the features")
     others = [x for k, x in head_leaves.items() if k not in shared_ids and k not in feat_ids]
     blocks = jac.jacobian_blocks(scalars, feats, strategy=strategy, chunk_size=chunk_size)
+    method.on_features(feats)
     info = _combine(names, vec, method, blocks, "features")
     direction = info.pop("direction")
     if others:

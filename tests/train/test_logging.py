@@ -2,7 +2,7 @@ import builtins
 
 import torch
 
-from multitask.core.backward import StepInfo
+from multitask import StepInfo
 from multitask.train import logging as run_logging
 from multitask.train.logging import RunLogger
 

@@ -122,12 +122,12 @@ def _grouping(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _rsa(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
-    import multitask as mt
     from multitask.affinity.rsa import branch_features, branching_tree, layer_dissimilarity
+    from multitask.data import create_dataset
     from multitask.train.trainer import Trainer
 
     kwargs = {**cfg.data.kwargs, **cfg.data.split_kwargs.get("train", {})}
-    t = len(mt.create_dataset(cfg.data.name, split="train", root=cfg.data.root, **kwargs).tasks)
+    t = len(create_dataset(cfg.data.name, split="train", root=cfg.data.root, **kwargs).tasks)
     cfg.model.name = "branched"
     cfg.model.kwargs = {**cfg.model.kwargs, "branches": [[[i] for i in range(t)]]}  # single-task networks
     trainer = Trainer(cfg)

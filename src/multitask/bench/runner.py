@@ -38,8 +38,8 @@ from typing import Any
 
 import yaml
 
-import multitask as mt
 from multitask.bench._pool import execute
+from multitask.methods import METHODS, list_methods
 from multitask.train.config import Config
 from multitask.train.logging import write_json
 
@@ -116,8 +116,8 @@ def suite_grid(
         present = {parse_method(m)[1] for m in chosen}
         chosen += [
             m
-            for m in mt.list_methods()
-            if m not in present and getattr(mt.methods.METHODS.get(m), "supports_parameters", True)
+            for m in list_methods()
+            if m not in present and getattr(METHODS.get(m), "supports_parameters", True)
         ]
     return Grid(
         base=spec["base"],

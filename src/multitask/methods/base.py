@@ -191,6 +191,14 @@ class GradientMethod(Method):
     parameters_error: ClassVar[str] = ""
     uses_losses: ClassVar[bool] = False
 
+    def on_features(self, features: Sequence[Tensor]) -> None:
+        """Features mode: the shared representation (batch dimension first) whose per-task gradients form
+        the columns of the next Jacobian, in the same order; called just before that Jacobian is combined.
+
+        Methods that need the batch structure of the representation (GradDrop's sign purity) keep it for
+        the next call. Default: nothing.
+        """
+
     def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
         """Weights ``w`` (direction ``wᵀJ``) from the Gramian; for ``needs = "gramian"`` methods."""
         raise NotImplementedError(f"{type(self).__name__} returns a direction, not weights")

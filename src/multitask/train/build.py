@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-import multitask as mt
 from multitask.core.tasks import Task
+from multitask.data import create_dataset
+from multitask.methods import METHODS
 from multitask.methods.base import GradientMethod, Method
+from multitask.models import create_model
 from multitask.models.base import MultiTaskModel
 from multitask.train.config import Config
 from multitask.train.loader import StreamSplit, TensorSplit, make_split
@@ -81,7 +83,7 @@ def build_datasets(c: Config) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown config key 'data.split_kwargs.{unknown[0]}' (allowed: train, val, test)")
     return {
-        split: mt.create_dataset(
+        split: create_dataset(
             c.data.name,
             split=split,
             root=c.data.root,
@@ -95,7 +97,7 @@ def build_model(c: Config, tasks: list[Task], in_channels: int) -> MultiTaskMode
     """``create_model(name, backbone=, tasks=, in_channels=, **kwargs)`` (``in_channels`` from the data)."""
     kwargs = {"in_channels": in_channels, **c.model.kwargs}
     torch.manual_seed(c.train.seed)
-    model = mt.create_model(c.model.name, backbone=c.model.backbone, tasks=tasks, **kwargs)
+    model = create_model(c.model.name, backbone=c.model.backbone, tasks=tasks, **kwargs)
     if not isinstance(model, MultiTaskModel):
         raise TypeError(
             f"config key 'model.name': {c.model.name!r} built a {type(model).__name__}, "
@@ -106,7 +108,7 @@ def build_model(c: Config, tasks: list[Task], in_channels: int) -> MultiTaskMode
 
 def build_method(name: str, kwargs: dict[str, Any], num_tasks: int) -> Method:
     """``create_method(name, **kwargs)``, passing ``num_tasks`` when the method's constructor takes it."""
-    cls = mt.methods.METHODS.get(name)
+    cls = METHODS.get(name)
     kwargs = dict(kwargs)
     if "num_tasks" in inspect.signature(cls).parameters:
         kwargs.setdefault("num_tasks", num_tasks)

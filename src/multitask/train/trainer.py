@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-import multitask as mt
+from multitask._backward import StepInfo, backward
 from multitask.metrics import MultiTaskMetrics, delta_m
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -86,7 +86,7 @@ class Trainer:
             losses[task.name] = loss
         return losses, features
 
-    def train_step(self, x: Tensor, targets: dict[str, Tensor]) -> mt.StepInfo | None:
+    def train_step(self, x: Tensor, targets: dict[str, Tensor]) -> StepInfo | None:
         t0 = time.perf_counter()
         losses, features = self._losses(x, targets)
         if not bool(torch.isfinite(torch.stack([v.detach() for v in losses.values()])).all()):
@@ -102,7 +102,7 @@ class Trainer:
         regularization = self.model.regularization()
         if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
             regularization.backward(retain_graph=True)
-        info = mt.backward(
+        info = backward(
             losses, self.method, shared=list(self.model.shared_parameters()), features=features
         )
         self.optimizer.step()

@@ -158,3 +158,27 @@ def test_features_hook_through_a_real_representation_and_several_blocks() -> Non
     m.on_features([z1])
     with pytest.raises(ValueError, match="on_features"):
         m.aggregate(jac)
+
+
+def test_backward_in_features_mode_hands_the_representation_to_graddrop() -> None:
+    """``mt.backward(..., features=z)`` applies the paper's rule: one mask per feature coordinate."""
+
+    def run(through_backward: bool) -> torch.Tensor:
+        torch.manual_seed(1)
+        enc = torch.nn.Linear(3, 4).double()
+        x = torch.randn(6, 3, dtype=torch.float64)
+        z = enc(x)
+        losses = {"a": (z**2).sum(), "b": (torch.sin(z) * 3).sum()}
+        m = GradDrop(seed=5)
+        if through_backward:
+            mt.backward(losses, m, shared=list(enc.parameters()), features=z)
+        else:
+            jac = torch.stack(
+                [torch.autograd.grad(v, z, retain_graph=True)[0].reshape(-1) for v in losses.values()]
+            )
+            m.on_features([z])
+            d = m.aggregate(jac).reshape(z.shape)
+            torch.autograd.backward(z, grad_tensors=d, inputs=list(enc.parameters()))
+        return torch.cat([p.grad.reshape(-1) for p in enc.parameters()])
+
+    torch.testing.assert_close(run(True), run(False))
