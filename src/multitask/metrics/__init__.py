@@ -8,7 +8,7 @@ Every metric object has ``update(pred, target)`` (per batch), ``compute() -> {me
 
 from multitask.metrics.base import Metric
 from multitask.metrics.classification import BinaryMetrics, ClassificationMetrics
-from multitask.metrics.delta import CONVENTIONS, delta_m, delta_m_per_task, relative_changes
+from multitask.metrics.delta import CONVENTIONS, delta_m, delta_m_per_task, delta_metrics, relative_changes
 from multitask.metrics.depth import DepthMetrics
 from multitask.metrics.edges import EdgeMetrics
 from multitask.metrics.factory import task_metrics
@@ -33,6 +33,7 @@ __all__ = [
     "SegmentationMetrics",
     "delta_m",
     "delta_m_per_task",
+    "delta_metrics",
     "hypervolume",
     "hypervolume_2d",
     "non_dominated",
