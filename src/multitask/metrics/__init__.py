@@ -11,6 +11,7 @@ from multitask.metrics.classification import BinaryMetrics, ClassificationMetric
 from multitask.metrics.delta import CONVENTIONS, delta_m, delta_m_per_task, delta_metrics, relative_changes
 from multitask.metrics.depth import DepthMetrics
 from multitask.metrics.edges import EdgeMetrics
+from multitask.metrics.edges_pixel import PixelEdgeMetrics
 from multitask.metrics.factory import task_metrics
 from multitask.metrics.multilabel import MultilabelMetrics
 from multitask.metrics.multitask import MultiTaskMetrics
@@ -29,6 +30,7 @@ __all__ = [
     "MultiTaskMetrics",
     "MultilabelMetrics",
     "NormalsMetrics",
+    "PixelEdgeMetrics",
     "RegressionMetrics",
     "SegmentationMetrics",
     "delta_m",
