@@ -159,3 +159,16 @@ def test_edge_metric_errors_and_resize() -> None:
     out = m.compute()
     assert out["precision"] == pytest.approx(hits / full.sum()) and out["recall"] == pytest.approx(hits / 4)
     assert out["ods_f"] == pytest.approx(2 * hits / (full.sum() + 4))
+
+
+def test_thick_truth_can_be_thinned() -> None:
+    thick = _ring(100, 20, 70, width=3)
+    as_is, thinned = EdgeMetrics(task="edge"), EdgeMetrics(thin_truth=True, task="edge")
+    for m in (as_is, thinned):
+        m.update(_logits(thick), _target(thick))  # a perfect prediction of a 3-pixel-wide truth
+    # the thinned prediction matches one pixel of each three-pixel-wide cross-section
+    t = thin(thick)
+    assert as_is.compute()["recall"] == pytest.approx(t.sum() / thick.sum())
+    assert thinned.compute() == pytest.approx({"ods_f": 1.0, "f1": 1.0, "precision": 1.0, "recall": 1.0})
+    with pytest.raises(ValueError, match="different settings"):
+        as_is.merge(thinned)
