@@ -1,7 +1,8 @@
 """Per-task streaming metrics, the multi-task performance measure Δm, and Pareto utilities.
 
 Every metric object has ``update(pred, target)`` (per batch), ``compute() -> {metric: value}``,
-``reset()`` and ``higher_is_better -> {metric: bool}`` whose first key is the task's main metric.
+``reset()``, ``higher_is_better -> {metric: bool}`` (in reporting order) and ``main`` (the metric the
+Vandenhende survey's Δm uses; :func:`delta_metrics` gives each convention's metrics).
 :func:`task_metrics` picks the metric object for a :class:`~multitask.core.tasks.Task` by its kind and
 :class:`MultiTaskMetrics` holds one per task.
 """

@@ -30,7 +30,7 @@ metric objects is scored with *that convention's published metrics*, declared on
 task kind     ``vandenhende`` main metric           ``nashmtl`` / ``libmtl`` metrics
 ============  ====================================  ====================================================
 segmentation  ``miou_all`` (survey: mIoU over all    ``miou``, ``pixel_acc``
-              classes; also human parts, saliency)
+              classes; also for human parts)
 depth         ``rmse``                              ``abs_err``, ``rel_err``
 normals       ``mean_angle``                        all five angle metrics
 edges         ``ods_f`` (tolerance-matched)          every reported metric
@@ -38,8 +38,9 @@ other kinds   the first reported metric             every reported metric
 ============  ====================================  ====================================================
 
 These follow the survey's ``calculate_multi_task_performance`` (depth by RMSE, segmentation / human
-parts / saliency by mIoU, normals by mean angle, edges by ODS-F) and the 9-metric NYUv2 set of the
-Nash-MTL and LibMTL code. Any other ``higher_is_better`` (e.g. a reduced one such as
+parts / saliency by mIoU, normals by mean angle, edges by ODS-F; its saliency mIoU is a thresholded
+foreground IoU that no metric object here computes) and the 9-metric NYUv2 set of the Nash-MTL and
+LibMTL code. Any other ``higher_is_better`` (e.g. a reduced one such as
 ``{"depth": {"abs_err": False}}``) is taken literally: its first key is the main metric and every listed
 metric counts, which is also what ``select="listed"`` does for every task. ``main={task: metric}``
 overrides the main metric (``vandenhende`` only). :func:`delta_metrics` shows what counts.
@@ -151,8 +152,8 @@ def delta_m(
         results: ``{task: {metric: value}}`` of the model being evaluated.
         baseline: ``{task: {metric: value}}`` of the single-task baselines.
         higher_is_better: ``{task: {metric: bool}}``; decides which tasks and metrics count.
-        convention: ``"vandenhende"`` (main metrics, positive = better), ``"nashmtl"`` (all metrics,
-            lower = better) or ``"libmtl"`` (per-task mean over metrics, positive = better).
+        convention: ``"vandenhende"`` (main metrics, positive = better), ``"nashmtl"`` (all counted
+            metrics, lower = better) or ``"libmtl"`` (per-task mean over metrics, positive = better).
         main: ``{task: metric}`` overriding a task's main metric (``vandenhende`` only).
         select: ``"published"`` (each known task kind counts the convention's published metrics) or
             ``"listed"`` (first listed metric is the main one; every listed metric counts).

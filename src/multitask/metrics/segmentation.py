@@ -27,8 +27,10 @@ class SegmentationMetrics(Metric):
     ``miou`` is LibMTL's/MTAN's mean (NaN classes left out); ``miou_all`` is the mean over all ``C``
     classes of the Vandenhende survey's evaluation code (``eval_semseg``: ``tp / max(tp + fp + fn, 1e-8)``
     averaged over every class). They agree whenever every class is labelled or predicted somewhere.
-    Δm: the survey's main metric is ``miou_all`` (also for human parts and saliency, which the survey
-    scores by mIoU as well); Nash-MTL and LibMTL count ``miou`` and ``pixel_acc``.
+    Δm: the survey's main metric is ``miou_all`` (also for human parts, a segmentation task there);
+    Nash-MTL and LibMTL count ``miou`` and ``pixel_acc``. The survey's *saliency* "mIoU" is another
+    measure (the best over thresholds 0.2..0.9 of the per-image foreground IoU averaged over images),
+    which this class does not compute.
 
     This is the data-set-level mIoU (one confusion matrix for all images, as in LibMTL), not a mean of
     per-batch mIoUs. Predictions are logits ``[B, C, h, w]`` (bilinearly resized to the label size when
