@@ -106,7 +106,7 @@ class EdgeMetrics(Metric):
             if bool(((t < 0) | (t > 1)).any()):
                 raise ValueError(f"task {self.task!r}: edge targets must lie in [0, 1]")
             truth = (t[:, 0] >= 0.5).cpu().numpy()
-            q = torch.sigmoid(pred.detach()[:, 0].double()).cpu().numpy()
+            q = torch.sigmoid(pred.detach()[:, 0].cpu().double()).numpy()  # CPU first: MPS has no float64
         if self.thin_truth:
             truth = thin(truth)
         taus = np.append(self.thresholds.numpy(), self.threshold)
