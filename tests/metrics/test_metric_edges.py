@@ -172,3 +172,36 @@ def test_thick_truth_can_be_thinned() -> None:
     assert thinned.compute() == pytest.approx({"ods_f": 1.0, "f1": 1.0, "precision": 1.0, "recall": 1.0})
     with pytest.raises(ValueError, match="different settings"):
         as_is.merge(thinned)
+
+
+def _thin_reference(img: np.ndarray) -> np.ndarray:
+    """Lam, Lee & Suen's thinning (MATLAB bwmorph 'thin'), straight from its three conditions."""
+    img = np.pad(img.astype(bool), 1)
+    nbrs = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))  # x1 = E, then CCW
+    changed = True
+    while changed:
+        changed = False
+        for sub in (1, 2):
+            remove = []
+            for i, j in zip(*np.nonzero(img)):
+                x = [None] + [bool(img[i + di, j + dj]) for di, dj in nbrs]
+                x.append(x[1])  # x9 = x1
+                x_h = sum(not x[2 * k - 1] and (x[2 * k] or x[2 * k + 1]) for k in range(1, 5))
+                n1 = sum(x[2 * k - 1] or x[2 * k] for k in range(1, 5))
+                n2 = sum(x[2 * k] or x[2 * k + 1] for k in range(1, 5))
+                g3 = (x[2] or x[3] or not x[8]) and x[1] if sub == 1 else (x[6] or x[7] or not x[4]) and x[5]
+                if x_h == 1 and 2 <= min(n1, n2) <= 3 and not g3:
+                    remove.append((i, j))
+            for i, j in remove:
+                img[i, j] = False
+            changed |= bool(remove)
+    return img[1:-1, 1:-1]
+
+
+def test_thinning_equals_the_rule_applied_pixel_by_pixel() -> None:
+    rng = np.random.default_rng(5)
+    maps = ndimage.binary_opening(rng.random((4, 18, 22)) < 0.55, np.ones((1, 2, 2)))
+    maps[1, 2:16, 3:19] = True  # a filled rectangle touching nothing
+    ours = thin(maps)
+    for m, t in zip(maps, ours):
+        np.testing.assert_array_equal(t, _thin_reference(m))
