@@ -79,7 +79,9 @@ def thin(maps: np.ndarray) -> np.ndarray:
             removed_any = True
             flat[remove] = 0  # all decisions of a sub-iteration were taken before any removal
             near = (remove[:, None] + four[None, :]).reshape(-1)
-            border = np.union1d(border[flat[border] == 1], near[flat[near] == 1])
+            border = np.concatenate([border[flat[border] == 1], near[flat[near] == 1]])
+            border.sort()
+            border = border[np.concatenate(([True], border[1:] != border[:-1]))]
         if not removed_any:
             break
     out = img[:, 1:-1, 1:-1].astype(bool)
