@@ -79,8 +79,8 @@ class Office(Dataset):
     * otherwise our own split: each domain's images of each class are shuffled by
       ``np.random.default_rng([seed, d])`` (``d`` the domain's position) and cut by ``fractions``
       (default 0.6 / 0.2 / 0.2), so the split is stratified, deterministic and the three parts are
-      disjoint; labels are the sorted class folders. It does not reproduce LibMTL's split (e.g. dslr
-      300 / 99 / 99 images here, 287 / 89 / 122 in LibMTL's lists).
+      disjoint; labels are the sorted class folders. It does not reproduce LibMTL's split (other
+      images, other per-domain counts).
 
     Iteration (multi-input setting, ``multi_input = True``): ``self.domains`` maps each domain (= task)
     name to an :class:`OfficeDomain` dataset yielding ``(image, {domain: label})``. A trainer builds one
