@@ -205,3 +205,16 @@ def test_thinning_equals_the_rule_applied_pixel_by_pixel() -> None:
     ours = thin(maps)
     for m, t in zip(maps, ours):
         np.testing.assert_array_equal(t, _thin_reference(m))
+
+
+def test_matching_on_a_ladder_of_parallel_boundaries() -> None:
+    # two true lines 2 pixels apart, predicted one row lower: every pixel has several candidates, a
+    # ladder-like graph (on which scipy's Hopcroft-Karp takes exponential time); all 100 pairs match
+    truth = np.zeros((60, 60), dtype=bool)
+    truth[[20, 22], 5:55] = True
+    pred = np.roll(truth, 1, axis=0)
+    max_dist = 2.5 / math.hypot(60, 60)
+    m = EdgeMetrics(max_dist=max_dist, thin=False, num_thresholds=1, task="edge")
+    m.update(_logits(pred), _target(truth))
+    assert _brute_force_matches(pred, truth, 2.5) == 100
+    assert m.compute()["recall"] == pytest.approx(1.0) and m.compute()["precision"] == pytest.approx(1.0)

@@ -16,7 +16,8 @@ of the neighbour code ``Σ_k x_k 2^{k-1}``, evaluated for a whole stack of maps 
 ``match_count`` is the size of a maximum one-to-one matching between predicted and true boundary pixels
 that are at most ``radius`` apart (Euclidean), as the BSDS ``correspondPixels`` computes it (that code
 solves a min-cost assignment whose outlier cost makes it maximise the number of matches; only that
-number enters precision and recall). Found with Hopcroft–Karp (``scipy.sparse.csgraph``).
+number enters precision and recall). Found by a nearest-first greedy start completed with augmenting
+paths (exact; see :func:`_maximum_matching`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import maximum_bipartite_matching
 
 # (row offset, column offset) of x1..x8
 _NEIGHBOURS = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))
@@ -131,10 +130,72 @@ def match_count(
     jj = pj[:, None] + offsets[None, :, 1]
     inside = (ii >= 0) & (ii < h) & (jj >= 0) & (jj < w)
     target = np.where(inside, ids[ii.clip(0, h - 1), jj.clip(0, w - 1)], -1)
-    rows, cols = np.nonzero(target >= 0)
-    if rows.size == 0:
+    return _maximum_matching(target)
+
+
+def _maximum_matching(target: np.ndarray) -> int:
+    """Size of a maximum matching; ``target[p, k]`` = true pixel at the ``k``-th nearest offset of
+    predicted pixel ``p`` (-1: none).
+
+    First every offset, nearest first, matches the pairs whose two pixels are both still free (within
+    one offset the pairs are disjoint); then augmenting paths (Kuhn's algorithm, phases of depth-first
+    searches from the free predicted pixels that share their visited marks, repeated until a phase
+    finds none) make the matching maximum. scipy's ``maximum_bipartite_matching`` is not used: its
+    Hopcroft–Karp search takes exponential time on ladder-like graphs such as two nearby parallel
+    boundaries (scipy issue 26147).
+    """
+    n_pred = target.shape[0]
+    n_true = int(target.max()) + 1 if target.size else 0
+    if n_true == 0:
         return 0
-    ones = np.ones(rows.size, dtype=np.int8)
-    graph = csr_matrix((ones, (rows, target[rows, cols])), shape=(pi.size, n_true))
-    matching = maximum_bipartite_matching(graph, perm_type="column")
-    return int(np.count_nonzero(matching >= 0))
+    match_p = np.full(n_pred, -1, dtype=np.int64)  # predicted -> true
+    match_t = np.full(n_true, -1, dtype=np.int64)  # true -> predicted
+    for k in range(target.shape[1]):
+        g = target[:, k]
+        free = (g >= 0) & (match_p < 0)
+        free[free] = match_t[g[free]] < 0
+        p = np.flatnonzero(free)
+        match_p[p] = g[p]
+        match_t[g[p]] = p
+    adjacency = [row[row >= 0].tolist() for row in target]
+    mp, mt = match_p.tolist(), match_t.tolist()
+    while True:
+        visited = [False] * n_true
+        found = 0
+        for root in range(n_pred):
+            if mp[root] >= 0 or not adjacency[root]:
+                continue
+            if _augment(root, adjacency, mp, mt, visited):
+                found += 1
+        if not found:
+            break
+    return sum(1 for g in mp if g >= 0)
+
+
+def _augment(
+    root: int, adjacency: list[list[int]], mp: list[int], mt: list[int], visited: list[bool]
+) -> bool:
+    """Search an augmenting path from the free predicted pixel ``root`` (iterative DFS) and flip it."""
+    stack = [(root, iter(adjacency[root]))]
+    path: list[tuple[int, int]] = []  # (predicted, true) edges of the current path
+    while stack:
+        p, it = stack[-1]
+        advanced = False
+        for g in it:
+            if visited[g]:
+                continue
+            visited[g] = True
+            if mt[g] < 0:  # a free true pixel: flip the path
+                path.append((p, g))
+                for pp, gg in path:
+                    mp[pp], mt[gg] = gg, pp
+                return True
+            path.append((p, g))
+            stack.append((mt[g], iter(adjacency[mt[g]])))
+            advanced = True
+            break
+        if not advanced:
+            stack.pop()
+            if path:
+                path.pop()
+    return False
