@@ -218,3 +218,15 @@ def test_matching_on_a_ladder_of_parallel_boundaries() -> None:
     m.update(_logits(pred), _target(truth))
     assert _brute_force_matches(pred, truth, 2.5) == 100
     assert m.compute()["recall"] == pytest.approx(1.0) and m.compute()["precision"] == pytest.approx(1.0)
+
+
+def test_augmenting_paths_fix_a_suboptimal_nearest_first_start() -> None:
+    from multitask.metrics._boundary import disk_offsets, match_count
+
+    truth = np.zeros((5, 9), dtype=bool)
+    pred = np.zeros((5, 9), dtype=bool)
+    truth[2, [4, 6]] = True  # g1, g2
+    pred[2, [4, 2]] = True  # p1 on g1 (and 2 from g2), p2 2 from g1 only
+    # nearest first matches p1-g1 and leaves p2 alone; the maximum is p1-g2, p2-g1
+    assert match_count(pred, truth, disk_offsets(2.2)) == 2 == _brute_force_matches(pred, truth, 2.2)
+    assert match_count(pred, truth, disk_offsets(1.5)) == 1 == _brute_force_matches(pred, truth, 1.5)
