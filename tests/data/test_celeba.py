@@ -75,3 +75,46 @@ def test_celeba_errors(celeba_root) -> None:
     attr.write_text(attr.read_text().replace("000003.jpg", "000003.jpg 1", 1))
     with pytest.raises(ValueError, match="line 5 has 41 values"):
         create_dataset("celeba", root=str(root))
+
+
+def _as_official_archive(flat: Path, zipped: bool) -> Path:
+    """Move the flat fixture into the official archive layout: Anno/, Eval/, Img/ (folder or zip)."""
+    import shutil
+    import zipfile
+
+    root = flat / "CelebA"
+    (root / "Anno").mkdir(parents=True)
+    (root / "Eval").mkdir()
+    (root / "Img").mkdir()
+    (flat / "list_attr_celeba.txt").rename(root / "Anno" / "list_attr_celeba.txt")
+    (flat / "list_eval_partition.txt").rename(root / "Eval" / "list_eval_partition.txt")
+    if zipped:
+        with zipfile.ZipFile(root / "Img" / "img_align_celeba.zip", "w") as z:
+            for p in sorted((flat / "img_align_celeba").iterdir()):
+                z.write(p, f"img_align_celeba/{p.name}")
+        shutil.rmtree(flat / "img_align_celeba")
+    else:
+        (flat / "img_align_celeba").rename(root / "Img" / "img_align_celeba")
+    return root
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_celeba_official_archive_layout(celeba_root, zipped: bool) -> None:
+    import pickle
+
+    flat, values, _ = celeba_root
+    reference = create_dataset("celeba", split="train", root=str(flat))[1]
+    root = _as_official_archive(flat, zipped)
+    train = create_dataset("celeba", split="train", root=str(root))
+    assert len(train) == 3 and len(create_dataset("celeba", split="test", root=str(root))) == 2
+    x, y = train[1]
+    torch.testing.assert_close(x, reference[0])  # the same decoded image as from the flat layout
+    np.testing.assert_array_equal([float(y[a]) for a in ATTRS], (values[1] > 0).astype(np.float32))
+    x2, _ = pickle.loads(pickle.dumps(train))[1]  # as a DataLoader worker receives it
+    torch.testing.assert_close(x2, x)
+    if zipped:
+        (root / "Img" / "img_align_celeba.zip").unlink()
+    else:
+        (root / "Img" / "img_align_celeba").rename(root / "Img" / "elsewhere")
+    with pytest.raises(FileNotFoundError, match="(?s)Img/img_align_celeba.zip.*Anno/"):
+        create_dataset("celeba", root=str(root))

@@ -142,3 +142,41 @@ def test_augment_flag_uses_global_seed(nyu_root) -> None:
     b = ds[0]
     assert torch.equal(a[0], b[0]) and torch.equal(a[1]["normals"], b[1]["normals"])
     assert a[0].shape == (3, H, W) and a[1]["segmentation"].shape == (H, W)
+
+
+def test_cityscapes_reads_libmtl_label_folder(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    written = _write_split(tmp_path / "train", 2, {"image": 3, "label": 0, "depth": 1}, rng)
+    _write_split(tmp_path / "val", 1, {"image": 3, "label": 0, "depth": 1}, rng)
+    ds = create_dataset("cityscapes", split="train", root=str(tmp_path))
+    assert ds.label_folder == "label" and ds.tasks[0].num_outputs == 7
+    x, y = ds[1]
+    np.testing.assert_array_equal(y["segmentation"].numpy(), written["label"][1].astype(np.int64))
+    np.testing.assert_array_equal(y["depth"].numpy(), written["depth"][1].transpose(2, 0, 1))
+    assert len(create_dataset("cityscapes", split="test", root=str(tmp_path))) == 1
+    # label/ is LibMTL's 7-class folder only: 19 classes still need label_19/, and the error says so
+    with pytest.raises(FileNotFoundError, match="(?s)label_19.*LibMTL"):
+        create_dataset("cityscapes", split="train", root=str(tmp_path), num_classes=19)
+    # an explicit folder name wins; label_7/ is preferred when both exist
+    _write_split(tmp_path / "val2", 1, {"image": 3, "label": 0, "label_7": 0, "depth": 1}, rng)
+    (tmp_path / "val").rename(tmp_path / "val_libmtl")
+    (tmp_path / "val2").rename(tmp_path / "val")
+    assert create_dataset("cityscapes", split="val", root=str(tmp_path)).label_folder == "label_7"
+    explicit = create_dataset("cityscapes", split="val", root=str(tmp_path), label_folder="label")
+    assert explicit.label_folder == "label"
+
+
+def test_scale_crop_flip_resizes_normals_bilinearly() -> None:
+    # MTAN/LibMTL resize normals bilinearly with aligned corners: a linear ramp stays linear
+    h, w = 12, 16
+    normals = torch.zeros(3, h, w)
+    normals[0] = torch.arange(w, dtype=torch.float32) * 0.01
+    normals[2] = 1.0
+    for seed in range(6):
+        g = torch.Generator().manual_seed(seed)
+        img, t = scale_crop_flip(torch.zeros(3, h, w), {"normals": normals}, scales=(2.0,), generator=g)
+        row = t["normals"][0, 0]
+        # output column k samples crop column k (8 - 1) / (w - 1) (a flip reverses and negates x)
+        step = torch.full((w - 1,), 0.01 * (8 - 1) / (w - 1))
+        torch.testing.assert_close(row.diff().abs(), step)  # nearest would give steps of 0 and 0.01
+        torch.testing.assert_close(t["normals"][2], torch.ones(h, w))

@@ -147,3 +147,49 @@ def test_custom_root_fixture_and_errors(tmp_path: Path) -> None:
         MultiMNIST(split="dev")
     with pytest.raises(ValueError, match="size"):
         MultiMNIST(size=32)
+
+
+def _sener_koltun_reference(images: np.ndarray, left: int, right: int) -> np.ndarray:
+    """Their loop body, re-derived: 36x36 canvas, left at (0, 0), right at (6, 6), maximum where they
+    overlap, then scipy.misc.imresize(..., (28, 28), 'nearest') = byte scaling + PIL NEAREST."""
+    from PIL import Image
+
+    new = np.zeros((36, 36))
+    new[0:28, 0:28] = images[left]
+    new[6:34, 6:34] = images[right]
+    new[6:28, 6:28] = np.maximum(images[left][6:28, 6:28], images[right][0:22, 0:22])
+    scaled = np.floor((new - new.min()) * 255.0 / (new.max() - new.min()) + 0.5).astype(np.uint8)
+    return np.asarray(Image.fromarray(scaled).resize((28, 28), Image.NEAREST))
+
+
+def test_sener_koltun_construction(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    sources = {}
+    for prefix, n in (("train", 30), ("t10k", 20)):
+        images = (rng.random((n, 28, 28)) < 0.2) * rng.integers(50, 200, size=(n, 28, 28))
+        labels = rng.integers(0, 10, n)
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz", images)
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz", labels)
+        sources[prefix] = (images.astype(np.uint8), labels)
+    kw = {"root": str(tmp_path), "construction": "sener_koltun", "cache": False}
+    train = MultiMNIST(split="train", **kw)
+    test = MultiMNIST(split="test", **kw)
+    assert len(train) == 30 and len(test) == 20  # every image of its source set is a left digit once
+    for ds, prefix in ((train, "train"), (test, "t10k")):
+        images, labels = sources[prefix]
+        np.testing.assert_array_equal(ds.left_index, np.arange(len(images)))
+        np.testing.assert_array_equal(ds.left.numpy(), labels)
+        np.testing.assert_array_equal(ds.right.numpy(), labels[ds.right_index])
+        for i in (0, 7, len(ds) - 1):
+            expected = _sener_koltun_reference(images, int(ds.left_index[i]), int(ds.right_index[i]))
+            np.testing.assert_array_equal(ds.images[i].numpy(), expected)
+            torch.testing.assert_close(ds[i][0][0], torch.tensor(expected, dtype=torch.float32) / 255)
+    # val reads the test images, as their code validates on the test set; partners are seeded per split
+    val = MultiMNIST(split="val", **kw)
+    np.testing.assert_array_equal(val.left.numpy(), test.left.numpy())
+    assert not np.array_equal(val.right_index, test.right_index)
+    np.testing.assert_array_equal(MultiMNIST(split="test", **kw).right_index, test.right_index)
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
+        MultiMNIST(split="train", construction="sener_koltun", cache=False)
+    with pytest.raises(ValueError, match="construction"):
+        MultiMNIST(split="test", construction="sabour", cache=False)

@@ -83,3 +83,68 @@ def test_office_home_spellings_and_images_subfolder(tmp_path: Path) -> None:
     assert [len(d) for d in ds.domains.values()] == [3, 3, 3, 3]
     x, y = ds.domains["Real_World"][0]
     assert x.shape == (3, 8, 8) and list(y) == ["Real_World"]
+
+
+def _write_lists(root: Path, lists: Path, domains: tuple[str, ...], sub: str) -> dict[str, dict[str, list]]:
+    """LibMTL-style ``{domain}_{split}.txt`` files; labels deliberately not alphabetical (mug 0, back_pack 1,
+    bike 2), as in LibMTL's lists."""
+    lists.mkdir()
+    label_of = {"mug": 0, "back_pack": 1, "bike": 2}
+    written: dict[str, dict[str, list]] = {}
+    for domain in domains:
+        written[domain] = {}
+        for split, frames in (("train", (4, 0, 2)), ("val", (1,)), ("test", (3,))):
+            lines = [(f"{domain}/{sub}{cls}/frame_{i:04d}.png", label_of[cls])
+                     for cls in ("mug", "back_pack", "bike") for i in frames]
+            (lists / f"{domain}_{split}.txt").write_text("".join(f"{p} {k}\n" for p, k in lines))
+            written[domain][split] = lines
+    return written
+
+
+def test_office31_reads_libmtl_split_lists(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    _make(root, ("amazon", "dslr", "webcam"), per_class=5, sub="images")
+    written = _write_lists(root, tmp_path / "lists", ("amazon", "dslr", "webcam"), "images/")
+    parts = {s: create_dataset("office31", split=s, root=str(root), num_classes=3, size=16,
+                               lists=str(tmp_path / "lists")) for s in ("train", "val", "test")}
+    assert parts["train"].classes == ["mug", "back_pack", "bike"]  # label k -> class of label k in the lists
+    for split, ds in parts.items():
+        for domain in ("amazon", "dslr", "webcam"):
+            lines = written[domain][split]
+            assert [str(p) for p in ds.domains[domain].files] == [str(root / p) for p, _ in lines]
+            assert ds.domains[domain].labels.tolist() == [k for _, k in lines]
+    assert [len(parts[s].domains["dslr"]) for s in ("train", "val", "test")] == [9, 3, 3]
+    # the image decoded for item 0 of dslr/train is mug (class 2 in our colour code), labelled 0
+    x, y = parts["train"].domains["dslr"][0]
+    assert int(y["dslr"]) == 0
+    np.testing.assert_allclose(x[:3, 0, 0].numpy(), [60 / 255, 200 / 255, 40 / 255], atol=1e-6)
+    # ImageNet standardisation, as LibMTL's transform
+    norm = create_dataset("office31", split="train", root=str(root), num_classes=3, size=16,
+                          lists=str(tmp_path / "lists"), normalize="imagenet")
+    xn, _ = norm.domains["dslr"][0]
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    np.testing.assert_allclose(xn[:, 0, 0].numpy(), (x[:, 0, 0].numpy() - mean) / std, rtol=1e-5)
+
+
+def test_office_split_list_errors_name_the_file(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    _make(root, ("amazon", "dslr", "webcam"), per_class=5, sub="images")
+    _write_lists(root, tmp_path / "lists", ("amazon", "dslr", "webcam"), "images/")
+    lists = tmp_path / "lists"
+    kw = {"root": str(root), "num_classes": 3, "lists": str(lists)}
+    with pytest.raises(ValueError, match="normalize"):
+        create_dataset("office31", normalize="zscore", **kw)
+    (lists / "webcam_val.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="webcam_val.txt"):
+        create_dataset("office31", split="val", **kw)
+    (lists / "dslr_test.txt").write_text("dslr/images/mug/frame_0003.png zero\n")
+    with pytest.raises(ValueError, match="dslr_test.txt.*line 1"):
+        create_dataset("office31", split="test", **kw)
+    (lists / "dslr_test.txt").write_text("dslr/images/mug/frame_0009.png 0\n")
+    with pytest.raises(FileNotFoundError, match="dslr_test.txt.*line 1.*frame_0009"):
+        create_dataset("office31", split="test", **kw)
+    (lists / "dslr_test.txt").write_text("dslr/images/bike/frame_0003.png 0\n")  # label 0 is mug elsewhere
+    with pytest.raises(ValueError, match="label 0"):
+        create_dataset("office31", split="test", **kw)
+    with pytest.raises(ValueError, match="expected 31 classes"):
+        create_dataset("office31", split="train", root=str(root), lists=str(lists))

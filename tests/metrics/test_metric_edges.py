@@ -1,4 +1,4 @@
-"""Edge metrics: hand example, brute-force ODS over thresholds, streaming, errors."""
+"""Tolerance-matched edge metrics (EdgeMetrics): shifted / thickened edges, brute-force matching, thinning."""
 
 from __future__ import annotations
 
@@ -7,65 +7,226 @@ import math
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import f1_score, precision_score, recall_score
+from scipy import ndimage
+from scipy.optimize import linear_sum_assignment
 
-from multitask.metrics import EdgeMetrics
+from multitask.metrics import EdgeMetrics, PixelEdgeMetrics
+from multitask.metrics._boundary import thin
 
-
-def _logit(p: list[float]) -> torch.Tensor:
-    return torch.tensor([math.log(q / (1 - q)) for q in p], dtype=torch.float64)
-
-
-def test_edges_hand_example() -> None:
-    # probabilities 0.95 0.65 0.35 0.145, edges at the 1st and 3rd pixel
-    pred = _logit([0.95, 0.65, 0.35, 0.145]).reshape(1, 1, 1, 4)
-    target = torch.tensor([1.0, 0.0, 1.0, 0.0]).reshape(1, 1, 1, 4)
-    m = EdgeMetrics(task="edge")
-    m.update(pred, target)
-    out = m.compute()
-    assert list(out) == ["ods_f", "f1", "precision", "recall"]
-    # at 0.5: predicted {0.95, 0.65}: tp 1, fp 1, fn 1 -> P = R = F = 0.5
-    assert out["precision"] == pytest.approx(0.5) and out["recall"] == pytest.approx(0.5)
-    assert out["f1"] == pytest.approx(0.5)
-    # for 0.145 <= tau < 0.35: tp 2, fp 1, fn 0 -> P = 2/3, R = 1, F = 0.8 (the best over thresholds)
-    assert out["ods_f"] == pytest.approx(0.8)
-    assert m.best_threshold() == pytest.approx(0.15)
+LOGIT = 4.0  # a confident edge: q = sigmoid(4) = 0.982
 
 
-def test_edges_ods_equals_brute_force_and_streams() -> None:
-    torch.manual_seed(0)
-    logits = torch.randn(4, 1, 9, 11) * 2
-    target = (torch.rand(4, 1, 9, 11) < 0.2).float()
-    m = EdgeMetrics(num_thresholds=19, task="edge")
-    for i in range(4):
-        m.update(logits[i : i + 1], target[i : i + 1])
-    q = torch.sigmoid(logits.double()).numpy().ravel()
-    y = target.numpy().ravel().astype(int)
-    best = max(f1_score(y, (q > k / 20).astype(int), zero_division=0) for k in range(1, 20))
-    out = m.compute()
-    assert out["ods_f"] == pytest.approx(best, abs=1e-12)
-    guess = (q > 0.5).astype(int)
-    assert out["f1"] == pytest.approx(f1_score(y, guess), abs=1e-12)
-    assert out["precision"] == pytest.approx(precision_score(y, guess), abs=1e-12)
-    assert out["recall"] == pytest.approx(recall_score(y, guess), abs=1e-12)
-    thresholds, precision, recall, f = m.curve()
-    expected = [precision_score(y, (q > t).astype(int), zero_division=0) for t in thresholds.tolist()]
-    np.testing.assert_allclose(precision.numpy(), expected, atol=1e-12)
-    assert recall[0] >= recall[-1]  # recall falls as the threshold rises
-    assert f.max() == pytest.approx(best)
+def _ring(size: int, lo: int, hi: int, width: int = 1, shift: int = 0) -> np.ndarray:
+    """The outline of the square [lo, hi]² drawn ``width`` pixels wide (centred), moved ``shift`` columns."""
+    img = np.zeros((size, size), dtype=bool)
+    half = width // 2
+    for d in range(-half, half + 1):
+        a, b = lo + d, hi - d
+        img[a, a : b + 1] = img[b, a : b + 1] = True
+        img[a : b + 1, a] = img[a : b + 1, b] = True
+    return np.roll(img, shift, axis=1)
 
 
-def test_edges_fixed_threshold_resize_and_errors() -> None:
-    m = EdgeMetrics(threshold=0.8, task="edge")
-    target = torch.zeros(1, 1, 4, 4)
-    target[..., 0, :] = 1.0
-    m.update(torch.full((1, 1, 2, 2), math.log(0.7 / 0.3)), target)  # q = 0.7 everywhere after resize
-    out = m.compute()
-    assert out["f1"] == 0.0 and out["precision"] == 0.0 and out["recall"] == 0.0  # nothing above 0.8
-    assert out["ods_f"] == pytest.approx(2 * 4 / (2 * 4 + 12))  # all predicted at tau < 0.7
-    with pytest.raises(ValueError, match="'edge'.*\\[0, 1\\]"):
-        m.update(torch.zeros(1, 1, 4, 4), target * 2)
+def _logits(edges: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.where(edges, LOGIT, -LOGIT)).float()[None, None]
+
+
+def _target(edges: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(edges).float()[None, None]
+
+
+def test_one_pixel_shift_scores_one_within_tolerance() -> None:
+    # 100 x 100: tolerance 0.0075 * 141.4 = 1.06 pixels
+    truth, shifted = _ring(100, 20, 70), _ring(100, 20, 70, shift=1)
+    tolerant, exact = EdgeMetrics(task="edge"), PixelEdgeMetrics(task="edge")
+    tolerant.update(_logits(shifted), _target(truth))
+    exact.update(_logits(shifted), _target(truth))
+    out = tolerant.compute()
+    # thinning turns the ring's four 4-connected corners diagonal, so 4 of 200 true pixels stay unmatched
+    assert out["precision"] == pytest.approx(1.0) and out["recall"] == pytest.approx(196 / 200)
+    assert out["ods_f"] == pytest.approx(_brute_force_f(thin(shifted), truth, 1.0607))
+    assert out["ods_f"] == pytest.approx(392 / 396)
+    # pixel-exact: only the two horizontal sides overlap (50 of 51 pixels each) out of 200 per map
+    assert exact.compute()["ods_f"] == pytest.approx(100 / 200)
+    # a two-pixel shift is beyond 1.06 pixels for the vertical sides (51 + 51 of the 200 pixels)
+    far = EdgeMetrics(task="edge")
+    far.update(_logits(_ring(100, 20, 70, shift=2)), _target(truth))
+    expected = _brute_force_f(thin(_ring(100, 20, 70, shift=2)), truth, 1.0607)
+    assert far.compute()["ods_f"] == pytest.approx(expected)
+    assert far.compute()["ods_f"] < 0.6
+
+
+def test_thickened_edges_are_thinned_before_matching() -> None:
+    truth, thick = _ring(100, 20, 70), _ring(100, 20, 70, width=3)
+    tolerant, unthinned = EdgeMetrics(task="edge"), EdgeMetrics(thin=False, task="edge")
+    tolerant.update(_logits(thick), _target(truth))
+    unthinned.update(_logits(thick), _target(truth))
+    out = tolerant.compute()
+    assert out["precision"] == pytest.approx(1.0) and out["recall"] >= 0.97  # corners cut by thinning
+    assert out["ods_f"] == pytest.approx(_brute_force_f(thin(thick), truth, 1.0607))
+    assert out["ods_f"] > 0.98
+    # without thinning every true pixel is still matched, but two of each three predicted pixels are not
+    n_true, n_thick = int(truth.sum()), int(thick.sum())
+    assert unthinned.compute()["precision"] == pytest.approx(n_true / n_thick)
+    assert n_true / n_thick < 0.4
+
+
+def test_tolerance_below_one_pixel_is_pixel_exact() -> None:
+    truth, shifted = _ring(100, 20, 70), _ring(100, 20, 70, shift=1)
+    m = EdgeMetrics(max_dist=0.005, task="edge")  # 0.71 pixels
+    m.update(_logits(shifted), _target(truth))
+    thinned = thin(shifted)
+    assert m.compute()["ods_f"] == pytest.approx(2 * (thinned & truth).sum() / (thinned.sum() + truth.sum()))
+    assert m.compute()["ods_f"] < 0.55
+
+
+def _brute_force_matches(pred: np.ndarray, truth: np.ndarray, radius: float) -> int:
+    """Maximum one-to-one matching by a dense assignment: cost 0 within ``radius``, 1 beyond."""
+    p, t = np.argwhere(pred), np.argwhere(truth)
+    if len(p) == 0 or len(t) == 0:
+        return 0
+    dist = np.sqrt(((p[:, None, :] - t[None, :, :]) ** 2).sum(-1))
+    cost = (dist > radius + 1e-9).astype(float)
+    rows, cols = linear_sum_assignment(cost)
+    return int((cost[rows, cols] == 0).sum())
+
+
+def _brute_force_f(pred: np.ndarray, truth: np.ndarray, radius: float) -> float:
+    m = _brute_force_matches(pred, truth, radius)
+    return 2 * m / (pred.sum() + truth.sum())
+
+
+def test_matches_a_brute_force_assignment_and_streams() -> None:
+    rng = np.random.default_rng(0)
+    q = rng.random((3, 30, 34))
+    truth = rng.random((3, 30, 34)) < 0.15
+    logits = torch.from_numpy(np.log(q / (1 - q)))[:, None]
+    target = torch.from_numpy(truth).float()[:, None]
+    max_dist = 0.05  # radius 0.05 * hypot(30, 34) = 2.27 pixels
+    radius = max_dist * math.hypot(30, 34)
+    streamed = EdgeMetrics(num_thresholds=9, max_dist=max_dist, thin=False, task="edge")
+    single = EdgeMetrics(num_thresholds=9, max_dist=max_dist, thin=False, task="edge")
+    for i in range(3):
+        streamed.update(logits[i : i + 1], target[i : i + 1])
+    single.update(logits, target)
+    best = 0.0
+    for k in range(1, 10):
+        pred = q >= k / 10
+        m = sum(_brute_force_matches(pred[i], truth[i], radius) for i in range(3))
+        best = max(best, 2 * m / (pred.sum() + truth.sum()))
+    pred = q >= 0.5
+    m = sum(_brute_force_matches(pred[i], truth[i], radius) for i in range(3))
+    out = streamed.compute()
+    assert out["ods_f"] == pytest.approx(best)
+    assert out["precision"] == pytest.approx(m / pred.sum())
+    assert out["recall"] == pytest.approx(m / truth.sum())
+    assert out == pytest.approx(single.compute())
+
+
+def test_thinning_keeps_topology_and_one_pixel_width() -> None:
+    thick = _ring(40, 8, 30, width=3)
+    thinned = thin(thick)
+    assert not (thinned & ~thick).any()  # only removes pixels
+    eight = np.ones((3, 3), dtype=int)
+    assert ndimage.label(thinned, eight)[1] == 1  # still one closed curve ...
+    assert ndimage.label(~thinned, np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]]))[1] == 2  # ... with a hole
+    assert thinned.sum() < thick.sum() / 2.5
+    assert (thin(thinned) == thinned).all()  # idempotent
+    line = np.zeros((40, 40), dtype=bool)
+    line[5:35, 20] = True
+    line[5 + np.arange(10), 5 + np.arange(10)] = True  # a separate diagonal segment
+    assert (thin(line) == line).all()  # one-pixel-wide curves are already thin
+    # a batch of maps is thinned map by map
+    np.testing.assert_array_equal(thin(np.stack([thick, line])), np.stack([thinned, line]))
+
+
+def test_edge_metric_errors_and_resize() -> None:
+    with pytest.raises(ValueError, match="'edge'.*max_dist"):
+        EdgeMetrics(max_dist=-0.1, task="edge")
     with pytest.raises(ValueError, match="'edge'.*threshold"):
-        EdgeMetrics(threshold=1.0, task="edge")
-    with pytest.raises(ValueError, match="'edge'.*\\[B, 1, H, W\\]"):
-        m.update(torch.zeros(1, 2, 4, 4), target)
+        EdgeMetrics(threshold=0.0, task="edge")
+    m = EdgeMetrics(task="edge")
+    with pytest.raises(ValueError, match="'edge'"):
+        m.compute()
+    truth = torch.zeros(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="'edge'.*\\[0, 1\\]"):
+        m.update(torch.zeros(1, 1, 4, 4), truth - 1)
+    truth[..., 0, :] = 1.0
+    m.update(torch.full((1, 1, 2, 2), math.log(0.7 / 0.3)), truth)  # q = 0.7 everywhere after the resize
+    # every threshold below 0.7 predicts the full map, thinned; the tolerance (0.04 px) is exact matching
+    full = thin(np.ones((4, 4), dtype=bool))
+    hits = int((full & truth[0, 0].numpy().astype(bool)).sum())
+    out = m.compute()
+    assert out["precision"] == pytest.approx(hits / full.sum()) and out["recall"] == pytest.approx(hits / 4)
+    assert out["ods_f"] == pytest.approx(2 * hits / (full.sum() + 4))
+
+
+def test_thick_truth_can_be_thinned() -> None:
+    thick = _ring(100, 20, 70, width=3)
+    as_is, thinned = EdgeMetrics(task="edge"), EdgeMetrics(thin_truth=True, task="edge")
+    for m in (as_is, thinned):
+        m.update(_logits(thick), _target(thick))  # a perfect prediction of a 3-pixel-wide truth
+    # the thinned prediction matches one pixel of each three-pixel-wide cross-section
+    t = thin(thick)
+    assert as_is.compute()["recall"] == pytest.approx(t.sum() / thick.sum())
+    assert thinned.compute() == pytest.approx({"ods_f": 1.0, "f1": 1.0, "precision": 1.0, "recall": 1.0})
+    with pytest.raises(ValueError, match="different settings"):
+        as_is.merge(thinned)
+
+
+def _thin_reference(img: np.ndarray) -> np.ndarray:
+    """Lam, Lee & Suen's thinning (MATLAB bwmorph 'thin'), straight from its three conditions."""
+    img = np.pad(img.astype(bool), 1)
+    nbrs = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))  # x1 = E, then CCW
+    changed = True
+    while changed:
+        changed = False
+        for sub in (1, 2):
+            remove = []
+            for i, j in zip(*np.nonzero(img)):
+                x = [None] + [bool(img[i + di, j + dj]) for di, dj in nbrs]
+                x.append(x[1])  # x9 = x1
+                x_h = sum(not x[2 * k - 1] and (x[2 * k] or x[2 * k + 1]) for k in range(1, 5))
+                n1 = sum(x[2 * k - 1] or x[2 * k] for k in range(1, 5))
+                n2 = sum(x[2 * k] or x[2 * k + 1] for k in range(1, 5))
+                g3 = (x[2] or x[3] or not x[8]) and x[1] if sub == 1 else (x[6] or x[7] or not x[4]) and x[5]
+                if x_h == 1 and 2 <= min(n1, n2) <= 3 and not g3:
+                    remove.append((i, j))
+            for i, j in remove:
+                img[i, j] = False
+            changed |= bool(remove)
+    return img[1:-1, 1:-1]
+
+
+def test_thinning_equals_the_rule_applied_pixel_by_pixel() -> None:
+    rng = np.random.default_rng(5)
+    maps = ndimage.binary_opening(rng.random((4, 18, 22)) < 0.55, np.ones((1, 2, 2)))
+    maps[1, 2:16, 3:19] = True  # a filled rectangle touching nothing
+    ours = thin(maps)
+    for m, t in zip(maps, ours):
+        np.testing.assert_array_equal(t, _thin_reference(m))
+
+
+def test_matching_on_a_ladder_of_parallel_boundaries() -> None:
+    # two true lines 2 pixels apart, predicted one row lower: every pixel has several candidates, a
+    # ladder-like graph (on which scipy's Hopcroft-Karp takes exponential time); all 100 pairs match
+    truth = np.zeros((60, 60), dtype=bool)
+    truth[[20, 22], 5:55] = True
+    pred = np.roll(truth, 1, axis=0)
+    max_dist = 2.5 / math.hypot(60, 60)
+    m = EdgeMetrics(max_dist=max_dist, thin=False, num_thresholds=1, task="edge")
+    m.update(_logits(pred), _target(truth))
+    assert _brute_force_matches(pred, truth, 2.5) == 100
+    assert m.compute()["recall"] == pytest.approx(1.0) and m.compute()["precision"] == pytest.approx(1.0)
+
+
+def test_augmenting_paths_fix_a_suboptimal_nearest_first_start() -> None:
+    from multitask.metrics._boundary import disk_offsets, match_count
+
+    truth = np.zeros((5, 9), dtype=bool)
+    pred = np.zeros((5, 9), dtype=bool)
+    truth[2, [4, 6]] = True  # g1, g2
+    pred[2, [4, 2]] = True  # p1 on g1 (and 2 from g2), p2 2 from g1 only
+    # nearest first matches p1-g1 and leaves p2 alone; the maximum is p1-g2, p2-g1
+    assert match_count(pred, truth, disk_offsets(2.2)) == 2 == _brute_force_matches(pred, truth, 2.2)
+    assert match_count(pred, truth, disk_offsets(1.5)) == 1 == _brute_force_matches(pred, truth, 1.5)

@@ -24,7 +24,10 @@ def test_segmentation_hand_example_with_ignore() -> None:
     # IoU: 1 / (2 + 1 - 1) = 0.5, 2 / (2 + 4 - 2) = 0.5, 0 / 1 = 0  -> mIoU 1/3
     assert out["miou"] == pytest.approx(1 / 3)
     assert out["pixel_acc"] == pytest.approx(3 / 5)
-    assert list(m.higher_is_better) == ["miou", "pixel_acc"]
+    # the survey's all-classes mean: tp / max(tp + fp + fn, 1e-8) over all 4 classes (class 3 counts 0)
+    assert out["miou_all"] == pytest.approx((0.5 + 0.5 + 0.0 + 0.0) / 4)
+    assert list(m.higher_is_better) == ["miou", "pixel_acc", "miou_all"]
+    assert m.main == "miou_all"  # the Vandenhende survey's main segmentation metric
     iou = m.iou_per_class()
     assert iou[:3].tolist() == pytest.approx([0.5, 0.5, 0.0]) and torch.isnan(iou[3])
 
@@ -34,7 +37,7 @@ def test_segmentation_custom_ignore_index_and_label_predictions() -> None:
     m = SegmentationMetrics(2, ignore_index=255, task="seg")
     m.update(torch.tensor([[[0, 1], [0, 0]]]), target)
     # valid pixels: (1 -> 1), (0 -> 0), (1 -> 0): IoU0 = 1/2, IoU1 = 1/2
-    assert m.compute() == pytest.approx({"miou": 0.5, "pixel_acc": 2 / 3})
+    assert m.compute() == pytest.approx({"miou": 0.5, "pixel_acc": 2 / 3, "miou_all": 0.5})
 
 
 def test_segmentation_resizes_low_resolution_logits() -> None:
@@ -61,7 +64,8 @@ def test_segmentation_matches_sklearn_and_streams() -> None:
     cm = confusion_matrix(target[keep].numpy(), logits.argmax(1)[keep].numpy(), labels=range(c))
     np.testing.assert_array_equal(streamed.confusion_matrix.numpy(), cm)
     iou = np.diag(cm) / (cm.sum(0) + cm.sum(1) - np.diag(cm))
-    assert streamed.compute() == pytest.approx({"miou": iou.mean(), "pixel_acc": np.trace(cm) / cm.sum()})
+    expected = {"miou": iou.mean(), "pixel_acc": np.trace(cm) / cm.sum(), "miou_all": iou.mean()}
+    assert streamed.compute() == pytest.approx(expected)
     assert streamed.compute() == single.compute()
 
 

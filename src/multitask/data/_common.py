@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -116,8 +116,9 @@ def require_pil() -> Any:
     return Image
 
 
-def load_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Decode an image file to float32 ``[3, H, W]`` in [0, 1]; ``size`` = (H, W) resizes (bilinear)."""
+def load_image(path: Path | BinaryIO, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode an image file (path or binary file object) to float32 ``[3, H, W]`` in [0, 1]; ``size`` =
+    (H, W) resizes (bilinear)."""
     Image = require_pil()
     try:
         with Image.open(path) as im:
@@ -126,5 +127,6 @@ def load_image(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
                 im = im.resize((size[1], size[0]), Image.BILINEAR)
             arr = np.asarray(im, dtype=np.float32) / 255.0
     except OSError as e:
-        raise ValueError(f"cannot decode image {str(path)!r}: {e}") from e
+        label = str(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<file object>")
+        raise ValueError(f"cannot decode image {label!r}: {e}") from e
     return np.ascontiguousarray(arr.transpose(2, 0, 1))

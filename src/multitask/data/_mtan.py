@@ -31,13 +31,13 @@ class Field:
     channels: int  # 0 = stored H x W (labels)
 
 
-def layout_text(fields: tuple[Field, ...], shape: tuple[int, int]) -> str:
+def layout_text(fields: tuple[Field, ...], shape: tuple[int, int], note: str = "") -> str:
     h, w = shape
     lines = ["root/", "  train/   (and val/; 'test' reads val/)"]
     for f in fields:
         stored = f"{h}x{w}" if f.channels == 0 else f"{h}x{w}x{f.channels}"
         lines.append(f"    {f.folder}/0.npy, 1.npy, ...   float, stored {stored}")
-    return "\n".join(lines)
+    return "\n".join(lines + ([note] if note else []))
 
 
 class MTANDense(Dataset):
@@ -51,19 +51,21 @@ class MTANDense(Dataset):
 
     Augmentation (``augment=True``; MTAN's RandomScaleCrop, credited to J. Wu, plus a flip): pick a scale
     ``s`` in {1.0, 1.2, 1.5}, crop a random ``int(H/s) x int(W/s)`` window and resize it back to H x W
-    (image bilinear with aligned corners; labels, depth and normals nearest), divide depth by ``s``; then
+    (image and normals bilinear with aligned corners, as MTAN's and LibMTL's ``RandomScaleCrop``; labels
+    and depth nearest), divide depth by ``s``; then
     with probability 1/2 flip horizontally and negate the normals' x channel. It draws from torch's
     global generator, so ``torch.manual_seed`` (and DataLoader worker seeding) make it reproducible.
     """
 
     name = "mtan"
+    layout_note = ""  # appended to the layout shown in error messages
     fields: tuple[Field, ...] = ()
     shape: tuple[int, int] = (0, 0)
     tasks: list[Task]
 
     def __init__(self, split: str, root: str | os.PathLike[str] | None, augment: bool = False) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        layout = layout_text(self.fields, self.shape)
+        layout = layout_text(self.fields, self.shape, self.layout_note)
         base = require_root(root, self.name, layout)
         self.split = split
         self.folder = require_path(base / ("val" if split == "test" else split), self.name, layout)
@@ -121,7 +123,13 @@ class MTANDense(Dataset):
 
 def scale_crop_flip(image: Tensor, targets: dict[str, Tensor], scales: tuple[float, ...] = SCALES,
                     generator: torch.Generator | None = None) -> tuple[Tensor, dict[str, Tensor]]:
-    """MTAN RandomScaleCrop (depth divided by the scale) followed by a random horizontal flip."""
+    """MTAN RandomScaleCrop (depth divided by the scale) followed by a random horizontal flip.
+
+    Image and normals are resized bilinearly (aligned corners), labels and depth nearest, as in MTAN's
+    code. Bilinear normals are not renormalised (nor in MTAN): between two directions they are shorter
+    than 1, and next to an invalid (all-0) pixel they are shortened, not invalid; the metrics and the
+    loss normalise the prediction, not the target.
+    """
     h, w = image.shape[-2:]
     s = scales[int(torch.randint(len(scales), (1,), generator=generator))]
     ch, cw = int(h / s), int(w / s)
@@ -142,7 +150,7 @@ def scale_crop_flip(image: Tensor, targets: dict[str, Tensor], scales: tuple[flo
     image = crop(image, "bilinear")
     out = {}
     for name, t in targets.items():
-        y = crop(t, "nearest")
+        y = crop(t, "bilinear" if name == "normals" else "nearest")
         if name == "segmentation":
             y = y.long()
         elif name == "depth":

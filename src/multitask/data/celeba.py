@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -16,7 +19,11 @@ from multitask.data.registry import register_dataset
 _LAYOUT = """root/
   img_align_celeba/000001.jpg, 000002.jpg, ...
   list_attr_celeba.txt      line 1: N; line 2: the 40 attribute names; then "000001.jpg -1 1 ..." (+-1)
-  list_eval_partition.txt   "000001.jpg 0" per image (0 train, 1 val, 2 test)"""
+  list_eval_partition.txt   "000001.jpg 0" per image (0 train, 1 val, 2 test)
+or the official archive's layout:
+  Anno/list_attr_celeba.txt
+  Eval/list_eval_partition.txt
+  Img/img_align_celeba/*.jpg   (or Img/img_align_celeba.zip, read without unpacking)"""
 _PARTITION = {"train": 0, "val": 1, "test": 2}
 
 
@@ -62,17 +69,55 @@ def read_partition(path: os.PathLike[str] | str) -> dict[str, int]:
     return out
 
 
+def _find(base: Path, *candidates: str) -> Path:
+    """The first of ``candidates`` (paths under ``base``) that exists, else a FileNotFoundError."""
+    for c in candidates:
+        if (base / c).exists():
+            return base / c
+    tried = ", ".join(repr(str(base / c)) for c in candidates)
+    raise FileNotFoundError(f"celeba: none of {tried} exists. Expected layout:\n{_LAYOUT}")
+
+
+class _ZipImages:
+    """Members ``img_align_celeba/<file>`` of the official ``img_align_celeba.zip``, opened lazily per
+    process (so a DataLoader worker opens its own handle)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self._zip, self._pid = path, None, None
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+        self.members = {n.rsplit("/", 1)[-1]: n for n in names if not n.endswith("/")}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_zip": None, "_pid": None}
+
+    def read(self, name: str) -> io.BytesIO:
+        if name not in self.members:
+            raise FileNotFoundError(f"celeba: {str(self.path)!r} holds no image {name!r}")
+        if self._zip is None or self._pid != os.getpid():
+            self._zip, self._pid = zipfile.ZipFile(self.path), os.getpid()
+        data = io.BytesIO(self._zip.read(self.members[name]))
+        data.name = f"{self.path}:{self.members[name]}"  # for error messages
+        return data
+
+
 @register_dataset("celeba")
 class CelebA(Dataset):
     """CelebA (Liu, Luo, Wang & Tang, "Deep Learning Face Attributes in the Wild", ICCV 2015) as the
     40-task multi-label benchmark of Sener & Koltun (NeurIPS 2018): one ``binary`` task per attribute,
     named by the header of ``list_attr_celeba.txt`` (``5_o_Clock_Shadow`` ... ``Young``).
 
-    Layout::
+    Layout, flat::
 
         root/img_align_celeba/*.jpg
         root/list_attr_celeba.txt      (+-1 per attribute; mapped to 0/1)
         root/list_eval_partition.txt   (0 train, 1 val, 2 test: the official split)
+
+    or the official archive's (as downloaded: ``root`` = its ``CelebA`` folder)::
+
+        root/Anno/list_attr_celeba.txt
+        root/Eval/list_eval_partition.txt
+        root/Img/img_align_celeba/*.jpg  or  root/Img/img_align_celeba.zip (read in place, not unpacked)
 
     Items: ``(image float32 [3, size, size] in [0, 1], {attribute: float32 scalar in {0, 1}})``. The
     aligned 178 x 218 image is resized to ``size`` x ``size`` (bilinear; default 64, as in Sener &
@@ -90,13 +135,17 @@ class CelebA(Dataset):
         check_split("celeba", split, tuple(_PARTITION))
         base = require_root(root, "celeba", _LAYOUT)
         require_pil()
-        self.image_dir = require_path(base / "img_align_celeba", "celeba", _LAYOUT)
-        names, files, values = read_attributes(base / "list_attr_celeba.txt")
-        part = read_partition(base / "list_eval_partition.txt")
+        images = _find(base, "img_align_celeba", "Img/img_align_celeba", "Img/img_align_celeba.zip")
+        self.image_dir = images if images.is_dir() else None
+        self._zip = None if images.is_dir() else _ZipImages(images)
+        attr_file = _find(base, "list_attr_celeba.txt", "Anno/list_attr_celeba.txt")
+        names, files, values = read_attributes(attr_file)
+        part_file = _find(base, "list_eval_partition.txt", "Eval/list_eval_partition.txt")
+        part = read_partition(part_file)
         missing = [f for f in files if f not in part]
         if missing:
             raise ValueError(f"celeba: {len(missing)} images of list_attr_celeba.txt (e.g. {missing[0]!r}) "
-                             f"have no entry in {str(base / 'list_eval_partition.txt')!r}")
+                             f"have no entry in {str(part_file)!r}")
         if attributes is not None:
             unknown = [a for a in attributes if a not in names]
             if unknown:
@@ -114,7 +163,10 @@ class CelebA(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
-        path = require_path(self.image_dir / self.files[i], "celeba", _LAYOUT)
-        image = torch.from_numpy(load_image(path, (self.size, self.size)))
+        if self._zip is not None:
+            source = self._zip.read(self.files[i])
+        else:
+            source = require_path(self.image_dir / self.files[i], "celeba", _LAYOUT)
+        image = torch.from_numpy(load_image(source, (self.size, self.size)))
         row = self.targets[i]
         return image, {a: row[k] for k, a in enumerate(self.attributes)}

@@ -36,6 +36,7 @@ _LAYOUT = """root/
   {prefix}-images-idx3-ubyte.gz   (or without .gz)   IDX images, N x 28 x 28 uint8
   {prefix}-labels-idx1-ubyte.gz   (or without .gz)   IDX labels, N uint8 in 0..9"""
 _KEYS = ("images", "left", "right", "left_index", "right_index")
+CONSTRUCTIONS = ("ours", "sener_koltun")
 
 
 def _find(root: Path, name: str, prefix: str) -> Path:
@@ -91,6 +92,48 @@ def compose(left: np.ndarray, right: np.ndarray, left_shift: np.ndarray, right_s
     return out.squeeze(1).to(torch.uint8).numpy()
 
 
+def _read_pair(img_path: Path, lab_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = read_idx(img_path), read_idx(lab_path)
+    if images.ndim != 3 or images.shape[1:] != (DIGIT, DIGIT) or labels.shape != (images.shape[0],):
+        raise ValueError(f"multimnist: {str(img_path)!r} / {str(lab_path)!r} are not N x 28 x 28 "
+                         f"images with N labels (got {images.shape} and {labels.shape})")
+    return images, labels
+
+
+def nearest_resize_like_imresize(canvas: np.ndarray, size: int) -> np.ndarray:
+    """``scipy.misc.imresize(canvas, (size, size), interp='nearest')`` for ``[N, S, S]`` uint8 canvases.
+
+    imresize first byte-scales each image to 0..255 (``round((x - min) · 255 / (max - min))``; min is 0
+    here) and then resizes with PIL's NEAREST filter, which reads source pixel
+    ``floor((i + 0.5) · S / size)`` for output pixel ``i``.
+    """
+    x = canvas.astype(np.float64)
+    top = x.max(axis=(1, 2), keepdims=True)
+    low = x.min(axis=(1, 2), keepdims=True)
+    span = np.where(top > low, top - low, 1.0)
+    scaled = np.floor((x - low) * (255.0 / span) + 0.5).clip(0, 255).astype(np.uint8)
+    if size == canvas.shape[-1]:
+        return scaled
+    idx = np.floor((np.arange(size) + 0.5) * canvas.shape[-1] / size).astype(np.int64)
+    return np.ascontiguousarray(scaled[:, idx][:, :, idx])
+
+
+def _build_sener_koltun(img_path: Path, lab_path: Path, split: str, size: int,
+                        seed: int) -> dict[str, np.ndarray]:
+    """Sener & Koltun's construction: every source image is a left digit once; its partner is any image
+    of the same source set drawn uniformly; fixed positions (0, 0) and (6, 6); nearest resize."""
+    images, labels = _read_pair(img_path, lab_path)
+    n = images.shape[0]
+    rng = np.random.default_rng([seed, 10 + ("train", "val", "test").index(split)])
+    left_idx = np.arange(n)
+    right_idx = rng.integers(0, n, n)
+    zero = np.zeros((n, 2), dtype=np.int64)
+    canvas = compose(images[left_idx], images[right_idx], zero, zero, CANVAS)
+    return {"images": nearest_resize_like_imresize(canvas, size), "left": labels[left_idx].astype(np.int64),
+            "right": labels[right_idx].astype(np.int64), "left_index": left_idx,
+            "right_index": right_idx.astype(np.int64)}
+
+
 @register_dataset("multimnist")
 class MultiMNIST(Dataset):
     """MultiMNIST (Sener & Koltun, NeurIPS 2018): tasks ``left`` and ``right``, 10 classes each.
@@ -101,6 +144,32 @@ class MultiMNIST(Dataset):
     the top-left of a 36x36 canvas, right at the bottom-right (offset 6), each shifted by 0..2 pixels in
     both directions at random; overlap takes the pixel maximum; the canvas is resized to ``size`` x
     ``size`` (28 by area averaging, or 36 unchanged). Deterministic from ``seed``.
+
+    How this differs from Sener & Koltun's loader (``multi_mnist_loader.py`` of their code), which
+    ``construction="sener_koltun"`` reproduces:
+
+    ===================  ==========================================  ====================================
+    ..                   ours (``construction="ours"``, default)     Sener & Koltun (``"sener_koltun"``)
+    ===================  ==========================================  ====================================
+    source images        MNIST test set (shipped), split into        train: the 60,000 MNIST training
+                         disjoint 7000 / 1000 / 2000 pools            images; val and test: the 10,000
+                                                                     test images (their code validates on
+                                                                     the test set; no separate val split)
+    right digit          another image of the same pool with a       any image of the same source set,
+                         *different* label                           drawn uniformly (same label and the
+                                                                     left image itself are possible)
+    positions            left at (0..2, 0..2), right at (6..8, 6..8) left at (0, 0), right at (6, 6)
+    36 -> 28 resize      area averaging                              nearest neighbour (PIL, as
+                                                                     ``scipy.misc.imresize(...,
+                                                                     'nearest')``), after imresize's
+                                                                     byte scaling (canvas max -> 255)
+    randomness           seeded (``seed``)                           global NumPy state (here: ``seed``)
+    ===================  ==========================================  ====================================
+
+    Both overlay with the pixel maximum and yield pixels in [0, 1]; their training script further
+    standardises with MNIST's mean/std (0.1307, 0.3081), which we leave to the model. In the
+    ``sener_koltun`` mode the train split needs ``root`` holding MNIST's ``train-*`` IDX files (only the
+    test set is shipped) and ``n_train``/``n_val``/``n_test``/``prefix`` are not used.
 
     Items: ``(x, {"left": y_l, "right": y_r})`` with ``x`` float32 ``[1, size, size]`` in [0, 1]
     (pixel / 255, not mean/std normalised) and labels int64 scalars.
@@ -118,14 +187,26 @@ class MultiMNIST(Dataset):
         cache_dir: cache folder (see above).
         cache: read/write the cache (default True).
         prefix: IDX file prefix in ``root`` ("t10k" or "train").
+        construction: "ours" (default) or "sener_koltun" (see the table above).
     """
 
     def __init__(self, split: str = "train", root: str | None = None, size: int = 28, seed: int = 0,
                  n_train: int = 7000, n_val: int = 1000, n_test: int = 2000,
-                 cache_dir: str | None = None, cache: bool = True, prefix: str = "t10k") -> None:
+                 cache_dir: str | None = None, cache: bool = True, prefix: str = "t10k",
+                 construction: str = "ours") -> None:
         check_split("multimnist", split, ("train", "val", "test"))
         if size not in (28, 36):
             raise ValueError(f"multimnist: size must be 28 or 36, got {size!r}")
+        if construction not in CONSTRUCTIONS:
+            raise ValueError(f"multimnist: construction must be one of {CONSTRUCTIONS}, got {construction!r}")
+        if construction == "sener_koltun":
+            prefix = "train" if split == "train" else "t10k"
+            if split == "train" and root is None:
+                raise FileNotFoundError(
+                    "multimnist: construction='sener_koltun' builds the train split from MNIST's 60,000 "
+                    "training images, which are not shipped: pass root= holding train-images-idx3-ubyte(.gz) "
+                    "and train-labels-idx1-ubyte(.gz)"
+                )
         sizes = {"train": int(n_train), "val": int(n_val), "test": int(n_test)}
         if min(sizes.values()) < 2:
             raise ValueError(f"multimnist: n_train, n_val and n_test must each be >= 2, got {sizes}")
@@ -134,14 +215,19 @@ class MultiMNIST(Dataset):
         lab_path = _find(base, f"{prefix}-labels-idx1-ubyte", prefix)
         src = hashlib.sha256(img_path.read_bytes() + lab_path.read_bytes()).hexdigest()[:16]
         key = f"multimnist_v{_VERSION}_{src}_s{size}_seed{seed}_{n_train}-{n_val}-{n_test}_{split}.npz"
+        if construction == "sener_koltun":
+            key = f"multimnist_sk_v{_VERSION}_{src}_s{size}_seed{seed}_{split}.npz"
         cache_path = default_cache_dir(cache_dir) / key
         data = load_cache(cache_path, _KEYS) if cache else None
-        if data is None:
+        if data is None and construction == "sener_koltun":
+            data = _build_sener_koltun(img_path, lab_path, split, size, int(seed))
+        elif data is None:
             data = self._build(img_path, lab_path, split, size, int(seed), sizes)
             if cache:
                 save_cache(cache_path, data)
         self.split = split
         self.size = size
+        self.construction = construction
         self.cache_path = cache_path if cache else None
         self.images = torch.from_numpy(data["images"])
         self.left = torch.from_numpy(data["left"].astype(np.int64))
@@ -153,10 +239,7 @@ class MultiMNIST(Dataset):
     @staticmethod
     def _build(img_path: Path, lab_path: Path, split: str, size: int, seed: int,
                sizes: dict[str, int]) -> dict[str, np.ndarray]:
-        images, labels = read_idx(img_path), read_idx(lab_path)
-        if images.ndim != 3 or images.shape[1:] != (DIGIT, DIGIT) or labels.shape != (images.shape[0],):
-            raise ValueError(f"multimnist: {str(img_path)!r} / {str(lab_path)!r} are not N x 28 x 28 "
-                             f"images with N labels (got {images.shape} and {labels.shape})")
+        images, labels = _read_pair(img_path, lab_path)
         total = sum(sizes.values())
         if total > images.shape[0]:
             raise ValueError(f"multimnist: n_train + n_val + n_test = {total} exceeds the "

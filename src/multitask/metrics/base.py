@@ -24,8 +24,12 @@ from torch import Tensor
 class Metric(ABC):
     """A streaming metric for one task.
 
-    Subclasses declare ``_higher`` (metric name -> higher is better, the main metric first), build their
-    zeroed statistics in :meth:`_initial_state` and implement :meth:`update` and :meth:`compute`.
+    Subclasses declare ``_higher`` (metric name -> higher is better, in reporting order), build their
+    zeroed statistics in :meth:`_initial_state` and implement :meth:`update` and :meth:`compute`. Where a
+    published Δm convention defines this task's metrics differently from "the first metric" /
+    "every metric", the subclass says so in ``_main`` (the main metric of the Vandenhende survey's Δm)
+    and ``_convention_metrics`` (``{convention: metric names}`` for ``nashmtl`` / ``libmtl``);
+    :mod:`multitask.metrics.delta` reads them through :meth:`delta_metrics`.
 
     Args:
         task: the task's name, used in error messages.
@@ -33,6 +37,10 @@ class Metric(ABC):
 
     #: metric name -> True when a higher value is better; the first entry is the main metric
     _higher: ClassVar[dict[str, bool]] = {}
+    #: the main metric of the Vandenhende survey's Δm; ``None`` = the first key of ``_higher``
+    _main: ClassVar[str | None] = None
+    #: ``{convention: metrics}`` where ``nashmtl``/``libmtl`` count other than every reported metric
+    _convention_metrics: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, task: str = "task") -> None:
         if not isinstance(task, str) or not task:
@@ -44,16 +52,24 @@ class Metric(ABC):
     # ---- public API ------------------------------------------------------------------------------
     @property
     def higher_is_better(self) -> dict[str, bool]:
-        """Metric name -> whether higher is better, in the order :meth:`compute` reports them.
-
-        The first key is the task's main metric (the one the Maninis/Vandenhende Δm uses).
-        """
+        """Metric name -> whether higher is better, in the order :meth:`compute` reports them."""
         return dict(self._higher)
 
     @property
     def main(self) -> str:
-        """Name of the main metric (the first key of :attr:`higher_is_better`)."""
-        return next(iter(self._higher))
+        """Name of the main metric: the one the Maninis/Vandenhende Δm uses (see :meth:`delta_metrics`)."""
+        return self.delta_metrics("vandenhende")[0]
+
+    @classmethod
+    def delta_metrics(cls, convention: str) -> tuple[str, ...]:
+        """The metrics this task contributes to Δm in ``convention``.
+
+        ``"vandenhende"``: the one main metric (``_main``, else the first reported metric);
+        ``"nashmtl"`` / ``"libmtl"``: ``_convention_metrics[convention]``, else every reported metric.
+        """
+        if convention == "vandenhende":
+            return (cls._main if cls._main is not None else next(iter(cls._higher)),)
+        return tuple(cls._convention_metrics.get(convention, tuple(cls._higher)))
 
     def reset(self) -> None:
         """Forget everything seen so far."""

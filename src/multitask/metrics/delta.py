@@ -21,12 +21,33 @@ Mean over tasks of the mean over that task's metrics; **positive = better**::
 
     Δp = (100 / T) Σ_t (1 / M_t) Σ_m (-1)^{l_{t,m}} (M_{t,m} - B_{t,m}) / B_{t,m}
 
-``higher_is_better`` decides what counts: its tasks, and (for ``nashmtl``/``libmtl``) its metrics; extra
-entries in ``results``/``baseline`` are ignored, so pass a reduced ``higher_is_better`` to reproduce a
-paper's metric set. The main metric of a task is the first key of ``higher_is_better[task]`` unless
-``main={task: metric}`` says otherwise. The denominator is ``|B|`` (identical to ``B`` for the usual
-positive metrics; it keeps the sign meaning "better" if a baseline is negative). A missing task or metric,
-a non-finite value or a zero baseline raises a ``ValueError`` that names it.
+Which metrics count (``select="published"``, the default). ``higher_is_better`` names the tasks and,
+per task, the metrics that were measured. A task whose metric names are exactly those of one of our
+metric objects is scored with *that convention's published metrics*, declared on the metric class
+(:meth:`multitask.metrics.base.Metric.delta_metrics`):
+
+============  ====================================  ====================================================
+task kind     ``vandenhende`` main metric           ``nashmtl`` / ``libmtl`` metrics
+============  ====================================  ====================================================
+segmentation  ``miou_all`` (survey: mIoU over all    ``miou``, ``pixel_acc``
+              classes; also for human parts)
+depth         ``rmse``                              ``abs_err``, ``rel_err``
+normals       ``mean_angle``                        all five angle metrics
+edges         ``ods_f`` (tolerance-matched)          every reported metric
+other kinds   the first reported metric             every reported metric
+============  ====================================  ====================================================
+
+These follow the survey's ``calculate_multi_task_performance`` (depth by RMSE, segmentation / human
+parts / saliency by mIoU, normals by mean angle, edges by ODS-F; its saliency mIoU is a thresholded
+foreground IoU that no metric object here computes) and the 9-metric NYUv2 set of the Nash-MTL and
+LibMTL code. Any other ``higher_is_better`` (e.g. a reduced one such as
+``{"depth": {"abs_err": False}}``) is taken literally: its first key is the main metric and every listed
+metric counts, which is also what ``select="listed"`` does for every task. ``main={task: metric}``
+overrides the main metric (``vandenhende`` only). :func:`delta_metrics` shows what counts.
+
+Extra entries in ``results``/``baseline`` are ignored. The denominator is ``|B|`` (identical to ``B`` for
+the usual positive metrics; it keeps the sign meaning "better" if a baseline is negative). A missing
+task or metric, a non-finite value or a zero baseline raises a ``ValueError`` that names it.
 """
 
 from __future__ import annotations
@@ -36,7 +57,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from multitask.metrics.base import Metric
+
 CONVENTIONS = ("vandenhende", "nashmtl", "libmtl")
+SELECTIONS = ("published", "listed")
 
 Nested = Mapping[str, Mapping[str, float]]
 
@@ -61,30 +85,56 @@ def delta_m_per_task(
     higher_is_better: Mapping[str, Mapping[str, bool]],
     convention: str = "vandenhende",
     main: Mapping[str, str] | None = None,
+    select: str = "published",
 ) -> dict[str, float]:
     """Each task's contribution to :func:`delta_m`, in percent, with the convention's sign.
 
     ``vandenhende``: the signed change of the task's main metric (positive = better); ``libmtl``: the mean
-    signed change over the task's metrics (positive = better); ``nashmtl``: the mean over the task's
-    metrics of ``(-1)^{h}(M - B)/B · 100`` (lower = better). For ``vandenhende``/``libmtl`` the Δm is the
-    mean of these values; for ``nashmtl`` it is their mean weighted by each task's number of metrics.
-    ``main`` is used by ``vandenhende`` only.
+    signed change over the task's counted metrics (positive = better); ``nashmtl``: the mean over the
+    task's counted metrics of ``(-1)^{h}(M - B)/B · 100`` (lower = better). For ``vandenhende``/``libmtl``
+    the Δm is the mean of these values; for ``nashmtl`` it is their mean weighted by each task's number
+    of counted metrics. Which metrics count: :func:`delta_metrics`.
+    """
+    counted = delta_metrics(higher_is_better, convention, main, select)
+    out: dict[str, float] = {}
+    for task, metrics in counted.items():
+        changes = [_change(task, m, results, baseline, higher_is_better) for m in metrics]
+        mean = sum(changes) / len(changes)
+        out[task] = -mean if convention == "nashmtl" else mean
+    return out
+
+
+def delta_metrics(
+    higher_is_better: Mapping[str, Mapping[str, bool]],
+    convention: str = "vandenhende",
+    main: Mapping[str, str] | None = None,
+    select: str = "published",
+) -> dict[str, tuple[str, ...]]:
+    """``{task: metrics}`` that count in ``convention`` (for ``vandenhende`` one main metric per task).
+
+    ``select="published"``: a task whose metric names are exactly those of one of our metric objects gets
+    that convention's published metrics (see the module docstring); any other task is taken literally.
+    ``select="listed"``: every task is taken literally (first key = main metric; all keys count).
+    ``main={task: metric}`` overrides the main metric for ``vandenhende`` (an error for the others).
     """
     _check_convention(convention)
+    if select not in SELECTIONS:
+        raise ValueError(f"unknown Δm metric selection {select!r}; expected one of {SELECTIONS}")
     _check_mapping("higher_is_better", higher_is_better)
     if not higher_is_better:
         raise ValueError("delta_m needs at least one task in higher_is_better")
+    if main is not None and convention != "vandenhende":
+        raise ValueError(f"main= chooses the main metric of the 'vandenhende' Δm; {convention!r} has none")
     if convention == "vandenhende":
-        mains = _main_metrics(higher_is_better, main)
-        return {t: _change(t, m, results, baseline, higher_is_better) for t, m in mains.items()}
-    out: dict[str, float] = {}
+        mains = _main_metrics(higher_is_better, main, select)
+        return {task: (metric,) for task, metric in mains.items()}
+    out: dict[str, tuple[str, ...]] = {}
     for task, metrics in higher_is_better.items():
         _check_mapping(f"higher_is_better[{task!r}]", metrics)
         if not metrics:
             raise ValueError(f"task {task!r}: higher_is_better lists no metric")
-        changes = [_change(task, m, results, baseline, higher_is_better) for m in metrics]
-        mean = sum(changes) / len(changes)
-        out[task] = -mean if convention == "nashmtl" else mean
+        family = _family(metrics) if select == "published" else None
+        out[task] = family.delta_metrics(convention) if family is not None else tuple(metrics)
     return out
 
 
@@ -94,6 +144,7 @@ def delta_m(
     higher_is_better: Mapping[str, Mapping[str, bool]],
     convention: str = "vandenhende",
     main: Mapping[str, str] | None = None,
+    select: str = "published",
 ) -> float:
     """Δm of ``results`` against single-task ``baseline``, in percent (see the module docstring).
 
@@ -101,13 +152,16 @@ def delta_m(
         results: ``{task: {metric: value}}`` of the model being evaluated.
         baseline: ``{task: {metric: value}}`` of the single-task baselines.
         higher_is_better: ``{task: {metric: bool}}``; decides which tasks and metrics count.
-        convention: ``"vandenhende"`` (main metrics, positive = better), ``"nashmtl"`` (all metrics,
-            lower = better) or ``"libmtl"`` (per-task mean over metrics, positive = better).
+        convention: ``"vandenhende"`` (main metrics, positive = better), ``"nashmtl"`` (all counted
+            metrics, lower = better) or ``"libmtl"`` (per-task mean over metrics, positive = better).
         main: ``{task: metric}`` overriding a task's main metric (``vandenhende`` only).
+        select: ``"published"`` (each known task kind counts the convention's published metrics) or
+            ``"listed"`` (first listed metric is the main one; every listed metric counts).
     """
-    per_task = delta_m_per_task(results, baseline, higher_is_better, convention, main)
+    per_task = delta_m_per_task(results, baseline, higher_is_better, convention, main, select)
     if convention == "nashmtl":
-        counts = {t: len(higher_is_better[t]) for t in per_task}
+        counted = delta_metrics(higher_is_better, convention, None, select)
+        counts = {t: len(counted[t]) for t in per_task}
         return sum(per_task[t] * counts[t] for t in per_task) / sum(counts.values())
     return sum(per_task.values()) / len(per_task)
 
@@ -123,8 +177,22 @@ def _check_mapping(label: str, value: object) -> None:
         raise TypeError(f"{label} must be a mapping, got {type(value).__name__}")
 
 
+def _family(metrics: Mapping[str, bool]) -> type[Metric] | None:
+    """The metric class whose reported metric names are exactly ``metrics``' keys, if any."""
+    from multitask.metrics.depth import DepthMetrics
+    from multitask.metrics.edges import EdgeMetrics
+    from multitask.metrics.normals import NormalsMetrics
+    from multitask.metrics.segmentation import SegmentationMetrics
+
+    names = set(metrics)
+    for cls in (SegmentationMetrics, DepthMetrics, NormalsMetrics, EdgeMetrics):
+        if names == set(cls._higher):
+            return cls
+    return None
+
+
 def _main_metrics(
-    higher_is_better: Mapping[str, Mapping[str, bool]], main: Mapping[str, str] | None
+    higher_is_better: Mapping[str, Mapping[str, bool]], main: Mapping[str, str] | None, select: str
 ) -> dict[str, str]:
     main = {} if main is None else main
     _check_mapping("main", main)
@@ -140,10 +208,11 @@ def _main_metrics(
                     f"task {task!r}: main metric {main[task]!r} is not in higher_is_better[{task!r}]"
                 )
             out[task] = main[task]
-        elif metrics:
-            out[task] = next(iter(metrics))
-        else:
+        elif not metrics:
             raise ValueError(f"task {task!r}: higher_is_better lists no metric")
+        else:
+            family = _family(metrics) if select == "published" else None
+            out[task] = family.delta_metrics("vandenhende")[0] if family is not None else next(iter(metrics))
     return out
 
 

@@ -11,7 +11,7 @@ from multitask.metrics.base import Metric, check_dense, float_dtype
 
 
 class DepthMetrics(Metric):
-    """Absolute error (main), relative error, RMSE and δ < 1.25 accuracy over valid pixels.
+    """Absolute error, relative error, RMSE (main) and δ < 1.25 accuracy over valid pixels.
 
     Eigen, Puhrsch, Fergus. Depth Map Prediction from a Single Image using a Multi-Scale Deep Network.
     NeurIPS 2014 (the error measures); abs/rel error as reported by MTAN (Liu, Johns, Davison, CVPR 2019).
@@ -27,11 +27,17 @@ class DepthMetrics(Metric):
     when the sizes differ. The sums run over all pixels of the data set (MTAN's code averages per batch
     instead, which weights batches with few valid pixels more).
 
+    Δm: the main metric is ``rmse``, as in the Vandenhende survey's code (``calculate_multi_task_performance``
+    compares depth by RMSE); the Nash-MTL and LibMTL conventions count ``abs_err`` and ``rel_err``, the
+    two depth metrics of their NYUv2/Cityscapes tables (``rmse`` and ``delta1`` are reported, not counted).
+
     Args:
         task: task name for error messages.
     """
 
     _higher = {"abs_err": False, "rel_err": False, "rmse": False, "delta1": True}
+    _main = "rmse"
+    _convention_metrics = {"nashmtl": ("abs_err", "rel_err"), "libmtl": ("abs_err", "rel_err")}
 
     def _initial_state(self) -> dict[str, Tensor]:
         return {"sums": torch.zeros(4, dtype=torch.float64), "count": torch.zeros((), dtype=torch.int64)}

@@ -31,22 +31,26 @@ _BUILDERS: dict[str, Callable[..., Metric]] = {
 
 
 def task_metrics(task: Task, **kwargs: Any) -> Metric:
-    """The streaming metric object for ``task`` (by ``task.kind``; the first reported metric is the main one).
+    """The streaming metric object for ``task`` (by ``task.kind``).
 
     ====================  ===========================================================
-    kind                  metrics (main first)
+    kind                  metrics (in reporting order)
     ====================  ===========================================================
     classification        accuracy, f1_macro
     binary                accuracy, f1
     multilabel            accuracy (label-wise), subset_accuracy, f1_macro
     regression            mae, rmse, explained_variance, nmse
-    segmentation          miou, pixel_acc
+    segmentation          miou, pixel_acc, miou_all
     depth                 abs_err, rel_err, rmse, delta1
     normals               mean_angle, median_angle, within_11.25, within_22.5, within_30
-    edges                 ods_f, f1, precision, recall
+    edges                 ods_f, f1, precision, recall (thinned, matched within a tolerance)
     ====================  ===========================================================
 
-    ``kwargs`` go to the metric class (e.g. ``threshold=0.3`` for edges, ``resolution=`` for normals).
+    The main metric is the one the Vandenhende survey's Δm uses (:attr:`Metric.main`); it is the first
+    reported one except for segmentation (``miou_all``) and depth (``rmse``). ``kwargs`` go to the metric
+    class (e.g. ``threshold=0.3`` or ``max_dist=`` for edges, ``resolution=`` for normals). For
+    pixel-exact edge scores build :class:`~multitask.metrics.PixelEdgeMetrics` yourself and pass
+    ``{task name: metric}`` to :class:`~multitask.metrics.MultiTaskMetrics`.
     """
     if not isinstance(task, Task):
         raise TypeError(f"task_metrics expects a multitask.Task, got {type(task).__name__}")

@@ -60,7 +60,7 @@ class MultiTaskMetrics:
 
     @property
     def higher_is_better(self) -> dict[str, dict[str, bool]]:
-        """``{task: {metric: higher is better}}``; each task's first metric is its main one."""
+        """``{task: {metric: higher is better}}`` in reporting order (the Δm metrics: ``delta_metrics``)."""
         return {name: metric.higher_is_better for name, metric in self.metrics.items()}
 
     def reset(self) -> None:

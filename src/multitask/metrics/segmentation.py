@@ -10,7 +10,7 @@ from multitask.metrics.confusion import confusion_counts, labels_from
 
 
 class SegmentationMetrics(Metric):
-    """Mean intersection-over-union (main) and pixel accuracy from an accumulated confusion matrix.
+    """Mean intersection-over-union, pixel accuracy and the all-classes mIoU from one confusion matrix.
 
     Everingham, Van Gool, Williams, Winn, Zisserman. The PASCAL Visual Object Classes (VOC) Challenge.
     IJCV 2010 (the IoU / "Jaccard" segmentation measure).
@@ -21,6 +21,16 @@ class SegmentationMetrics(Metric):
         IoU_c     = N_cc / (Σ_j N_cj + Σ_i N_ic - N_cc),   miou = mean of IoU_c over the classes with a
                                                           non-empty union (present in labels or predictions)
         pixel_acc = Σ_c N_cc / Σ N
+        miou_all  = (1/C) Σ_c N_cc / max(Σ_j N_cj + Σ_i N_ic - N_cc, ε)   (a class never labelled nor
+                                                          predicted counts as IoU 0)
+
+    ``miou`` is LibMTL's/MTAN's mean (NaN classes left out); ``miou_all`` is the mean over all ``C``
+    classes of the Vandenhende survey's evaluation code (``eval_semseg``: ``tp / max(tp + fp + fn, 1e-8)``
+    averaged over every class). They agree whenever every class is labelled or predicted somewhere.
+    Δm: the survey's main metric is ``miou_all`` (also for human parts, a segmentation task there);
+    Nash-MTL and LibMTL count ``miou`` and ``pixel_acc``. The survey's *saliency* "mIoU" is another
+    measure (the best over thresholds 0.2..0.9 of the per-image foreground IoU averaged over images),
+    which this class does not compute.
 
     This is the data-set-level mIoU (one confusion matrix for all images, as in LibMTL), not a mean of
     per-batch mIoUs. Predictions are logits ``[B, C, h, w]`` (bilinearly resized to the label size when
@@ -32,7 +42,9 @@ class SegmentationMetrics(Metric):
         task: task name for error messages.
     """
 
-    _higher = {"miou": True, "pixel_acc": True}
+    _higher = {"miou": True, "pixel_acc": True, "miou_all": True}
+    _main = "miou_all"
+    _convention_metrics = {"nashmtl": ("miou", "pixel_acc"), "libmtl": ("miou", "pixel_acc")}
 
     def __init__(self, num_classes: int, ignore_index: int = -1, task: str = "task") -> None:
         if int(num_classes) < 2:
@@ -84,4 +96,8 @@ class SegmentationMetrics(Metric):
         total = float(cm.sum())
         self._require_data(total)
         iou = self.iou_per_class()
-        return {"miou": float(iou[~iou.isnan()].mean()), "pixel_acc": float(cm.diag().sum()) / total}
+        return {
+            "miou": float(iou[~iou.isnan()].mean()),
+            "pixel_acc": float(cm.diag().sum()) / total,
+            "miou_all": float(iou.nan_to_num(0.0).mean()),
+        }
