@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
 
-from multitask.classic._graph import graph_laplacian, mean_structure, structure_gram, temporal_difference
+from multitask.classic._task_structure import (
+    graph_laplacian,
+    mean_structure,
+    structure_gram,
+    temporal_difference,
+)
 from multitask.classic.srmtl import SRMTLClassifier, SRMTLRegressor
 
 TIGHT = dict(tol=1e-11, stop="obj_change", max_iter=20000)

@@ -10,16 +10,27 @@ intercepts). Calling a loss returns ``(value, (grad_W, grad_c))``.
 With ``fit_intercept=False`` the intercepts are held at 0 and ``grad_c`` is 0. When every ``Xs[t]`` is
 the same array object (a shared design) the computations are batched over tasks; least squares switches
 to precomputed Gram matrices XᵀX when there are more samples than features.
+
+:class:`PenalisedLoss` adds smooth penalties of W (e.g. :func:`quadratic_penalty`, ``strength · tr(W G Wᵀ)``)
+to a loss and keeps its call signature, so that the sum can be handed to the FISTA solver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["SmoothLoss", "LeastSquaresLoss", "LogisticLoss", "least_squares", "logistic"]
+__all__ = [
+    "SmoothLoss",
+    "LeastSquaresLoss",
+    "LogisticLoss",
+    "least_squares",
+    "logistic",
+    "PenalisedLoss",
+    "quadratic_penalty",
+]
 
 _GRAM_MAX_ENTRIES = 20_000_000  # per-task Gram matrices are kept only when T·d² stays below this
 
@@ -180,3 +191,48 @@ def logistic(
 ) -> LogisticLoss:
     """MALSAR's logistic loss ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))`` over (W, c); labels ±1."""
     return LogisticLoss(Xs, ys, fit_intercept=fit_intercept)
+
+
+Penalty = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+class PenalisedLoss:
+    """``loss(W, c) + Σ penalty(W)`` for smooth penalties ``penalty(W) -> (value, grad_W)``.
+
+    Keeps the :class:`~multitask.classic._losses.SmoothLoss` call signature and forwards its
+    attributes (``n_tasks``, ``n_features``, ``shared``, ``fit_intercept``, ...).
+    """
+
+    def __init__(self, loss: SmoothLoss, *penalties: Penalty) -> None:
+        self.loss = loss
+        self.penalties = penalties
+
+    def __getattr__(self, name: str) -> object:
+        if name == "loss":  # not set yet (e.g. during unpickling): avoid infinite recursion
+            raise AttributeError(name)
+        return getattr(self.loss, name)
+
+    def __call__(
+        self, W: np.ndarray, c: np.ndarray | None = None
+    ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+        f, (gW, gc) = self.loss(W, c)
+        for pen in self.penalties:
+            v, g = pen(W)
+            f += v
+            gW = gW + g
+        return float(f), (gW, gc)
+
+    def value(self, W: np.ndarray, c: np.ndarray | None = None) -> float:
+        """The penalised value alone."""
+        return self(W, c)[0]
+
+
+def quadratic_penalty(strength: float, gram: np.ndarray) -> Penalty:
+    """``strength · tr(W G Wᵀ)`` with symmetric G (T x T): value and gradient ``2·strength·W G``."""
+
+    def pen(W: np.ndarray) -> tuple[float, np.ndarray]:
+        WG = W @ gram
+        return strength * float(np.sum(WG * W)), 2.0 * strength * WG
+
+    return pen
+

@@ -1,108 +1,71 @@
-"""Trace-norm (low-rank) multi-task learning (MALSAR ``Least_Trace`` / ``Logistic_Trace``)."""
+"""Trace-norm (low-rank) multi-task learning (MALSAR ``Least_Trace`` / ``Logistic_Trace``).
+
+Ji & Ye. An accelerated gradient method for trace norm minimization. ICML 2009 (the solver); the trace
+norm as the convex envelope of rank for shared low-dimensional task structure (Abernethy, Bach, Evgeniou,
+Vert, JMLR 2009; Pong, Tseng, Ji, Ye, SIAM J. Optim. 2010).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._prox import prox_trace
-from multitask.classic._twins import Composite, ProxGradientModel, document_twins
+from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
 
-__all__ = ["TraceRegressor", "TraceClassifier"]
+__all__ = ["TraceRegressor", "TraceClassifier", "nuclear_norm"]
 
 
 def nuclear_norm(W: np.ndarray) -> float:
     """‖W‖_* = sum of the singular values."""
-    return float(np.linalg.svd(W, compute_uv=False).sum())
+    return float(np.linalg.svd(W, compute_uv=False).sum()) if W.size else 0.0
 
 
-_DOC = """
+@hyperparameters
+class _Trace(ProxGradientEstimator):
+    """Hyper-parameters (regressor defaults) and penalty of the Trace estimators."""
 
-    Ji & Ye. An accelerated gradient method for trace norm minimization. ICML 2009 (the solver);
-    the trace norm as the convex envelope of rank for shared low-dimensional task structure
-    (Abernethy, Bach, Evgeniou, Vert, JMLR 2009; Pong, Tseng, Ji, Ye, SIAM J. Optim. 2010).
-
-    Objective (W is d x T, one column per task; MALSAR ``{loss_name}_Trace``)::
-
-        min_{{W, c}}  {loss}  +  rho1 ‖W‖_*
-
-    Solved by accelerated proximal gradient with singular-value thresholding.
-
-    Args:
-        rho1: trace-norm strength (MALSAR ``rho1``; {rho_default}).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: max_iter 1000, tol 1e-4,
-            relative objective change).
-
-    Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_{extra}
-    """
-
-
-class _TraceModel(ProxGradientModel):
-    """Shared ``__init__`` (regressor defaults) and problem of the trace-norm twins."""
+    rho1: float = 1.0
 
     _nonneg_params = ("rho1",)
-
-    def __init__(
-        self,
-        rho1: float = 1.0,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.rho1 = rho1
-        super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
 
     def _problem(self, loss: SmoothLoss) -> Composite:
         rho1 = float(self.rho1)
         return Composite(
-            loss,
-            lambda p, step: (prox_trace(p[0], rho1 * step),),
-            lambda p: rho1 * nuclear_norm(p[0]),
+            loss, lambda p, step: (prox_trace(p[0], rho1 * step),), lambda p: rho1 * nuclear_norm(p[0])
         )
 
 
-class TraceRegressor(_TraceModel, MultiTaskRegressorBase):
-    pass
+class TraceRegressor(MultiTaskRegressorMixin, _Trace):
+    """Multi-task least squares with a trace-norm (low-rank) penalty.
+
+    Ji & Ye, ICML 2009; Abernethy, Bach, Evgeniou, Vert, JMLR 2009; Pong, Tseng, Ji, Ye, SIAM J. Optim. 2010.
+
+    Objective (W is d x T, one column per task; MALSAR ``Least_Trace``, the same scaling)::
+
+        min_{W, c}  Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²  +  rho1 ‖W‖_*
+
+    Solved by accelerated proximal gradient with singular-value thresholding.
+
+    Args:
+        rho1: trace-norm strength (MALSAR ``rho1``; default 1.0 here).
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
+            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: no intercept, max_iter 1000,
+            tol 1e-4, relative objective change).
+
+    Attributes:
+        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+    """
 
 
-class TraceClassifier(_TraceModel, MultiTaskClassifierBase):
-    def __init__(
-        self,
-        rho1: float = 0.01,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            rho1, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
+@hyperparameters
+class TraceClassifier(MultiTaskClassifierMixin, _Trace):
+    """Multi-task logistic regression with a trace-norm penalty (MALSAR ``Logistic_Trace``).
 
+    Objective ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ))) + rho1‖W‖_*`` (labels ±1; MALSAR's scaling and
+    intercepts). Parameters as :class:`TraceRegressor`, except the default ``rho1 = 0.01``, as the loss
+    is a per-task mean. Attributes as :class:`TraceRegressor`, plus ``classes_``.
+    """
 
-document_twins(
-    _DOC,
-    TraceRegressor,
-    "Multi-task least squares with a trace-norm (low-rank) penalty.",
-    TraceClassifier,
-    "Multi-task logistic regression with a trace-norm (low-rank) penalty.",
-    rho_defaults=(
-        "default 1.0 here",
-        "default 0.01 here, as the loss is a per-task mean",
-    ),
-)
+    rho1: float = 0.01

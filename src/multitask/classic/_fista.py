@@ -33,7 +33,7 @@ Variable = np.ndarray | tuple[np.ndarray, ...]
 
 STOP_RULES = ("rel_change", "obj_change", "iterate_change")
 
-__all__ = ["fista", "STOP_RULES", "Variable"]
+__all__ = ["fista", "stop_rule_met", "STOP_RULES", "Variable"]
 
 
 def _is_tuple(x: Variable) -> bool:
@@ -66,6 +66,19 @@ def _check_structure(x: Variable, y: Variable, what: str) -> None:
     for xi, yi in pairs:
         if np.shape(xi) != np.shape(yi):
             raise ValueError(f"fista: {what} has shape {np.shape(yi)}, expected {np.shape(xi)}")
+
+
+def stop_rule_met(stop: str, tol: float, path: list[float], step_norm: float, old_norm: float) -> bool:
+    """Whether an iterative solver stops after its latest iterate under rule ``stop`` (module docstring):
+    ``path`` holds the objective after each iteration so far (a rule needs two values),
+    ``step_norm = ‖x_k − x_{k−1}‖`` and ``old_norm = ‖x_{k−1}‖``."""
+    if len(path) < 2:
+        return False
+    if stop == "rel_change":
+        return abs(path[-1] - path[-2]) <= tol * abs(path[-2])
+    if stop == "obj_change":
+        return abs(path[-1] - path[-2]) <= tol
+    return step_norm <= tol * max(1.0, old_norm)
 
 
 def fista(
@@ -140,14 +153,8 @@ def fista(
             print(f"fista iter {n_iter:5d}  objective {F:.10g}  L {L:.3g}")
         if tiny_step:
             break
-        if n_iter >= 2:
-            if stop == "rel_change" and abs(path[-1] - path[-2]) <= tol * abs(path[-2]):
-                break
-            if stop == "obj_change" and abs(path[-1] - path[-2]) <= tol:
-                break
-            if stop == "iterate_change":
-                dx = _combine(1.0, x, -1.0, x_old)
-                if np.sqrt(_inner(dx, dx)) <= tol * max(1.0, np.sqrt(_inner(x_old, x_old))):
-                    break
+        dx = _combine(1.0, x, -1.0, x_old)
+        if stop_rule_met(stop, tol, path, np.sqrt(_inner(dx, dx)), np.sqrt(_inner(x_old, x_old))):
+            break
         t_old, t = t, 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
     return x, path, n_iter

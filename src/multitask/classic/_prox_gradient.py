@@ -1,0 +1,122 @@
+"""The proximal-gradient estimator base: a composite problem per fit, solved by FISTA.
+
+Each such estimator minimises ``smooth(Σ parts, c) + rho_l2‖Σ parts‖²_F + penalty(parts)`` by FISTA
+(:func:`~multitask.classic._fista.fista`), where W = Σ parts is one matrix for most estimators and the
+sum of two components (W = P + Q, L + S) for the two-part ones. An estimator file writes one private
+class deriving from :class:`ProxGradientEstimator` — its hyper-parameters (dataclass fields), their
+names in ``_nonneg_params``, the components' attribute names in ``_part_attrs`` and
+:meth:`ProxGradientEstimator._problem` (its penalty and prox) — and the public estimators
+``class XRegressor(MultiTaskRegressorMixin, _X)`` and ``class XClassifier(MultiTaskClassifierMixin, _X)``,
+each with its own docstring; a classifier redeclares only the fields whose default differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from multitask.classic._base import MultiTaskLinearModel, hyperparameters
+from multitask.classic._fista import fista
+from multitask.classic._losses import PenalisedLoss, SmoothLoss
+
+__all__ = ["Composite", "ProxGradientEstimator"]
+
+Parts = tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class Composite:
+    """One fit's composite problem: ``smooth(Σ parts, c) + rho_l2‖Σ parts‖²_F + penalty(parts)``.
+
+    Attributes:
+        smooth: the smooth loss, called as a :class:`~multitask.classic._losses.SmoothLoss` (the data
+            loss, or a :class:`~multitask.classic._losses.PenalisedLoss` adding smooth penalties to it).
+        prox: ``prox(parts, step)``, the proximal operator of ``step · penalty``.
+        penalty: ``penalty(parts)``, the non-smooth penalty's value.
+        rho_l2: squared-Frobenius strength on W = Σ parts (no ½ factor; default 0).
+        on_solution: optional callback given the solution W (d x T), e.g. to store a derived attribute.
+    """
+
+    smooth: SmoothLoss | PenalisedLoss
+    prox: Callable[[Parts, float], Parts]
+    penalty: Callable[[Parts], float]
+    rho_l2: float = 0.0
+    on_solution: Callable[[np.ndarray], None] | None = None
+
+
+@hyperparameters
+class ProxGradientEstimator(MultiTaskLinearModel):
+    """Fits W = Σ parts by FISTA on the :class:`Composite` problem returned by :meth:`_problem`.
+
+    Class attributes set by the estimator:
+        _part_attrs: names of the fitted components, e.g. ``("P_", "Q_")`` for W = P + Q; each is stored
+            transposed like ``coef_`` (n_tasks, n_features). Empty (default): W is a single matrix.
+    """
+
+    _part_attrs = ()
+
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        """The composite problem for this fit (``loss`` is the data loss built by ``fit``)."""
+        raise NotImplementedError
+
+    def _fit_coef(
+        self, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss
+    ) -> tuple[np.ndarray, np.ndarray]:
+        problem = self._problem(loss)
+        parts, c = self._solve(problem, *self._initial_parts(Xs, ys, loss))
+        for name, part in zip(self._part_attrs, parts):
+            setattr(self, name, part.T.copy())
+        W = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+        if problem.on_solution is not None:
+            problem.on_solution(W)
+        return W, c
+
+    def _initial_parts(
+        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], loss: SmoothLoss
+    ) -> tuple[Parts, np.ndarray]:
+        """Starting components (warm start reuses the previous ones; otherwise the first component gets
+        the initial W of :meth:`_initial_coef`, the rest zeros) and intercepts."""
+        n_parts = max(1, len(self._part_attrs))
+        W0, c0 = self._initial_coef(Xs, ys, loss)
+        prev = getattr(self, "_parts_", None)
+        if (
+            self.warm_start
+            and getattr(self, "_prev_fit_ok", False)
+            and prev is not None
+            and len(prev) == n_parts
+            and all(p.shape == W0.shape for p in prev)
+        ):
+            return tuple(p.copy() for p in prev), c0
+        return (W0,) + tuple(np.zeros_like(W0) for _ in range(n_parts - 1)), c0
+
+    def _solve(self, problem: Composite, parts0: Parts, c0: np.ndarray) -> tuple[Parts, np.ndarray]:
+        """FISTA on ``problem`` from (parts0, c0); sets ``objective_path_``, ``n_iter_`` and the private
+        ``_parts_`` (for warm starts). The intercepts are not penalised."""
+        k = len(parts0)
+        loss, rho_l2 = problem.smooth, problem.rho_l2
+
+        def smooth(x: Parts) -> tuple[float, Parts]:
+            W = x[0] if k == 1 else sum(x[1:k], x[0])
+            f, (gW, gc) = loss(W, x[k])
+            if rho_l2:
+                f += rho_l2 * float(np.sum(W * W))
+                gW = gW + 2.0 * rho_l2 * W
+            return f, (*([gW] * k), gc)
+
+        x, path, n_iter = fista(
+            smooth,
+            lambda v, step: (*problem.prox(tuple(v[:k]), step), v[k]),
+            lambda x: float(problem.penalty(tuple(x[:k]))),
+            (*parts0, c0),
+            max_iter=int(self.max_iter),
+            tol=float(self.tol),
+            stop=self.stop,
+            verbose=bool(self.verbose),
+        )
+        self.objective_path_ = np.asarray(path, dtype=float)
+        self.n_iter_ = int(n_iter)
+        parts = tuple(x[:k])
+        self._parts_ = tuple(p.copy() for p in parts)
+        return parts, x[k]
