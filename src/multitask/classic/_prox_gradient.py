@@ -1,13 +1,15 @@
 """The proximal-gradient estimator base: a composite problem per fit, solved by FISTA.
 
-Each such estimator minimises ``smooth(Σ parts, c) + rho_l2‖Σ parts‖²_F + penalty(parts)`` by FISTA
-(:func:`~multitask.classic._fista.fista`), where W = Σ parts is one matrix for most estimators and the
-sum of two components (W = P + Q, L + S) for the two-part ones. An estimator file writes one private
-class deriving from :class:`ProxGradientEstimator` — its hyper-parameters (dataclass fields), their
-names in ``_nonneg_params``, the components' attribute names in ``_part_attrs`` and
-:meth:`ProxGradientEstimator._problem` (its penalty and prox) — and the public estimators
-``class XRegressor(MultiTaskRegressorMixin, _X)`` and ``class XClassifier(MultiTaskClassifierMixin, _X)``,
-each with its own docstring; a classifier redeclares only the fields whose default differs.
+Each such estimator minimises ``smooth(Σ parts, c) + ridge‖Σ parts‖²_F + Σₖ strengthₖ · normₖ(partₖ)`` by
+FISTA (:func:`~multitask.classic._fista.fista`), where W = Σ parts is one matrix for most estimators and
+the sum of two components (W = P + Q, L + S) for the two-part ones. An estimator file writes one private
+class deriving from :class:`ProxGradientEstimator` that declares its hyper-parameters (dataclass fields)
+and its penalty: one :class:`PenaltyTerm` per component in ``_terms`` (and ``_ridge``, the name of a
+squared-Frobenius strength, if any; :meth:`ProxGradientEstimator._smooth` to add smooth penalties), or,
+for a penalty that is not a sum of per-component terms, :meth:`ProxGradientEstimator._problem` itself.
+The public estimators are ``class XRegressor(MultiTaskRegressorMixin, _X)`` and
+``class XClassifier(MultiTaskClassifierMixin, _X)``, each with its own docstring; a classifier redeclares
+only the fields whose default differs.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import numpy as np
 from multitask.classic._base import MultiTaskLinearModel, hyperparameters
 from multitask.classic._fista import fista
 from multitask.classic._losses import PenalisedLoss, SmoothLoss
+from multitask.classic._prox import Regulariser
 
-__all__ = ["Composite", "ProxGradientEstimator"]
+__all__ = ["Composite", "PenaltyTerm", "ProxGradientEstimator"]
 
 Parts = tuple[np.ndarray, ...]
 
@@ -46,28 +49,67 @@ class Composite:
     on_solution: Callable[[np.ndarray], None] | None = None
 
 
+@dataclass(frozen=True)
+class PenaltyTerm:
+    """``strength · reg.value(part)`` on one component of W (or, for a ball, the constraint that the
+    component lies in the ball of radius ``strength``).
+
+    Attributes:
+        strength: the name of the hyper-parameter (a field of the estimator, checked finite and >= 0).
+        reg: the :class:`~multitask.classic._prox.Regulariser` (norm and prox, e.g. ``L1``, ``TRACE``).
+        attr: the name under which the fitted component is stored (e.g. ``"P_"``, transposed like
+            ``coef_``), or None (a single-matrix estimator: the component is ``coef_`` itself).
+    """
+
+    strength: str
+    reg: Regulariser
+    attr: str | None = None
+
+
 @hyperparameters
 class ProxGradientEstimator(MultiTaskLinearModel):
     """Fits W = Σ parts by FISTA on the :class:`Composite` problem returned by :meth:`_problem`.
 
     Class attributes set by the estimator:
-        _part_attrs: names of the fitted components, e.g. ``("P_", "Q_")`` for W = P + Q; each is stored
-            transposed like ``coef_`` (n_tasks, n_features). Empty (default): W is a single matrix.
+        _terms: the :class:`PenaltyTerm` of each component of W (one or two).
+        _ridge: the name of the squared-Frobenius strength field (no ½ factor), or None.
     """
 
-    _part_attrs = ()
+    _terms = ()
+    _ridge = None
+
+    def _validate_params_extra(self) -> None:
+        ridge = [self._ridge] if self._ridge else []
+        names = [t.strength for t in self._terms] + [*self._nonneg_params, *ridge]
+        self._check_nonneg(**{name: getattr(self, name) for name in dict.fromkeys(names)})
+
+    def _smooth(self, loss: SmoothLoss) -> SmoothLoss | PenalisedLoss:
+        """The smooth part (the data loss, or a :class:`~multitask.classic._losses.PenalisedLoss`)."""
+        return loss
 
     def _problem(self, loss: SmoothLoss) -> Composite:
         """The composite problem for this fit (``loss`` is the data loss built by ``fit``)."""
-        raise NotImplementedError
+        terms = self._terms
+        values = [float(getattr(self, t.strength)) for t in terms]
+
+        def prox(parts: Parts, step: float) -> Parts:
+            radius_or_step = [v if t.reg.value is None else v * step for t, v in zip(terms, values)]
+            return tuple(t.reg.prox(p, r) for t, r, p in zip(terms, radius_or_step, parts))
+
+        def penalty(parts: Parts) -> float:
+            return sum(v * t.reg.value(p) for t, v, p in zip(terms, values, parts) if t.reg.value is not None)
+
+        ridge = float(getattr(self, self._ridge)) if self._ridge else 0.0
+        return Composite(self._smooth(loss), prox, penalty, rho_l2=ridge)
 
     def _fit_coef(
         self, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss
     ) -> tuple[np.ndarray, np.ndarray]:
         problem = self._problem(loss)
         parts, c = self._solve(problem, *self._initial_parts(Xs, ys, loss))
-        for name, part in zip(self._part_attrs, parts):
-            setattr(self, name, part.T.copy())
+        for term, part in zip(self._terms, parts):
+            if term.attr is not None:
+                setattr(self, term.attr, part.T.copy())
         W = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
         if problem.on_solution is not None:
             problem.on_solution(W)
@@ -78,7 +120,7 @@ class ProxGradientEstimator(MultiTaskLinearModel):
     ) -> tuple[Parts, np.ndarray]:
         """Starting components (warm start reuses the previous ones; otherwise the first component gets
         the initial W of :meth:`_initial_coef`, the rest zeros) and intercepts."""
-        n_parts = max(1, len(self._part_attrs))
+        n_parts = max(1, len(self._terms))
         W0, c0 = self._initial_coef(Xs, ys, loss)
         prev = getattr(self, "_parts_", None)
         if (

@@ -10,8 +10,8 @@ import numpy as np
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
 from multitask.classic._fused import fused_penalty_rows, prox_fused_sparse_group_rows
 from multitask.classic._losses import SmoothLoss
+from multitask.classic._prox import l21_norm
 from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
-from multitask.classic.l21 import l21_norm
 
 __all__ = ["CFGLassoRegressor", "CFGLassoClassifier", "cfgl_penalty"]
 

@@ -6,38 +6,21 @@ Jalali, Ravikumar, Sanghavi, Ruan. A dirty model for multi-task learning. NeurIP
 
 from __future__ import annotations
 
-import numpy as np
-
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_l1, prox_l1inf_rows
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox import L1, L1INF_ROWS
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
-__all__ = ["DirtyRegressor", "DirtyClassifier", "l1inf_norm"]
-
-
-def l1inf_norm(P: np.ndarray) -> float:
-    """‖P‖₁,∞ = Σᵢ maxₜ |Pᵢₜ| (sum over feature rows of the largest magnitude across tasks)."""
-    return float(np.abs(P).max(axis=1).sum()) if P.size else 0.0
+__all__ = ["DirtyRegressor", "DirtyClassifier"]
 
 
 @hyperparameters
 class _Dirty(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and penalty of the Dirty estimators."""
+    """W = P + Q, block-sparse P (ℓ1,∞ over rows) and element-sparse Q; regressor defaults."""
 
     lambda1: float = 1.0
     lambda2: float = 1.0
 
-    _nonneg_params = ("lambda1", "lambda2")
-    _part_attrs = ("P_", "Q_")
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        lambda1, lambda2 = float(self.lambda1), float(self.lambda2)
-        return Composite(
-            loss,
-            lambda p, step: (prox_l1inf_rows(p[0], lambda1 * step), prox_l1(p[1], lambda2 * step)),
-            lambda p: lambda1 * l1inf_norm(p[0]) + lambda2 * float(np.abs(p[1]).sum()),
-        )
+    _terms = (PenaltyTerm("lambda1", L1INF_ROWS, "P_"), PenaltyTerm("lambda2", L1, "Q_"))
 
 
 class DirtyRegressor(MultiTaskRegressorMixin, _Dirty):

@@ -7,38 +7,22 @@ Liu, Ji, Ye. Multi-task feature learning via efficient ℓ2,1-norm minimization.
 
 from __future__ import annotations
 
-import numpy as np
-
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_l21_rows
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox import L21_ROWS
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
-__all__ = ["L21Regressor", "L21Classifier", "l21_norm"]
-
-
-def l21_norm(W: np.ndarray) -> float:
-    """‖W‖₂,₁ = Σᵢ ‖Wᵢ,:‖₂ (sum over feature rows of the row's Euclidean norm)."""
-    return float(np.sum(np.sqrt(np.sum(W * W, axis=1))))
+__all__ = ["L21Regressor", "L21Classifier"]
 
 
 @hyperparameters
 class _L21(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and penalty of the L21 estimators."""
+    """ℓ2,1 rows of W, plus an optional ridge (regressor defaults)."""
 
     rho1: float = 1.0
     rho_l2: float = 0.0
 
-    _nonneg_params = ("rho1", "rho_l2")
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1 = float(self.rho1)
-        return Composite(
-            loss,
-            lambda p, step: (prox_l21_rows(p[0], rho1 * step),),
-            lambda p: rho1 * l21_norm(p[0]),
-            rho_l2=float(self.rho_l2),
-        )
+    _terms = (PenaltyTerm("rho1", L21_ROWS),)
+    _ridge = "rho_l2"
 
 
 class L21Regressor(MultiTaskRegressorMixin, _L21):

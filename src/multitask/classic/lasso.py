@@ -7,33 +7,22 @@ StructurAl Regularization, Arizona State University, 2011).
 
 from __future__ import annotations
 
-import numpy as np
-
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_l1
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox import L1
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
 __all__ = ["LassoRegressor", "LassoClassifier"]
 
 
 @hyperparameters
 class _Lasso(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and penalty of the Lasso estimators."""
+    """Entry-wise ℓ1 on W with an optional ridge; defaults are the regressor's."""
 
     rho1: float = 1.0
     rho_l2: float = 0.0
 
-    _nonneg_params = ("rho1", "rho_l2")
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1 = float(self.rho1)
-        return Composite(
-            loss,
-            lambda p, step: (prox_l1(p[0], rho1 * step),),
-            lambda p: rho1 * float(np.abs(p[0]).sum()),
-            rho_l2=float(self.rho_l2),
-        )
+    _ridge = "rho_l2"
+    _terms = (PenaltyTerm("rho1", L1),)
 
 
 class LassoRegressor(MultiTaskRegressorMixin, _Lasso):

@@ -5,39 +5,21 @@ Gong, Ye, Zhang. Robust multi-task feature learning. KDD 2012.
 
 from __future__ import annotations
 
-import numpy as np
-
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_l21_cols, prox_l21_rows
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox import L21_COLS, L21_ROWS
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
-__all__ = ["RMTFLRegressor", "RMTFLClassifier", "group_norm"]
-
-
-def group_norm(A: np.ndarray, axis: int) -> float:
-    """Sum of the Euclidean norms along ``axis``: ``axis=1`` Σᵢ ‖Aᵢ,:‖₂ (feature rows), ``axis=0``
-    Σₜ ‖A:,ₜ‖₂ (task columns)."""
-    return float(np.sqrt((A * A).sum(axis=axis)).sum())
+__all__ = ["RMTFLRegressor", "RMTFLClassifier"]
 
 
 @hyperparameters
 class _RMTFL(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and penalty of the RMTFL estimators."""
+    """Row groups of the shared part P, column groups of the outlier-task part Q (defaults: regressor)."""
 
     lambda1: float = 1.0
     lambda2: float = 1.0
 
-    _nonneg_params = ("lambda1", "lambda2")
-    _part_attrs = ("P_", "Q_")
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        lambda1, lambda2 = float(self.lambda1), float(self.lambda2)
-        return Composite(
-            loss,
-            lambda p, step: (prox_l21_rows(p[0], lambda1 * step), prox_l21_cols(p[1], lambda2 * step)),
-            lambda p: lambda1 * group_norm(p[0], 1) + lambda2 * group_norm(p[1], 0),
-        )
+    _terms = (PenaltyTerm("lambda1", L21_ROWS, "P_"), PenaltyTerm("lambda2", L21_COLS, "Q_"))
 
 
 class RMTFLRegressor(MultiTaskRegressorMixin, _RMTFL):

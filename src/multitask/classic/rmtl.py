@@ -6,32 +6,20 @@ Chen, Zhou, Ye. Integrating low-rank and group-sparse structures for robust mult
 from __future__ import annotations
 
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_l21_cols, prox_trace
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
-from multitask.classic.rmtfl import group_norm
-from multitask.classic.trace import nuclear_norm
+from multitask.classic._prox import L21_COLS, TRACE
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
 __all__ = ["RMTLRegressor", "RMTLClassifier"]
 
 
 @hyperparameters
 class _RMTL(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and penalty of the RMTL estimators."""
+    """Low-rank L plus column-group sparse S, with the regressor's defaults."""
 
     rho1: float = 1.0
     rho2: float = 1.0
 
-    _nonneg_params = ("rho1", "rho2")
-    _part_attrs = ("L_", "S_")
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1, rho2 = float(self.rho1), float(self.rho2)
-        return Composite(
-            loss,
-            lambda p, step: (prox_trace(p[0], rho1 * step), prox_l21_cols(p[1], rho2 * step)),
-            lambda p: rho1 * nuclear_norm(p[0]) + rho2 * group_norm(p[1], 0),
-        )
+    _terms = (PenaltyTerm("rho1", TRACE, "L_"), PenaltyTerm("rho2", L21_COLS, "S_"))
 
 
 class RMTLRegressor(MultiTaskRegressorMixin, _RMTL):

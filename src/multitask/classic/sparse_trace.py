@@ -6,34 +6,21 @@ ACM TKDD 2012.
 
 from __future__ import annotations
 
-import numpy as np
-
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import project_trace_ball, prox_l1
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox import L1, TRACE_BALL
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
 __all__ = ["SparseTraceRegressor", "SparseTraceClassifier"]
 
 
 @hyperparameters
 class _SparseTrace(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and problem of :class:`SparseTraceRegressor` /
-    :class:`SparseTraceClassifier`."""
+    """Sparse P; Q in the nuclear-norm ball of radius rho2 (a constraint). Regressor defaults."""
 
     rho1: float = 1.0
     rho2: float = 1.0
 
-    _nonneg_params = ("rho1", "rho2")
-    _part_attrs = ("P_", "Q_")
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1, rho2 = float(self.rho1), float(self.rho2)
-        return Composite(
-            loss,
-            lambda p, step: (prox_l1(p[0], rho1 * step), project_trace_ball(p[1], rho2)),
-            lambda p: rho1 * float(np.abs(p[0]).sum()),
-        )
+    _terms = (PenaltyTerm("rho1", L1, "P_"), PenaltyTerm("rho2", TRACE_BALL, "Q_"))
 
 
 class SparseTraceRegressor(MultiTaskRegressorMixin, _SparseTrace):

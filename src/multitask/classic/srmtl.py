@@ -6,12 +6,10 @@ MALSAR: Multi-tAsk Learning via StructurAl Regularization. Arizona State Univers
 
 from __future__ import annotations
 
-import numpy as np
-
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
 from multitask.classic._losses import PenalisedLoss, SmoothLoss, quadratic_penalty
-from multitask.classic._prox import prox_l1
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox import L1
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 from multitask.classic._task_structure import structure_gram
 
 __all__ = ["SRMTLRegressor", "SRMTLClassifier"]
@@ -19,7 +17,7 @@ __all__ = ["SRMTLRegressor", "SRMTLClassifier"]
 
 @hyperparameters
 class _SRMTL(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and penalty of the SRMTL estimators."""
+    """Task-structure term ``rho1‖WR‖²_F`` in the smooth part, ℓ1 by prox; regressor defaults."""
 
     rho1: float = 1.0
     rho2: float = 1.0
@@ -27,18 +25,14 @@ class _SRMTL(ProxGradientEstimator):
     graph: object = None
     R: object = None
 
-    _nonneg_params = ("rho1", "rho2", "rho_l2")
+    _terms = (PenaltyTerm("rho2", L1),)
+    _ridge = "rho_l2"
+    _nonneg_params = ("rho1",)
 
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1, rho2 = float(self.rho1), float(self.rho2)
+    def _smooth(self, loss: SmoothLoss) -> PenalisedLoss:
         RRt = structure_gram(loss.n_tasks, graph=self.graph, R=self.R, owner=f"{type(self).__name__}.graph/R")
         self.structure_gram_ = RRt
-        return Composite(
-            PenalisedLoss(loss, quadratic_penalty(rho1, RRt)),
-            lambda p, step: (prox_l1(p[0], rho2 * step),),
-            lambda p: rho2 * float(np.abs(p[0]).sum()),
-            rho_l2=float(self.rho_l2),
-        )
+        return PenalisedLoss(loss, quadratic_penalty(float(self.rho1), RRt))
 
 
 class SRMTLRegressor(MultiTaskRegressorMixin, _SRMTL):

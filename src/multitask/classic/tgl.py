@@ -7,33 +7,28 @@ from __future__ import annotations
 
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
 from multitask.classic._losses import PenalisedLoss, SmoothLoss, quadratic_penalty
-from multitask.classic._prox import prox_l21_rows
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox import L21_ROWS
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 from multitask.classic._task_structure import temporal_difference
-from multitask.classic.l21 import l21_norm
 
 __all__ = ["TGLRegressor", "TGLClassifier"]
 
 
 @hyperparameters
 class _TGL(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and penalty of the TGL estimators."""
+    """Ridge, temporal smoothness (smooth) and ℓ2,1 rows (the prox); defaults for least squares."""
 
     rho1: float = 1.0
     rho2: float = 1.0
     rho3: float = 1.0
 
-    _nonneg_params = ("rho1", "rho2", "rho3")
+    _ridge = "rho1"
+    _terms = (PenaltyTerm("rho3", L21_ROWS),)
+    _nonneg_params = ("rho2",)
 
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1, rho2, rho3 = float(self.rho1), float(self.rho2), float(self.rho3)
+    def _smooth(self, loss: SmoothLoss) -> PenalisedLoss:
         H = temporal_difference(loss.n_tasks)
-        return Composite(
-            PenalisedLoss(loss, quadratic_penalty(rho2, H @ H.T)),
-            lambda p, step: (prox_l21_rows(p[0], rho3 * step),),
-            lambda p: rho3 * l21_norm(p[0]),
-            rho_l2=rho1,
-        )
+        return PenalisedLoss(loss, quadratic_penalty(float(self.rho2), H @ H.T))
 
 
 class TGLRegressor(MultiTaskRegressorMixin, _TGL):

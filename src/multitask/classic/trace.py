@@ -7,34 +7,20 @@ Vert, JMLR 2009; Pong, Tseng, Ji, Ye, SIAM J. Optim. 2010).
 
 from __future__ import annotations
 
-import numpy as np
-
 from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_trace
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox import TRACE
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
-__all__ = ["TraceRegressor", "TraceClassifier", "nuclear_norm"]
-
-
-def nuclear_norm(W: np.ndarray) -> float:
-    """‖W‖_* = sum of the singular values."""
-    return float(np.linalg.svd(W, compute_uv=False).sum()) if W.size else 0.0
+__all__ = ["TraceRegressor", "TraceClassifier"]
 
 
 @hyperparameters
 class _Trace(ProxGradientEstimator):
-    """Hyper-parameters (regressor defaults) and penalty of the Trace estimators."""
+    """Nuclear norm of W (regressor default)."""
 
     rho1: float = 1.0
 
-    _nonneg_params = ("rho1",)
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1 = float(self.rho1)
-        return Composite(
-            loss, lambda p, step: (prox_trace(p[0], rho1 * step),), lambda p: rho1 * nuclear_norm(p[0])
-        )
+    _terms = (PenaltyTerm("rho1", TRACE),)
 
 
 class TraceRegressor(MultiTaskRegressorMixin, _Trace):
