@@ -35,12 +35,14 @@ class CASORegressor(MultiTaskRegressorMixin, ClusterPenaltyEstimator):
         rho2: ℓ2 strength (MALSAR ``rho2`` > 0; default 1.0 here).
         k: dimension of the shared subspace, the trace of M, ``0 <= k <= d`` (MALSAR ``k``; default 1).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: no intercept, max_iter 1000,
-            tol 1e-4, relative objective change).
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_,
         M_ (d x d, the optimal relaxed shared-subspace matrix for ``coef_``)
+
+    MALSAR's ``Least_CASO`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
     """
 
     _over_features = True

@@ -62,11 +62,13 @@ class CFGLassoRegressor(MultiTaskRegressorMixin, _CFGLasso):
         rho2: fused-lasso strength (MALSAR ``rho2``; default 1.0 here).
         rho3: ℓ2,1 group-lasso strength (MALSAR ``rho3``; default 1.0 here).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: no intercept, max_iter 1000,
-            tol 1e-4, relative objective change).
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+
+    MALSAR's ``Least_CFGLasso`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
     """
 
 

@@ -88,12 +88,14 @@ class CMTLRegressor(MultiTaskRegressorMixin, ClusterPenaltyEstimator):
         k: number of clusters, the trace of M, ``0 <= k <= T`` (MALSAR ``k``; default 1 here, as it must
             not exceed the number of tasks).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: no intercept, max_iter 1000,
-            tol 1e-4, relative objective change).
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_,
         M_ (T x T, the optimal relaxed cluster matrix for ``coef_``)
+
+    MALSAR's ``Least_CMTL`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
     """
 
 

@@ -42,11 +42,13 @@ class L21Regressor(MultiTaskRegressorMixin, _L21):
             ``MultiTaskLasso(alpha)``, whose loss is a mean, is ``rho1 = n_samples·alpha``.
         rho_l2: squared-Frobenius strength (MALSAR ``opts.rho_L2``, default 0; no ½ factor).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: no intercept, max_iter 1000,
-            tol 1e-4, relative objective change).
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+
+    MALSAR's ``Least_L21`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
     """
 
 

@@ -63,12 +63,14 @@ class SRMTLRegressor(MultiTaskRegressorMixin, _SRMTL):
         graph: optional T x T task adjacency (the number of tasks is known at fit time).
         R: optional MALSAR structure matrix, T x m (not together with ``graph``).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: no intercept, max_iter 1000,
-            tol 1e-4, relative objective change).
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_,
         structure_gram_ (the T x T matrix ``RRᵀ`` used)
+
+    MALSAR's ``Least_SRMTL`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
     """
 
 

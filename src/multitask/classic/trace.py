@@ -37,11 +37,13 @@ class TraceRegressor(MultiTaskRegressorMixin, _Trace):
     Args:
         rho1: trace-norm strength (MALSAR ``rho1``; default 1.0 here).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: no intercept, max_iter 1000,
-            tol 1e-4, relative objective change).
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+
+    MALSAR's ``Least_Trace`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
     """
 
 
