@@ -63,6 +63,10 @@ class SmoothLoss:
         self.n_features = d
         self.fit_intercept = bool(fit_intercept)
         self.n_samples = np.array([X.shape[0] for X in self.Xs], dtype=float)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Precomputations of the loss (subclasses)."""
 
     def _check(self, W: np.ndarray, c: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         W = np.asarray(W, dtype=float)
@@ -103,10 +107,8 @@ class LeastSquaresLoss(SmoothLoss):
 
     kind = "least_squares"
 
-    def __init__(
-        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool = False
-    ) -> None:
-        super().__init__(Xs, ys, fit_intercept=fit_intercept)
+    def _prepare(self) -> None:
+        """Per-task sums, Xᵀy and (when cheaper than the data) the Gram matrices."""
         d, T = self.n_features, self.n_tasks
         self.S = np.stack([X.sum(axis=0) for X in self.Xs], axis=1) if T else np.zeros((d, 0))  # d x T
         self.sy = np.array([y.sum() for y in self.ys])
@@ -150,10 +152,8 @@ class LogisticLoss(SmoothLoss):
 
     kind = "logistic"
 
-    def __init__(
-        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool = True
-    ) -> None:
-        super().__init__(Xs, ys, fit_intercept=fit_intercept)
+    def _prepare(self) -> None:
+        """Check the labels; the per-task weights 1/nₜ of the mean."""
         for t, y in enumerate(self.ys):
             if not np.all(np.abs(y) == 1.0):
                 raise ValueError(f"task {t}: logistic labels must be -1 or +1")

@@ -65,7 +65,8 @@ class CFGLassoRegressor(MultiTaskRegressorMixin, _CFGLasso):
             :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+        coef_: (n_tasks, n_features), rows ordered in time. intercept_: (n_tasks,). n_tasks_, n_iter_ and
+        objective_path_ as for every estimator.
 
     MALSAR's ``Least_CFGLasso`` solves the same problem without intercept (``fit_intercept=False``), with
     max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.

@@ -46,12 +46,12 @@ class DirtyRegressor(MultiTaskRegressorMixin, _Dirty):
         lambda2: ‖Q‖₁,₁ strength (half MALSAR's ``lambda2``; default 1.0 here). Jalali et al. recommend
             λ₂ < λ₁ < T·λ₂ for both parts to be active.
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`. ``init="lstsq"`` starts P at the
-            per-task least-squares solution and Q at 0.
+            :class:`~multitask.classic._base.MultiTaskLinearModel` (``init="lstsq"``: P from per-task least
+            squares, Q from 0).
 
     Attributes:
-        coef_ (n_tasks, n_features) = (P + Q)ᵀ, P_ and Q_ (n_tasks, n_features, the two components,
-        transposed like coef_), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+        P_ (block-sparse) and Q_ (element-sparse), transposed like ``coef_ = (P + Q)ᵀ``; coef_, intercept_,
+        n_tasks_, objective_path_, n_iter_ as in :class:`~multitask.classic._base.MultiTaskLinearModel`.
     """
 
 

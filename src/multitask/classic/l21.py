@@ -45,7 +45,9 @@ class L21Regressor(MultiTaskRegressorMixin, _L21):
             :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+        coef_ (n_tasks, n_features): one row per task; a feature dropped by the ℓ2,1 penalty is a zero
+        column. intercept_ (n_tasks,), n_tasks_, objective_path_ (the objective after each iteration),
+        n_iter_.
 
     MALSAR's ``Least_L21`` solves the same problem without intercept (``fit_intercept=False``), with
     max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.

@@ -44,7 +44,8 @@ class LassoRegressor(MultiTaskRegressorMixin, _Lasso):
             :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+        coef_ (n_tasks, n_features), sparse entry by entry; intercept_ (n_tasks,); n_tasks_;
+        objective_path_; n_iter_
 
     MALSAR's ``Least_Lasso`` solves the same problem without intercept (``fit_intercept=False``), with
     max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.

@@ -88,10 +88,9 @@ class MTRLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
         lambda1: ridge strength λ₁ (default 1.0 here; chosen by cross-validation in the paper).
         lambda2: task-relationship strength λ₂ (default 1.0 here).
         epsilon: perturbation ε > 0 (default 1e-8).
-        fit_intercept, max_iter, tol, stop, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`; one iteration = one W-step + one Ω-step
-            (defaults: max_iter 1000, tol 1e-4 on the relative objective change). ``init="lstsq"``
-            starts from Ω of the per-task least-squares W instead of I/T.
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
+            :class:`~multitask.classic._base.MultiTaskLinearModel`. An iteration is a W-step followed by an
+            Ω-step; ``init="lstsq"`` starts from the Ω of the per-task least-squares W, not I/T.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, n_iter_,

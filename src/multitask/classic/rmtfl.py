@@ -14,7 +14,9 @@ __all__ = ["RMTFLRegressor", "RMTFLClassifier"]
 
 @hyperparameters
 class _RMTFL(ProxGradientEstimator):
-    """Row groups of the shared part P, column groups of the outlier-task part Q (defaults: regressor)."""
+    """W = P + Q: row groups of P (features shared by the tasks), column groups of Q (outlier tasks).
+
+    The defaults are the regressor's."""
 
     lambda1: float = 1.0
     lambda2: float = 1.0
@@ -42,12 +44,12 @@ class RMTFLRegressor(MultiTaskRegressorMixin, _RMTFL):
         lambda1: row-group strength on P (half MALSAR's ``lambda1``; default 1.0 here).
         lambda2: column-group strength on Q (half MALSAR's ``lambda2``; default 1.0 here).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`. ``init="lstsq"`` starts P at the
-            per-task least-squares solution and Q at 0.
+            :class:`~multitask.classic._base.MultiTaskLinearModel`; with ``init="lstsq"`` the shared part P
+            starts at the per-task least-squares solution and Q at 0.
 
     Attributes:
-        coef_ (n_tasks, n_features) = (P + Q)ᵀ, P_ and Q_ (n_tasks, n_features, the two components,
-        transposed like coef_), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+        coef_ (n_tasks, n_features) = (P + Q)ᵀ; P_ (shared features) and Q_ (outlier tasks), both stored
+        transposed like coef_; intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
     """
 
 

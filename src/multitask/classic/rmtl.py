@@ -14,7 +14,10 @@ __all__ = ["RMTLRegressor", "RMTLClassifier"]
 
 @hyperparameters
 class _RMTL(ProxGradientEstimator):
-    """Low-rank L plus column-group sparse S, with the regressor's defaults."""
+    """W = L + S: the trace norm of L (a low-dimensional subspace shared by the related tasks) and
+    column groups of S (outlier tasks, each with its own column).
+
+    The defaults are the regressor's; the classifier lowers both strengths."""
 
     rho1: float = 1.0
     rho2: float = 1.0
@@ -43,12 +46,12 @@ class RMTLRegressor(MultiTaskRegressorMixin, _RMTL):
         rho1: trace-norm strength on L (half MALSAR's ``rho1``; default 1.0 here).
         rho2: column-group strength on S (half MALSAR's ``rho2``; default 1.0 here).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`. ``init="lstsq"`` starts L at the
-            per-task least-squares solution and S at 0.
+            :class:`~multitask.classic._base.MultiTaskLinearModel`. ``init="lstsq"`` starts the low-rank L at
+            the per-task least-squares solution and S at 0.
 
     Attributes:
-        coef_ (n_tasks, n_features) = (L + S)ᵀ, L_ and S_ (n_tasks, n_features, the two components,
-        transposed like coef_), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+        L_ (low rank) and S_ (outlier columns): the components of W = L + S, of shape (n_tasks, n_features)
+        each like coef_ = (L + S)ᵀ; intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
     """
 
 

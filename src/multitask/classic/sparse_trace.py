@@ -15,7 +15,11 @@ __all__ = ["SparseTraceRegressor", "SparseTraceClassifier"]
 
 @hyperparameters
 class _SparseTrace(ProxGradientEstimator):
-    """Sparse P; Q in the nuclear-norm ball of radius rho2 (a constraint). Regressor defaults."""
+    """W = P + Q: entry-wise ℓ1 on P (task-specific features) and, as a constraint rather than a
+    penalty, Q in the nuclear-norm ball of radius rho2 (the shared low-rank part): its term has no value
+    and its prox is the projection onto the ball.
+
+    The defaults are the regressor's; the classifier lowers rho1 only."""
 
     rho1: float = 1.0
     rho2: float = 1.0
@@ -45,12 +49,12 @@ class SparseTraceRegressor(MultiTaskRegressorMixin, _SparseTrace):
         rho1: ℓ1 strength on P (half MALSAR's ``gamma``; default 1.0 here).
         rho2: radius of the nuclear-norm ball for Q (MALSAR's ``tau``; default 1.0 here).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`. ``init="lstsq"`` starts P at the
-            per-task least-squares solution and Q at 0.
+            :class:`~multitask.classic._base.MultiTaskLinearModel`. Under ``init="lstsq"`` the sparse P begins
+            at the per-task least-squares solution, the low-rank Q at zero.
 
     Attributes:
-        coef_ (n_tasks, n_features) = (P + Q)ᵀ, P_ and Q_ (n_tasks, n_features, the two components,
-        transposed like coef_), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+        coef_ = (P + Q)ᵀ of shape (n_tasks, n_features); P_ (sparse) and Q_ (low rank, ‖Q‖_* ≤ rho2) in
+        coef_'s layout; intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
     """
 
 

@@ -25,9 +25,9 @@ class _SRMTL(ProxGradientEstimator):
     graph: object = None
     R: object = None
 
+    _nonneg_params = ("rho1",)  # the structure strength, in the smooth part
     _terms = (PenaltyTerm("rho2", L1),)
     _ridge = "rho_l2"
-    _nonneg_params = ("rho1",)
 
     def _smooth(self, loss: SmoothLoss) -> PenalisedLoss:
         RRt = structure_gram(loss.n_tasks, graph=self.graph, R=self.R, owner=f"{type(self).__name__}.graph/R")

@@ -16,7 +16,9 @@ __all__ = ["TGLRegressor", "TGLClassifier"]
 
 @hyperparameters
 class _TGL(ProxGradientEstimator):
-    """Ridge, temporal smoothness (smooth) and ℓ2,1 rows (the prox); defaults for least squares."""
+    """Ridge rho1 and temporal smoothness rho2 in the smooth part, the ℓ2,1 rows (rho3) by prox.
+
+    The defaults are the regressor's."""
 
     rho1: float = 1.0
     rho2: float = 1.0
@@ -54,7 +56,8 @@ class TGLRegressor(MultiTaskRegressorMixin, _TGL):
             :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
+        coef_ (n_tasks, n_features) with the time points as rows, intercept_ (n_tasks,), n_tasks_,
+        objective_path_, n_iter_
 
     MALSAR's ``Least_TGL`` solves the same problem without intercept (``fit_intercept=False``), with
     max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
