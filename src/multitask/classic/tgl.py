@@ -18,7 +18,8 @@ __all__ = ["TGLRegressor", "TGLClassifier"]
 class _TGL(ProxGradientEstimator):
     """Ridge rho1 and temporal smoothness rho2 in the smooth part, the ℓ2,1 rows (rho3) by prox.
 
-    The defaults are the regressor's."""
+    The defaults are the regressor's; the classifier lowers all three strengths, as its loss is a
+    per-task mean."""
 
     rho1: float = 1.0
     rho2: float = 1.0
