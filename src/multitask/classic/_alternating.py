@@ -47,6 +47,8 @@ class AlternatingEstimator(MultiTaskLinearModel):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Alternate from (W0, M0) until the ``stop`` rule holds or ``max_iter`` iterations ran; set
         ``objective_path_`` (``objective(W)`` after each iteration) and ``n_iter_``; return (W, M)."""
+        if self.stop == "gap":
+            raise ValueError(f"{type(self).__name__}: stop='gap' is not available (alternating minimisation)")
         W, M = W0, M0
         path: list[float] = []
         n_iter = 0
@@ -62,4 +64,5 @@ class AlternatingEstimator(MultiTaskLinearModel):
                 break
         self.objective_path_ = np.asarray(path)
         self.n_iter_ = n_iter
+        self.gap_ = np.nan  # no duality gap for this scheme
         return W, M

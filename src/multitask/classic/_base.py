@@ -93,13 +93,21 @@ class MultiTaskLinearModel(BaseEstimator):
         max_iter: maximal solver iterations (MALSAR ``opts.maxIter``, default 1000).
         tol: stopping tolerance (MALSAR ``opts.tol``, default 1e-4).
         stop: ``"rel_change"`` (relative objective change, MALSAR's default ``tFlag = 1``),
-            ``"obj_change"`` (absolute objective change) or ``"iterate_change"``.
+            ``"obj_change"`` (absolute objective change), ``"iterate_change"``, or ``"gap"``: stop when
+            the relative duality gap ``gap_`` is at most ``tol`` (checked every 10 iterations), which bounds
+            the relative suboptimality (P − P*) / P — the only certified rule; available for the
+            least-squares Lasso, L21, Trace, Dirty, rMTFL, RMTL and SparseTrace estimators.
         init: ``"zero"`` or ``"lstsq"`` (per-task least-squares solution) starting point.
         warm_start: start from the previous fit's solution when the shapes agree.
         verbose: print the objective every iteration.
         task_column: None (default), or the index of the column of X that holds each row's task id
             (then ``fit(X, y)``, ``predict(X)``, ``score(X, y)`` use it and the other columns are the
             features; see the module docstring).
+
+    Attributes (common to every fitted estimator):
+        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_ (the objective
+        after each iteration), n_iter_ (iterations run), gap_ (the relative duality gap at the solution,
+        whatever the ``stop`` rule, for the estimators that ``stop="gap"`` supports; NaN for the others).
     """
 
     fit_intercept: bool = True
@@ -232,10 +240,12 @@ class MultiTaskLinearModel(BaseEstimator):
         self.coef_ = W.T.copy()
         self.intercept_ = c
         self.n_tasks_ = T
-        if getattr(self, "n_iter_", 0) >= self.max_iter:
+        gap = float(getattr(self, "gap_", np.nan))
+        if self.n_iter_ >= self.max_iter or (self.stop == "gap" and not gap <= self.tol):
+            reached = f"; relative duality gap {gap:.3g}" if np.isfinite(gap) else ""
             warnings.warn(
                 f"{type(self).__name__} did not converge in max_iter={self.max_iter} iterations "
-                f"(tol={self.tol}); increase max_iter or tol",
+                f"(stop={self.stop!r}, tol={self.tol}{reached}); increase max_iter or tol",
                 ConvergenceWarning,
                 stacklevel=2,
             )

@@ -237,16 +237,39 @@ def project_cmtl(M: ArrayLike, k: float) -> Array:
 
 @dataclass(frozen=True)
 class Regulariser:
-    """A norm with its prox, ``prox(V, t) = argmin_X ½‖X − V‖² + t·value(X)``; or, with ``value=None``,
-    the indicator of a ball whose radius is the strength: ``prox(V, radius)`` projects onto it."""
+    """A norm with its prox, ``prox(V, t) = argmin_X ½‖X − V‖² + t·value(X)``, and its dual norm; or, with
+    ``value=None``, the indicator of the ball of that norm whose radius is the strength: ``prox(V, radius)``
+    projects onto it and ``dual`` is the dual norm of the ball's norm (its support function per unit
+    radius). The dual norms give the duality gap of :mod:`multitask.classic._prox_gradient`."""
 
     value: Callable[[Array], float] | None
     prox: Callable[[ArrayLike, float], Array]
+    dual: Callable[[Array], float]
 
 
-L1 = Regulariser(l1_norm, prox_l1)
-L21_ROWS = Regulariser(l21_norm, prox_l21_rows)
-L21_COLS = Regulariser(col_group_norm, prox_l21_cols)
-TRACE = Regulariser(nuclear_norm, prox_trace)
-L1INF_ROWS = Regulariser(l1inf_norm, prox_l1inf_rows)
-TRACE_BALL = Regulariser(None, project_trace_ball)
+def _spectral_norm(Z: Array) -> float:
+    return float(np.linalg.norm(Z, 2)) if Z.size else 0.0
+
+
+def _max_abs(Z: Array) -> float:
+    return float(np.abs(Z).max()) if Z.size else 0.0
+
+
+def _max_row_norm(Z: Array) -> float:
+    return float(np.sqrt((Z * Z).sum(axis=1)).max()) if Z.size else 0.0
+
+
+def _max_col_norm(Z: Array) -> float:
+    return float(np.sqrt((Z * Z).sum(axis=0)).max()) if Z.size else 0.0
+
+
+def _max_row_l1(Z: Array) -> float:
+    return float(np.abs(Z).sum(axis=1).max()) if Z.size else 0.0
+
+
+L1 = Regulariser(l1_norm, prox_l1, _max_abs)
+L21_ROWS = Regulariser(l21_norm, prox_l21_rows, _max_row_norm)
+L21_COLS = Regulariser(col_group_norm, prox_l21_cols, _max_col_norm)
+TRACE = Regulariser(nuclear_norm, prox_trace, _spectral_norm)
+L1INF_ROWS = Regulariser(l1inf_norm, prox_l1inf_rows, _max_row_l1)
+TRACE_BALL = Regulariser(None, project_trace_ball, _spectral_norm)

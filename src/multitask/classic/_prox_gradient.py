@@ -21,10 +21,10 @@ import numpy as np
 
 from multitask.classic._base import MultiTaskLinearModel, hyperparameters
 from multitask.classic._fista import fista
-from multitask.classic._losses import PenalisedLoss, SmoothLoss
+from multitask.classic._losses import LeastSquaresLoss, PenalisedLoss, SmoothLoss
 from multitask.classic._prox import Regulariser
 
-__all__ = ["Composite", "PenaltyTerm", "ProxGradientEstimator"]
+__all__ = ["Composite", "PenaltyTerm", "ProxGradientEstimator", "least_squares_gap"]
 
 Parts = tuple[np.ndarray, ...]
 
@@ -40,6 +40,8 @@ class Composite:
         penalty: ``penalty(parts)``, the non-smooth penalty's value.
         rho_l2: squared-Frobenius strength on W = Σ parts (no ½ factor; default 0).
         on_solution: optional callback given the solution W (d x T), e.g. to store a derived attribute.
+        gap: optional ``gap(parts, c)``, an upper bound of the relative suboptimality (a relative duality
+            gap, :func:`least_squares_gap`); it is reported as ``gap_`` and used by ``stop="gap"``.
     """
 
     smooth: SmoothLoss | PenalisedLoss
@@ -47,6 +49,7 @@ class Composite:
     penalty: Callable[[Parts], float]
     rho_l2: float = 0.0
     on_solution: Callable[[np.ndarray], None] | None = None
+    gap: Callable[[Parts, np.ndarray], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,39 @@ class PenaltyTerm:
     strength: str
     reg: Regulariser
     attr: str | None = None
+
+
+def least_squares_gap(
+    loss: LeastSquaresLoss, terms: Sequence[PenaltyTerm], strengths: Sequence[float], rho_l2: float
+) -> Callable[[Parts, np.ndarray], float]:
+    """Relative duality gap of ``min_parts ½‖XW − Y‖² + rho_l2‖W‖²_F + Σₖ sₖ Nₖ(partₖ)``, W = Σ parts (no
+    intercept: ``fit`` centres the data, which profiles the intercepts out exactly).
+
+    With f the smooth part written as ``½‖X̃W − Ỹ‖²`` (X̃ = [X; √(2 rho_l2) I], Ỹ = [Y; 0]) its Fenchel dual is
+    ``D(θ) = −½‖θ‖² − ⟨θ, Ỹ⟩ − Σ_balls τ N*(X̃ᵀθ)`` subject to ``N*ₖ(X̃ᵀθ) ≤ sₖ`` for every norm term (N* the
+    dual norm; every part sees the same X̃ᵀθ as W = Σ parts). The dual point is the scaled residual
+    θ = α(X̃W − Ỹ), α ∈ [0, minₖ sₖ / N*ₖ(G)] maximising D in closed form, G = X̃ᵀ(X̃W − Ỹ) the gradient
+    of f. Returns ``(P(W) − D(θ)) / P(W)`` ≥ the relative suboptimality ``(P(W) − P*) / P(W)``."""
+
+    def gap(parts: Parts, c: np.ndarray) -> float:
+        W = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+        f, (G, _) = loss(W, None)
+        a = f + rho_l2 * float(np.sum(W * W))  # ½‖X̃W − Ỹ‖²
+        G = G + 2.0 * rho_l2 * W
+        ry = float(np.sum(loss.B * W) - loss.yy.sum())  # ⟨X̃W − Ỹ, Ỹ⟩ = ⟨XW − Y, Y⟩
+        primal, b, alpha_max = a, ry, np.inf
+        for term, s, part in zip(terms, strengths, parts):
+            dual = term.reg.dual(G)
+            if term.reg.value is None:  # a ball of radius s: its support function enters D
+                b += s * dual
+            else:
+                primal += s * term.reg.value(part)
+                alpha_max = min(alpha_max, s / dual if dual > 0 else np.inf)
+        alpha = float(np.clip(-b / (2.0 * a), 0.0, alpha_max)) if a > 0 else 0.0
+        dual_value = -a * alpha**2 - b * alpha
+        return max(primal - dual_value, 0.0) / max(primal, np.finfo(float).tiny)
+
+    return gap
 
 
 @hyperparameters
@@ -100,7 +136,11 @@ class ProxGradientEstimator(MultiTaskLinearModel):
             return sum(v * t.reg.value(p) for t, v, p in zip(terms, values, parts) if t.reg.value is not None)
 
         ridge = float(getattr(self, self._ridge)) if self._ridge else 0.0
-        return Composite(self._smooth(loss), prox, penalty, rho_l2=ridge)
+        smooth = self._smooth(loss)
+        gap = None
+        if isinstance(smooth, LeastSquaresLoss):  # not a PenalisedLoss: the dual above is exact
+            gap = least_squares_gap(smooth, terms, values, ridge)
+        return Composite(smooth, prox, penalty, rho_l2=ridge, gap=gap)
 
     def _fit_coef(
         self, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss
@@ -133,6 +173,14 @@ class ProxGradientEstimator(MultiTaskLinearModel):
             return tuple(p.copy() for p in prev), c0
         return (W0,) + tuple(np.zeros_like(W0) for _ in range(n_parts - 1)), c0
 
+    def _checked_stop(self, problem: Composite) -> str:
+        if self.stop == "gap" and problem.gap is None:
+            raise ValueError(
+                f"{type(self).__name__}: stop='gap' needs a duality gap, which this package computes for the "
+                "least-squares Lasso, L21, Trace, Dirty, rMTFL, RMTL and SparseTrace estimators only"
+            )
+        return self.stop
+
     def _solve(self, problem: Composite, parts0: Parts, c0: np.ndarray) -> tuple[Parts, np.ndarray]:
         """FISTA on ``problem`` from (parts0, c0); sets ``objective_path_``, ``n_iter_`` and the private
         ``_parts_`` (for warm starts). The intercepts are not penalised."""
@@ -154,9 +202,11 @@ class ProxGradientEstimator(MultiTaskLinearModel):
             (*parts0, c0),
             max_iter=int(self.max_iter),
             tol=float(self.tol),
-            stop=self.stop,
+            stop=self._checked_stop(problem),
             verbose=bool(self.verbose),
+            certificate=None if problem.gap is None else lambda x: problem.gap(tuple(x[:k]), x[k]),
         )
+        self.gap_ = np.nan if problem.gap is None else float(problem.gap(tuple(x[:k]), x[k]))
         self.objective_path_ = np.asarray(path, dtype=float)
         self.n_iter_ = int(n_iter)
         parts = tuple(x[:k])
