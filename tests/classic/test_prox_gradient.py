@@ -45,7 +45,7 @@ ONE = lambda P, Q: [Q == 0]  # noqa: E731
 NONE = lambda P, Q: []  # noqa: E731
 CASES = {
     "lasso": (LassoRegressor(rho1=8.0), lambda P, Q: 8.0 * cp.sum(cp.abs(P)), ONE),
-    "l21_ridge": (L21Regressor(rho1=8.0, rho_l2=0.5), lambda P, Q: 8 * _l21(P) + 0.5 * cp.sum_squares(P), ONE),
+    "l21_ridge": (L21Regressor(rho1=8.0, rho_l2=0.5), lambda P, Q: 8 * _l21(P) + cp.sum_squares(P) / 2, ONE),
     "trace": (TraceRegressor(rho1=10.0), lambda P, Q: 10.0 * cp.normNuc(P), ONE),
     "dirty": (
         DirtyRegressor(lambda1=20.0, lambda2=6.0),
