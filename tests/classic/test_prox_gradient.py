@@ -9,13 +9,17 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from multitask.classic import (
+    CFGLassoRegressor,
+    CMTLRegressor,
     DirtyRegressor,
+    L21Classifier,
     L21Regressor,
     LassoRegressor,
     MTFLRegressor,
     RMTFLRegressor,
     RMTLRegressor,
     SparseTraceRegressor,
+    SRMTLRegressor,
     TGLRegressor,
     TraceRegressor,
 )
@@ -116,7 +120,32 @@ def test_gap_hand_value_on_a_scalar_lasso():
 
 def test_stop_gap_is_refused_where_no_gap_is_computed():
     X, Y = _data()
-    for est in (TGLRegressor(stop="gap"), MTFLRegressor(stop="gap")):
+    for est in (CFGLassoRegressor(stop="gap"), MTFLRegressor(stop="gap"), L21Classifier(stop="gap")):
         with pytest.raises(ValueError, match="stop='gap'"):
-            est.fit(X, Y)
-    assert np.isnan(TGLRegressor().fit(X, Y).gap_)
+            est.fit(X, Y > 0 if isinstance(est, L21Classifier) else Y)
+    assert np.isnan(CMTLRegressor().fit(X, Y).gap_)
+
+
+def test_gap_of_the_smooth_task_couplings_tgl_and_srmtl():
+    """TGL and SRMTL add PSD quadratic task couplings to the smooth part: still a certified gap."""
+    X, Y = _data(seed=2)
+    d, T = X.shape[1], Y.shape[1]
+    H = np.zeros((T, T - 1))
+    H[np.arange(T - 1), np.arange(T - 1)], H[np.arange(1, T), np.arange(T - 1)] = 1.0, -1.0
+    R = np.eye(T) - 1.0 / T
+    cases = [
+        (TGLRegressor(rho1=0.5, rho2=2.0, rho3=8.0), lambda W: 0.5 * cp.sum_squares(W)
+         + 2.0 * cp.sum_squares(W @ H) + 8.0 * _l21(W)),
+        (SRMTLRegressor(rho1=3.0, rho2=4.0, rho_l2=0.2), lambda W: 3.0 * cp.sum_squares(W @ R)
+         + 0.2 * cp.sum_squares(W) + 4.0 * cp.sum(cp.abs(W))),
+    ]
+    for est, pen in cases:
+        W = cp.Variable((d, T))
+        ref = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(Y - X @ W) + pen(W))).solve(**EXACT)
+        loose = est.set_params(fit_intercept=False, max_iter=5, tol=0.0)
+        with pytest.warns(ConvergenceWarning):
+            loose.fit(X, Y)
+        primal = loose.objective_path_[-1]
+        assert loose.gap_ >= (primal - ref) / primal - 1e-9
+        tight = est.set_params(stop="gap", tol=1e-7, max_iter=20000).fit(X, Y)
+        assert tight.gap_ <= 1e-7 and (tight.objective_path_[-1] - ref) / ref <= 1e-7 + 1e-9

@@ -96,7 +96,7 @@ class MultiTaskLinearModel(BaseEstimator):
             ``"obj_change"`` (absolute objective change), ``"iterate_change"``, or ``"gap"``: stop when
             the relative duality gap ``gap_`` is at most ``tol`` (checked every 10 iterations), which bounds
             the relative suboptimality (P − P*) / P — the only certified rule; available for the
-            least-squares Lasso, L21, Trace, Dirty, rMTFL, RMTL and SparseTrace estimators.
+            least-squares Lasso, L21, Trace, Dirty, rMTFL, RMTL, SparseTrace, TGL and SRMTL estimators.
         init: ``"zero"`` or ``"lstsq"`` (per-task least-squares solution) starting point.
         warm_start: start from the previous fit's solution when the shapes agree.
         verbose: print the objective every iteration.

@@ -200,12 +200,15 @@ class PenalisedLoss:
     """``loss(W, c) + Σ penalty(W)`` for smooth penalties ``penalty(W) -> (value, grad_W)``.
 
     Keeps the :class:`~multitask.classic._losses.SmoothLoss` call signature and forwards its
-    attributes (``n_tasks``, ``n_features``, ``shared``, ``fit_intercept``, ...).
+    attributes (``n_tasks``, ``n_features``, ``shared``, ``fit_intercept``, ...). ``quadratic=True``
+    declares every penalty a PSD quadratic form of W (as :func:`quadratic_penalty`), so that a
+    least-squares loss plus the penalties is still ``½‖A(W) − b‖²`` (the duality gap relies on it).
     """
 
-    def __init__(self, loss: SmoothLoss, *penalties: Penalty) -> None:
+    def __init__(self, loss: SmoothLoss, *penalties: Penalty, quadratic: bool = False) -> None:
         self.loss = loss
         self.penalties = penalties
+        self.quadratic = quadratic
 
     def __getattr__(self, name: str) -> object:
         if name == "loss":  # not set yet (e.g. during unpickling): avoid infinite recursion
@@ -228,7 +231,7 @@ class PenalisedLoss:
 
 
 def quadratic_penalty(strength: float, gram: np.ndarray) -> Penalty:
-    """``strength · tr(W G Wᵀ)`` with symmetric G (T x T): value and gradient ``2·strength·W G``."""
+    """``strength · tr(W G Wᵀ)`` with symmetric PSD G (T x T): value and gradient ``2·strength·W G``."""
 
     def pen(W: np.ndarray) -> tuple[float, np.ndarray]:
         WG = W @ gram

@@ -70,12 +70,19 @@ class PenaltyTerm:
 
 
 def least_squares_gap(
-    loss: LeastSquaresLoss, terms: Sequence[PenaltyTerm], strengths: Sequence[float], rho_l2: float
+    smooth: LeastSquaresLoss | PenalisedLoss,
+    data: LeastSquaresLoss,
+    terms: Sequence[PenaltyTerm],
+    strengths: Sequence[float],
+    rho_l2: float,
 ) -> Callable[[Parts, np.ndarray], float]:
-    """Relative duality gap of ``min_parts ½‖XW − Y‖² + rho_l2‖W‖²_F + Σₖ sₖ Nₖ(partₖ)``, W = Σ parts (no
-    intercept: ``fit`` centres the data, which profiles the intercepts out exactly).
+    """Relative duality gap of ``min_parts f(W) + Σₖ sₖ Nₖ(partₖ)``, W = Σ parts, where the smooth part
+    ``f = smooth + rho_l2‖W‖²_F`` is the least-squares loss ``data`` = ½‖XW − Y‖² plus PSD quadratic
+    penalties of W (``smooth`` is ``data`` or a quadratic :class:`~multitask.classic._losses.PenalisedLoss`
+    of it). No intercept: ``fit`` centres the data, which profiles the intercepts out exactly.
 
-    With f the smooth part written as ``½‖X̃W − Ỹ‖²`` (X̃ = [X; √(2 rho_l2) I], Ỹ = [Y; 0]) its Fenchel dual is
+    With f written as ``½‖X̃W − Ỹ‖²`` (X̃ stacks X, √(2 rho_l2) I and the square roots of the quadratic
+    penalties; Ỹ = [Y; 0; 0]) its Fenchel dual is
     ``D(θ) = −½‖θ‖² − ⟨θ, Ỹ⟩ − Σ_balls τ N*(X̃ᵀθ)`` subject to ``N*ₖ(X̃ᵀθ) ≤ sₖ`` for every norm term (N* the
     dual norm; every part sees the same X̃ᵀθ as W = Σ parts). The dual point is the scaled residual
     θ = α(X̃W − Ỹ), α ∈ [0, minₖ sₖ / N*ₖ(G)] maximising D in closed form, G = X̃ᵀ(X̃W − Ỹ) the gradient
@@ -83,10 +90,10 @@ def least_squares_gap(
 
     def gap(parts: Parts, c: np.ndarray) -> float:
         W = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
-        f, (G, _) = loss(W, None)
+        f, (G, _) = smooth(W, None)
         a = f + rho_l2 * float(np.sum(W * W))  # ½‖X̃W − Ỹ‖²
         G = G + 2.0 * rho_l2 * W
-        ry = float(np.sum(loss.B * W) - loss.yy.sum())  # ⟨X̃W − Ỹ, Ỹ⟩ = ⟨XW − Y, Y⟩
+        ry = float(np.sum(data.B * W) - data.yy.sum())  # ⟨X̃W − Ỹ, Ỹ⟩ = ⟨XW − Y, Y⟩
         primal, b, alpha_max = a, ry, np.inf
         for term, s, part in zip(terms, strengths, parts):
             dual = term.reg.dual(G)
@@ -137,9 +144,10 @@ class ProxGradientEstimator(MultiTaskLinearModel):
 
         ridge = float(getattr(self, self._ridge)) if self._ridge else 0.0
         smooth = self._smooth(loss)
+        data = smooth.loss if isinstance(smooth, PenalisedLoss) and smooth.quadratic else smooth
         gap = None
-        if isinstance(smooth, LeastSquaresLoss):  # not a PenalisedLoss: the dual above is exact
-            gap = least_squares_gap(smooth, terms, values, ridge)
+        if isinstance(data, LeastSquaresLoss):  # least squares plus PSD quadratics: the dual is exact
+            gap = least_squares_gap(smooth, data, terms, values, ridge)
         return Composite(smooth, prox, penalty, rho_l2=ridge, gap=gap)
 
     def _fit_coef(
@@ -176,8 +184,8 @@ class ProxGradientEstimator(MultiTaskLinearModel):
     def _checked_stop(self, problem: Composite) -> str:
         if self.stop == "gap" and problem.gap is None:
             raise ValueError(
-                f"{type(self).__name__}: stop='gap' needs a duality gap, which this package computes for the "
-                "least-squares Lasso, L21, Trace, Dirty, rMTFL, RMTL and SparseTrace estimators only"
+                f"{type(self).__name__}: stop='gap' needs a duality gap, computed here for the least-squares "
+                "Lasso, L21, Trace, Dirty, rMTFL, RMTL, SparseTrace, TGL and SRMTL estimators only"
             )
         return self.stop
 

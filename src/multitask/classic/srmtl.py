@@ -32,7 +32,7 @@ class _SRMTL(ProxGradientEstimator):
     def _smooth(self, loss: SmoothLoss) -> PenalisedLoss:
         RRt = structure_gram(loss.n_tasks, graph=self.graph, R=self.R, owner=f"{type(self).__name__}.graph/R")
         self.structure_gram_ = RRt
-        return PenalisedLoss(loss, quadratic_penalty(float(self.rho1), RRt))
+        return PenalisedLoss(loss, quadratic_penalty(float(self.rho1), RRt), quadratic=True)
 
 
 class SRMTLRegressor(MultiTaskRegressorMixin, _SRMTL):

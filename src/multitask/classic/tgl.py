@@ -31,7 +31,7 @@ class _TGL(ProxGradientEstimator):
 
     def _smooth(self, loss: SmoothLoss) -> PenalisedLoss:
         H = temporal_difference(loss.n_tasks)
-        return PenalisedLoss(loss, quadratic_penalty(float(self.rho2), H @ H.T))
+        return PenalisedLoss(loss, quadratic_penalty(float(self.rho2), H @ H.T), quadratic=True)
 
 
 class TGLRegressor(MultiTaskRegressorMixin, _TGL):
