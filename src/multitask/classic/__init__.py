@@ -19,7 +19,8 @@ Scores: a regressor's ``score`` is R² per task averaged over the tasks; the poo
 nMSE of the literature are in :mod:`multitask.classic.scoring`.
 """
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskLinearModel, MultiTaskRegressorMixin
+from multitask.classic._base import MultiTaskLinearModel
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic.caso import CASOClassifier, CASORegressor
 from multitask.classic.cfgl import CFGLassoClassifier, CFGLassoRegressor
 from multitask.classic.cmtl import CMTLClassifier, CMTLRegressor

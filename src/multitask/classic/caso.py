@@ -6,7 +6,8 @@ Chen, Tang, Liu, Ye. A convex formulation for learning shared structures from mu
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic.cmtl import ClusterPenaltyEstimator
 
 __all__ = ["CASORegressor", "CASOClassifier"]

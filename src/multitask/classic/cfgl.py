@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
 from multitask.classic._fused import fused_penalty_rows, prox_fused_sparse_group_rows
 from multitask.classic._losses import SmoothLoss
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import l21_norm
 from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
 

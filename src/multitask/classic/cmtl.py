@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
 from multitask.classic._losses import PenalisedLoss, SmoothLoss
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
 from multitask.classic._spectral import cluster_matrix, cluster_penalty
 

@@ -6,7 +6,8 @@ Jalali, Ravikumar, Sanghavi, Ruan. A dirty model for multi-task learning. NeurIP
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import L1, L1INF_ROWS
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 

@@ -7,7 +7,8 @@ Liu, Ji, Ye. Multi-task feature learning via efficient ℓ2,1-norm minimization.
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import L21_ROWS
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 

@@ -7,7 +7,8 @@ StructurAl Regularization, Arizona State University, 2011).
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import L1
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 

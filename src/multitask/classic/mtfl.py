@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from multitask.classic._alternating import AlternatingEstimator, task_grams
-from multitask.classic._base import MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
+from multitask.classic._mixins import MultiTaskRegressorMixin
 from multitask.classic._spectral import normalised_sqrt, perturbed_trace_sq
 
 __all__ = ["MTFLRegressor", "mtfl_w_step", "mtfl_d_step", "task_grams"]

@@ -5,7 +5,8 @@ Gong, Ye, Zhang. Robust multi-task feature learning. KDD 2012.
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import L21_COLS, L21_ROWS
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 

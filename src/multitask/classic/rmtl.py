@@ -5,7 +5,8 @@ Chen, Zhou, Ye. Integrating low-rank and group-sparse structures for robust mult
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import L21_COLS, TRACE
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 

@@ -6,7 +6,8 @@ ACM TKDD 2012.
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import L1, TRACE_BALL
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 

@@ -6,8 +6,9 @@ MALSAR: Multi-tAsk Learning via StructurAl Regularization. Arizona State Univers
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
 from multitask.classic._losses import PenalisedLoss, SmoothLoss, quadratic_penalty
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import L1
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 from multitask.classic._task_structure import structure_gram

@@ -5,8 +5,9 @@ Zhou, Yuan, Liu, Ye. A multi-task learning formulation for predicting disease pr
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
 from multitask.classic._losses import PenalisedLoss, SmoothLoss, quadratic_penalty
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import L21_ROWS
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 from multitask.classic._task_structure import temporal_difference

@@ -7,7 +7,8 @@ Vert, JMLR 2009; Pong, Tseng, Ji, Ye, SIAM J. Optim. 2010).
 
 from __future__ import annotations
 
-from multitask.classic._base import MultiTaskClassifierMixin, MultiTaskRegressorMixin, hyperparameters
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import TRACE
 from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
