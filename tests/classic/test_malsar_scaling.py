@@ -78,20 +78,26 @@ def l1_ball(v, r):
     return soft(v, css[k] / (k + 1))
 
 
+def assert_translation(X, Y, prox, cls, translated: dict, malsar: dict):
+    """MALSAR's two-part iteration with ``prox`` equals our fit ``cls(**translated)`` (both parts active),
+    and not ``cls(**malsar)``, MALSAR's strengths taken unchanged."""
+    parts = malsar_apg(X, Y, prox, 2)
+    assert all(np.abs(p).max() > 0.1 for p in parts)
+    W = parts[0] + parts[1]
+    np.testing.assert_allclose(cls(**translated, **TIGHT).fit(X, Y).coef_.T, W, atol=1e-3)
+    assert np.abs(cls(**malsar, **TIGHT).fit(X, Y).coef_.T - W).max() > 2e-2
+
+
 def test_rmtl_is_malsar_with_half_the_strengths():
     X, Y = _data()
     Y[:, -1] = X @ np.array([4.0, -3.0, 2.0, 0.0, 0.0, 5.0]) + 0.5 * np.random.default_rng(9).normal(size=40)
     r1, r2 = 40.0, 30.0  # MALSAR's rho1, rho2; the last task is an outlier
     # solve_trace_norm_RMTL(new_L, 2*rho1/gamma) and solve_12_norm(new_S, 2*rho2/gamma) halve their β
+
     def prox(p, g):
         return [svt(p[0], 2 * r1 / g / 2), group_shrink(p[1], 2 * r2 / g / 2, 0)]
 
-    L, S = malsar_apg(X, Y, prox, 2)
-    assert np.abs(L).max() > 0.1 and np.abs(S).max() > 0.1  # both parts active
-    ours = RMTLRegressor(rho1=r1 / 2, rho2=r2 / 2, **TIGHT).fit(X, Y)
-    np.testing.assert_allclose(ours.coef_.T, L + S, atol=1e-3)
-    wrong = RMTLRegressor(rho1=r1, rho2=r2, **TIGHT).fit(X, Y)
-    assert np.abs(wrong.coef_.T - (L + S)).max() > 2e-2
+    assert_translation(X, Y, prox, RMTLRegressor, dict(rho1=r1 / 2, rho2=r2 / 2), dict(rho1=r1, rho2=r2))
 
 
 def test_sparse_trace_is_malsar_with_half_gamma_and_the_same_radius():
@@ -102,12 +108,8 @@ def test_sparse_trace_is_malsar_with_half_gamma_and_the_same_radius():
         U, s, Vt = np.linalg.svd(p[1], full_matrices=False)
         return [soft(p[0], 0.5 * gamma / (Li / 2)), (U * l1_ball(s, tau)) @ Vt]
 
-    P, Q = malsar_apg(X, Y, prox, 2)
-    assert np.abs(P).max() > 0.1 and np.abs(Q).max() > 0.1
-    ours = SparseTraceRegressor(rho1=gamma / 2, rho2=tau, **TIGHT).fit(X, Y)
-    np.testing.assert_allclose(ours.coef_.T, P + Q, atol=1e-3)
-    wrong = SparseTraceRegressor(rho1=gamma, rho2=tau, **TIGHT).fit(X, Y)
-    assert np.abs(wrong.coef_.T - (P + Q)).max() > 2e-2
+    ours, malsar = dict(rho1=gamma / 2, rho2=tau), dict(rho1=gamma, rho2=tau)
+    assert_translation(X, Y, prox, SparseTraceRegressor, ours, malsar)
 
 
 def test_dirty_is_malsar_with_half_the_strengths():
@@ -118,24 +120,19 @@ def test_dirty_is_malsar_with_half_the_strengths():
         P = np.stack([row - l1_ball(row, l1 / L) for row in p[0]])
         return [P, soft(p[1], l2 / L)]
 
-    P, Q = malsar_apg(X, Y, prox, 2)
-    assert np.abs(P).max() > 0.1 and np.abs(Q).max() > 0.1
-    ours = DirtyRegressor(lambda1=l1 / 2, lambda2=l2 / 2, **TIGHT).fit(X, Y)
-    np.testing.assert_allclose(ours.coef_.T, P + Q, atol=1e-3)
-    wrong = DirtyRegressor(lambda1=l1, lambda2=l2, **TIGHT).fit(X, Y)
-    assert np.abs(wrong.coef_.T - (P + Q)).max() > 2e-2
+    ours, malsar = dict(lambda1=l1 / 2, lambda2=l2 / 2), dict(lambda1=l1, lambda2=l2)
+    assert_translation(X, Y, prox, DirtyRegressor, ours, malsar)
 
 
 def test_rmtfl_is_malsar_with_half_the_strengths():
     X, Y = _data(seed=3)
     l1, l2 = 10.0, 10.0
     # proximalL12norm(P, lambda1/L) on rows; on Qᵀ's rows, i.e. Q's columns, at lambda2/L
-    P, Q = malsar_apg(X, Y, lambda p, L: [group_shrink(p[0], l1 / L, 1), group_shrink(p[1], l2 / L, 0)], 2)
-    assert np.abs(P).max() > 0.1 and np.abs(Q).max() > 0.1
-    ours = RMTFLRegressor(lambda1=l1 / 2, lambda2=l2 / 2, **TIGHT).fit(X, Y)
-    np.testing.assert_allclose(ours.coef_.T, P + Q, atol=1e-3)
-    wrong = RMTFLRegressor(lambda1=l1, lambda2=l2, **TIGHT).fit(X, Y)
-    assert np.abs(wrong.coef_.T - (P + Q)).max() > 2e-2
+    def prox(p, L):
+        return [group_shrink(p[0], l1 / L, 1), group_shrink(p[1], l2 / L, 0)]
+
+    ours, malsar = dict(lambda1=l1 / 2, lambda2=l2 / 2), dict(lambda1=l1, lambda2=l2)
+    assert_translation(X, Y, prox, RMTFLRegressor, ours, malsar)
 
 
 @pytest.mark.parametrize("lam,theta", [(10.0, 1.5), (20.0, 1.0)])
