@@ -47,6 +47,7 @@ from sklearn.model_selection import StratifiedKFold  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import multitask.classic as classic  # noqa: E402
+from multitask.classic.scoring import explained_variance  # noqa: E402
 from multitask.data.tabular import load_sarcos, load_school  # noqa: E402
 
 REGRESSORS = sorted(name for name in classic.__all__ if name.endswith("Regressor"))
@@ -75,11 +76,6 @@ def params_for(name: str, s: float) -> dict:
     if name not in table:
         raise ValueError(f"no strength grid for {name}: add it to params_for")
     return table[name]
-
-
-def explained_variance(y: np.ndarray, pred: np.ndarray) -> float:
-    """1 − MSE / Var(y) (pooled over all rows)."""
-    return float(1.0 - np.mean((y - pred) ** 2) / np.var(y))
 
 
 class IndependentRidge:

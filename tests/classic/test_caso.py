@@ -5,7 +5,7 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV
+from tests.classic._grid import check_grid_search
 
 from multitask.classic.caso import CASOClassifier, CASORegressor
 
@@ -100,7 +100,4 @@ def test_bad_parameters_raise(kwargs: dict, match: str) -> None:
 
 def test_grid_search_cv() -> None:
     X, Y = _data(seed=4, n=30)
-    grid = GridSearchCV(CASORegressor(tol=1e-8), {"rho1": [0.1, 30.0], "k": [1, 3]}, cv=3).fit(X, Y)
-    assert grid.best_score_ == pytest.approx(grid.cv_results_["mean_test_score"].max())
-    direct = CASORegressor(tol=1e-8, **grid.best_params_).fit(X, Y)
-    np.testing.assert_allclose(grid.best_estimator_.coef_, direct.coef_)
+    check_grid_search(CASORegressor(tol=1e-8), {"rho1": [0.1, 30.0], "k": [1, 3]}, X, Y)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV
+from tests.classic._grid import check_grid_search
 
 from multitask.classic._fused import prox_fused_sparse_group_rows, prox_tv1d
 from multitask.classic.cfgl import CFGLassoClassifier, CFGLassoRegressor
@@ -118,9 +118,4 @@ def test_bad_parameter_and_grid_search() -> None:
     Y = X @ rng.normal(size=(4, 3)) + rng.normal(size=(30, 3))
     with pytest.raises(ValueError, match="rho1"):
         CFGLassoRegressor(rho1=-0.1).fit(X, Y)
-    grid = GridSearchCV(CFGLassoRegressor(tol=1e-8), {"rho2": [0.1, 20.0], "rho1": [0.1, 20.0]}, cv=3).fit(
-        X, Y
-    )
-    assert grid.best_score_ == pytest.approx(grid.cv_results_["mean_test_score"].max())
-    direct = CFGLassoRegressor(tol=1e-8, **grid.best_params_).fit(X, Y)
-    np.testing.assert_allclose(grid.best_estimator_.coef_, direct.coef_)
+    check_grid_search(CFGLassoRegressor(tol=1e-8), {"rho2": [0.1, 20.0], "rho1": [0.1, 20.0]}, X, Y)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cvxpy as cp
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV
+from tests.classic._grid import check_grid_search
 
 from multitask.classic.tgl import TGLClassifier, TGLRegressor
 
@@ -84,7 +84,4 @@ def test_bad_parameters_raise(kwargs: dict, match: str) -> None:
 
 def test_grid_search_cv() -> None:
     X, Y = _data(seed=3)
-    grid = GridSearchCV(TGLRegressor(tol=1e-8), {"rho2": [0.1, 10.0], "rho3": [0.1, 30.0]}, cv=3).fit(X, Y)
-    assert grid.best_score_ == pytest.approx(grid.cv_results_["mean_test_score"].max())
-    direct = TGLRegressor(tol=1e-8, **grid.best_params_).fit(X, Y)
-    np.testing.assert_allclose(grid.best_estimator_.coef_, direct.coef_)
+    check_grid_search(TGLRegressor(tol=1e-8), {"rho2": [0.1, 10.0], "rho3": [0.1, 30.0]}, X, Y)

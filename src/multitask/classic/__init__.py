@@ -1,12 +1,26 @@
 """Classical multi-task learning: MALSAR-style structured regularisation as scikit-learn estimators.
 
 Every estimator keeps one linear model per task (``coef_`` of shape (n_tasks, n_features),
-``intercept_``), accepts a shared design ``fit(X, Y)`` or per-task rows ``fit(X, y, task=t)``, keeps
-MALSAR's names and scaling for its strengths (the least-squares loss is a sum over samples, the logistic
-loss a mean per task) and records the objective history in ``objective_path_``. numpy/scipy only.
+``intercept_``) and accepts a shared design ``fit(X, Y)``, per-task rows ``fit(X, y, task=t)``, or the
+task id of each row as a column of X (``task_column=j``: ``fit(X, y)``, ``predict(X)``, ``score(X, y)``,
+so that ``GridSearchCV`` / ``cross_val_score`` work unchanged). It records the objective after each
+iteration in ``objective_path_``. numpy/scipy only.
+
+Scaling. Every least-squares estimator but one minimises ``Σₜ ½‖yₜ − Xₜwₜ − cₜ‖² + penalty`` (a sum over
+samples, with the ½); every classifier ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ))) + penalty``. The names of
+the strengths are MALSAR's. MALSAR's Lasso, L21, Trace, SRMTL, CMTL, cASO, TGL and cFSGL use the same
+scaling, so their strengths are MALSAR's; its ``Least_Dirty``, ``Least_rMTFL``, ``Least_RMTL`` and
+``Least_SparseTrace`` drop the ½, so MALSAR's penalty strengths there are twice ours (each docstring gives
+the translation; SparseTrace's radius ``rho2`` is unchanged); :class:`MSMTFLRegressor` keeps MALSAR's
+loss without the ½, so its ``lambda1`` is MALSAR's. MALSAR's ``Least_*`` functions fit no intercept
+(``fit_intercept=False`` here; our default is True); its ``Logistic_*`` functions fit one per task.
+
+Scores: a regressor's ``score`` is R² per task averaged over the tasks; the pooled explained variance and
+nMSE of the literature are in :mod:`multitask.classic.scoring`.
 """
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import MultiTaskLinearModel
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic.caso import CASOClassifier, CASORegressor
 from multitask.classic.cfgl import CFGLassoClassifier, CFGLassoRegressor
 from multitask.classic.cmtl import CMTLClassifier, CMTLRegressor
@@ -40,9 +54,9 @@ __all__ = [
     "MSMTFLRegressor",
     "MTFLRegressor",
     "MTRLRegressor",
-    "MultiTaskClassifierBase",
+    "MultiTaskClassifierMixin",
     "MultiTaskLinearModel",
-    "MultiTaskRegressorBase",
+    "MultiTaskRegressorMixin",
     "RMTFLClassifier",
     "RMTFLRegressor",
     "RMTLClassifier",

@@ -1,47 +1,61 @@
 """Base class of the classical (MALSAR-style) multi-task linear estimators.
 
-Two input forms, both with one linear model per task (``coef_[t]``, ``intercept_[t]``):
+Three input forms, all with one linear model per task (``coef_[t]``, ``intercept_[t]``):
 
 * **shared design** — ``fit(X, Y)`` with ``Y`` of shape (n_samples, n_tasks) (or 1-D: one task): every
   task sees the same rows of X; ``predict(X)`` returns (n_samples, n_tasks) (1-D after a 1-D fit);
 * **per-task rows** — ``fit(X, y, task=t)`` with ``y`` 1-D and ``t`` an integer task id per row
   (0..T−1; tasks may have different numbers of samples, as in School); ``predict(X, task=t)`` returns
   one prediction per row, for that row's task (``task`` may be a single int for all rows).
-  ``predict(X)`` without ``task`` returns every task's prediction, (n_samples, n_tasks).
+  ``predict(X)`` without ``task`` returns every task's prediction, (n_samples, n_tasks);
+* **task column** — with ``task_column=j`` the task id of each row is column j of X (the other columns
+  are the features): ``fit(X, y)``, ``predict(X)`` (one prediction per row) and ``score(X, y)`` then
+  need no ``task`` argument, so the estimator works unchanged inside scikit-learn's model selection
+  (``GridSearchCV``, ``cross_val_score``), whose ``predict`` / ``score`` calls pass X only.
+
+Hyper-parameters are dataclass fields (:data:`hyperparameters`): the generated ``__init__`` has the
+explicit signature scikit-learn's ``get_params`` reads, the fields common to every estimator are
+keyword-only and come last, and a classifier that only changes a default redeclares that one field.
 
 Subclasses implement ``_fit_coef(Xs, ys, loss) -> (W, c)`` with W of shape (n_features, n_tasks) and c
 of length n_tasks, where ``Xs[t]``, ``ys[t]`` are task t's samples and ``loss`` is a
 :class:`~multitask.classic._losses.SmoothLoss` (least squares for regressors, logistic with labels ±1
-for classifiers); they set ``objective_path_`` and ``n_iter_`` (the helper :meth:`_solve_apg` does).
+for classifiers); they set ``objective_path_`` and ``n_iter_``.
+
+The regression / classification behaviour (loss, targets, predict, score) comes from the mixins of
+:mod:`multitask.classic._mixins`, put first in an estimator's bases.
 
 Intercepts are unpenalised. For least squares the intercept is profiled out exactly: X and y are
 centred per task, the centred problem is solved without intercept, and ``cₜ = ȳₜ − x̄ₜᵀwₜ`` — the joint
 minimiser over (W, c). For the logistic loss the intercepts are optimised jointly with W by the solver.
+MALSAR's ``Least_*`` functions fit no intercept (``fit_intercept=False`` here); its ``Logistic_*``
+functions fit one per task, as here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
-from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from multitask.classic._apg import STOP_RULES, fista
+from multitask.classic._fista import STOP_RULES
 from multitask.classic._losses import SmoothLoss, least_squares, logistic
 
-__all__ = ["MultiTaskLinearModel", "MultiTaskRegressorBase", "MultiTaskClassifierBase"]
+__all__ = ["MultiTaskLinearModel", "hyperparameters", "check_task_ids"]
 
 INITS = ("zero", "lstsq")
 
+hyperparameters = dataclasses.dataclass(eq=False, repr=False)
+"""Class decorator of every estimator: its annotated fields are its hyper-parameters (scikit-learn's
+``repr``, equality by identity and ``get_params`` are kept)."""
 
-def _check_task_ids(task: object, n_rows: int, *, n_tasks: int | None = None) -> np.ndarray:
+
+def check_task_ids(task: object, n_rows: int, *, n_tasks: int | None = None) -> np.ndarray:
     """Validate per-row task ids (an int broadcasts to every row)."""
     t = np.asarray(task)
     if t.ndim == 0:
@@ -53,7 +67,6 @@ def _check_task_ids(task: object, n_rows: int, *, n_tasks: int | None = None) ->
     if np.issubdtype(t.dtype, np.floating):
         if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
             raise ValueError("task ids must be whole numbers")
-        t = t.astype(np.int64)
     t = t.astype(np.int64)
     if t.size and t.min() < 0:
         raise ValueError(f"task ids must be non-negative, got {int(t.min())}")
@@ -63,41 +76,44 @@ def _check_task_ids(task: object, n_rows: int, *, n_tasks: int | None = None) ->
     return t
 
 
+@dataclasses.dataclass(eq=False, repr=False, kw_only=True)
 class MultiTaskLinearModel(BaseEstimator):
-    """Shared machinery: input validation, the two input forms, intercepts, initialisation, FISTA.
+    """Shared machinery: input validation, the input forms, intercepts, initialisation, prediction.
 
-    Args (common to every estimator):
-        fit_intercept: fit an unpenalised intercept per task (default True).
+    Args (common to every estimator, keyword-only):
+        fit_intercept: fit an unpenalised intercept per task (default True; MALSAR's ``Least_*``
+            functions have none, i.e. ``fit_intercept=False``).
         max_iter: maximal solver iterations (MALSAR ``opts.maxIter``, default 1000).
         tol: stopping tolerance (MALSAR ``opts.tol``, default 1e-4).
         stop: ``"rel_change"`` (relative objective change, MALSAR's default ``tFlag = 1``),
-            ``"obj_change"`` (absolute objective change) or ``"iterate_change"``.
+            ``"obj_change"`` (absolute objective change), ``"iterate_change"``, or ``"gap"``: stop when
+            the relative duality gap ``gap_`` is at most ``tol`` (checked every 10 iterations), which bounds
+            the relative suboptimality (P − P*) / P — the only certified rule; available for the
+            least-squares Lasso, L21, Trace, Dirty, rMTFL, RMTL, SparseTrace, TGL and SRMTL estimators.
         init: ``"zero"`` or ``"lstsq"`` (per-task least-squares solution) starting point.
         warm_start: start from the previous fit's solution when the shapes agree.
         verbose: print the objective every iteration.
+        task_column: None (default), or the index of the column of X that holds each row's task id
+            (then ``fit(X, y)``, ``predict(X)``, ``score(X, y)`` use it and the other columns are the
+            features; see the module docstring).
+
+    Attributes (common to every fitted estimator):
+        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_ (the objective
+        after each iteration), n_iter_ (iterations run), gap_ (the relative duality gap at the solution,
+        whatever the ``stop`` rule, for the estimators that ``stop="gap"`` supports; NaN for the others).
     """
 
-    _loss_kind = "least_squares"
-    _nonneg_params: tuple[str, ...] = ()  # hyper-parameters that must be finite and >= 0
+    fit_intercept: bool = True
+    max_iter: int = 1000
+    tol: float = 1e-4
+    stop: str = "rel_change"
+    init: str = "zero"
+    warm_start: bool = False
+    verbose: bool = False
+    task_column: int | None = None
 
-    def __init__(
-        self,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.stop = stop
-        self.init = init
-        self.warm_start = warm_start
-        self.verbose = verbose
+    _loss_kind = "least_squares"
+    _nonneg_params = ()  # names of the hyper-parameters that must be finite and >= 0 (class attribute)
 
     # ------------------------------------------------------------------ hooks for subclasses
     def _fit_coef(
@@ -131,14 +147,38 @@ class MultiTaskLinearModel(BaseEstimator):
             raise ValueError(f"{name}: stop must be one of {STOP_RULES}, got {self.stop!r}")
         if self.init not in INITS:
             raise ValueError(f"{name}: init must be one of {INITS}, got {self.init!r}")
+        j = self.task_column
+        if j is not None and (isinstance(j, bool) or not isinstance(j, (int, np.integer))):
+            raise TypeError(f"{name}: task_column must be None or a column index (int), got {j!r}")
         self._validate_params_extra()
 
     def _encode_targets(self, y: np.ndarray) -> np.ndarray:
-        """Regressors: float targets. Classifiers override (labels -> ±1, sets classes_)."""
+        """Regressors: float targets. The classifier mixin overrides (labels -> ±1, sets classes_)."""
         return np.asarray(y, dtype=float)
 
     def _validate_xy(self, X: object, y: object) -> tuple[np.ndarray, np.ndarray]:
         return validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+
+    def _take_task_column(self, X: np.ndarray, task: object) -> tuple[np.ndarray, object]:
+        """Split X into (features, task ids) when ``task_column`` is set; else return (X, task)."""
+        j = self.task_column
+        if j is None:
+            return X, task
+        name = type(self).__name__
+        if task is not None:
+            raise ValueError(
+                f"{name}: give the task ids either as task= or in column task_column={j} of X, not both"
+            )
+        if not -X.shape[1] <= j < X.shape[1] or X.shape[1] < 2:
+            raise ValueError(
+                f"{name}: task_column={j} needs X with that column and at least one feature column, "
+                f"got {X.shape[1]} column(s)"
+            )
+        try:
+            ids = check_task_ids(X[:, j], X.shape[0])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{name}: column task_column={j} of X must hold task ids: {err}") from None
+        return np.delete(X, j, axis=1), ids
 
     def _split(self, X: np.ndarray, Y: np.ndarray, task: object) -> tuple[list[np.ndarray], list[np.ndarray]]:
         if task is None:
@@ -151,7 +191,7 @@ class MultiTaskLinearModel(BaseEstimator):
             if Y.shape[1] != 1:
                 raise ValueError(f"with task ids, y must be 1-D (one target per row), got shape {Y.shape}")
             Y = Y.ravel()
-        t = _check_task_ids(task, X.shape[0])
+        t = check_task_ids(task, X.shape[0])
         self._shared_form_ = False
         self._single_output_ = False
         T = int(t.max()) + 1
@@ -159,9 +199,11 @@ class MultiTaskLinearModel(BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: object, y: object, task: object = None) -> MultiTaskLinearModel:
-        """Fit the model: ``fit(X, Y)`` (shared design) or ``fit(X, y, task=t)`` (per-task rows)."""
+        """Fit the model: ``fit(X, Y)`` (shared design), ``fit(X, y, task=t)`` (per-task rows) or
+        ``fit(X, y)`` with the task ids in column ``task_column`` of X."""
         self._validate_common()
         X, Y = self._validate_xy(X, y)
+        X, task = self._take_task_column(X, task)
         Y = self._encode_targets(Y)
         Xs, ys = self._split(X, Y, task)
         T, d = len(Xs), X.shape[1]
@@ -191,16 +233,18 @@ class MultiTaskLinearModel(BaseEstimator):
         self.coef_ = W.T.copy()
         self.intercept_ = c
         self.n_tasks_ = T
-        if getattr(self, "n_iter_", 0) >= self.max_iter:
+        gap = float(getattr(self, "gap_", np.nan))
+        if self.n_iter_ >= self.max_iter or (self.stop == "gap" and not gap <= self.tol):
+            reached = f"; relative duality gap {gap:.3g}" if np.isfinite(gap) else ""
             warnings.warn(
                 f"{type(self).__name__} did not converge in max_iter={self.max_iter} iterations "
-                f"(tol={self.tol}); increase max_iter or tol",
+                f"(stop={self.stop!r}, tol={self.tol}{reached}); increase max_iter or tol",
                 ConvergenceWarning,
                 stacklevel=2,
             )
         return self
 
-    # ------------------------------------------------------------------ initialisation and solver
+    # ------------------------------------------------------------------ initialisation
     def _initial_coef(
         self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], loss: SmoothLoss
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -227,160 +271,28 @@ class MultiTaskLinearModel(BaseEstimator):
             return W0.reshape(d, T), np.zeros(T)
         return np.zeros((d, T)), np.zeros(T)
 
-    def _initial_parts(
-        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], loss: SmoothLoss, n_parts: int
-    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """Starting components for W = sum of ``n_parts`` matrices (warm start reuses the previous ones;
-        otherwise the first component gets the initial W of :meth:`_initial_coef`, the rest zeros)."""
-        W0, c0 = self._initial_coef(Xs, ys, loss)
-        prev = getattr(self, "_parts_", None)
-        if (
-            self.warm_start
-            and getattr(self, "_prev_fit_ok", False)
-            and prev is not None
-            and len(prev) == n_parts
-            and all(p.shape == W0.shape for p in prev)
-        ):
-            return tuple(p.copy() for p in prev), c0
-        return (W0,) + tuple(np.zeros_like(W0) for _ in range(n_parts - 1)), c0
-
-    def _solve_apg(
-        self,
-        loss: SmoothLoss,
-        parts0: tuple[np.ndarray, ...],
-        c0: np.ndarray,
-        prox_parts: Callable[[tuple[np.ndarray, ...], float], tuple[np.ndarray, ...]],
-        penalty: Callable[[tuple[np.ndarray, ...]], float],
-        *,
-        rho_l2: float = 0.0,
-    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
-        """FISTA on ``loss(Σ parts, c) + rho_l2‖Σ parts‖²_F + penalty(parts)``; sets ``objective_path_``,
-        ``n_iter_`` and the private ``_parts_`` (for warm starts). ``prox_parts(parts, step)`` is the prox
-        of ``step · penalty``; the intercepts are not penalised."""
-        k = len(parts0)
-
-        def smooth(x: tuple[np.ndarray, ...]) -> tuple[float, tuple[np.ndarray, ...]]:
-            W = x[0] if k == 1 else sum(x[1:k], x[0])
-            f, (gW, gc) = loss(W, x[k])
-            if rho_l2:
-                f += rho_l2 * float(np.sum(W * W))
-                gW = gW + 2.0 * rho_l2 * W
-            return f, (*([gW] * k), gc)
-
-        def prox(v: tuple[np.ndarray, ...], step: float) -> tuple[np.ndarray, ...]:
-            return (*prox_parts(tuple(v[:k]), step), v[k])
-
-        def nonsmooth(x: tuple[np.ndarray, ...]) -> float:
-            return float(penalty(tuple(x[:k])))
-
-        x, path, n_iter = fista(
-            smooth,
-            prox,
-            nonsmooth,
-            (*parts0, c0),
-            max_iter=int(self.max_iter),
-            tol=float(self.tol),
-            stop=self.stop,
-            verbose=bool(self.verbose),
-        )
-        self.objective_path_ = np.asarray(path, dtype=float)
-        self.n_iter_ = int(n_iter)
-        parts = tuple(x[:k])
-        self._parts_ = tuple(p.copy() for p in parts)
-        return parts, x[k]
-
     # ------------------------------------------------------------------ prediction
-    def _scores(self, X: object, task: object) -> np.ndarray:
+    def _task_ids(self, X: object, task: object) -> tuple[np.ndarray, np.ndarray | None]:
+        """Validated features and per-row task ids (None: every task's prediction is wanted)."""
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        S = X @ self.coef_.T + self.intercept_
+        X, task = self._take_task_column(X, task)
         if task is None:
+            return X, None
+        return X, check_task_ids(task, X.shape[0], n_tasks=self.n_tasks_)
+
+    def _scores(self, X: object, task: object) -> np.ndarray:
+        return self._linear(*self._task_ids(X, task))
+
+    def _linear(self, X: np.ndarray, t: np.ndarray | None) -> np.ndarray:
+        """``X wₜ + cₜ`` for validated features: every task's, or row i's task t[i] only."""
+        S = X @ self.coef_.T + self.intercept_
+        if t is None:
             return S[:, 0] if self._single_output_ else S
-        t = _check_task_ids(task, X.shape[0], n_tasks=self.n_tasks_)
         return S[np.arange(X.shape[0]), t]
 
     def __sklearn_tags__(self):  # noqa: ANN204 - sklearn's Tags type
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.single_output = True
-        return tags
-
-
-class MultiTaskRegressorBase(RegressorMixin, MultiTaskLinearModel):
-    """Least-squares multi-task regressor; ``score`` is R² averaged over tasks."""
-
-    _loss_kind = "least_squares"
-
-    def predict(self, X: object, task: object = None) -> np.ndarray:
-        """Predictions: (n_samples, n_tasks) without ``task`` (1-D after a 1-D fit), else one per row."""
-        return self._scores(X, task)
-
-    def score(self, X: object, y: object, task: object = None) -> float:
-        """R²: averaged over the tasks (columns) without ``task``; with ``task``, R² within each task
-        that has at least two rows, averaged over those tasks."""
-        pred = self.predict(X, task)
-        y = np.asarray(y, dtype=float)
-        if task is None:
-            return float(r2_score(y, pred))
-        y = y.ravel()
-        t = _check_task_ids(task, pred.shape[0], n_tasks=self.n_tasks_)
-        scores = [r2_score(y[t == k], pred[t == k]) for k in np.unique(t) if np.count_nonzero(t == k) >= 2]
-        if not scores:
-            raise ValueError("score needs at least one task with two or more rows")
-        return float(np.mean(scores))
-
-
-class MultiTaskClassifierBase(ClassifierMixin, MultiTaskLinearModel):
-    """Logistic multi-task classifier for binary tasks (any two labels, shared by all tasks);
-    ``score`` is the accuracy over all predictions."""
-
-    _loss_kind = "logistic"
-
-    def _validate_xy(self, X: object, y: object) -> tuple[np.ndarray, np.ndarray]:
-        X, Y = validate_data(self, X, y, multi_output=True, dtype=np.float64)
-        check_classification_targets(Y)
-        return X, Y
-
-    def _encode_targets(self, y: np.ndarray) -> np.ndarray:
-        enc = LabelEncoder().fit(np.asarray(y).ravel())
-        if len(enc.classes_) != 2:
-            raise ValueError(
-                f"Only binary classification is supported. {type(self).__name__} needs y with exactly 2 "
-                f"classes (shared by all tasks), got {len(enc.classes_)} class(es)"
-            )
-        self.classes_ = enc.classes_
-        codes = enc.transform(np.asarray(y).ravel()).reshape(np.shape(y))
-        return 2.0 * codes - 1.0
-
-    def decision_function(self, X: object, task: object = None) -> np.ndarray:
-        """Linear scores ``X wₜ + cₜ``: (n_samples, n_tasks), or one per row when ``task`` is given."""
-        return self._scores(X, task)
-
-    def predict(self, X: object, task: object = None) -> np.ndarray:
-        """Class labels, shaped as :meth:`decision_function`."""
-        S = self._scores(X, task)
-        return self.classes_[(S > 0).astype(int)]
-
-    def predict_proba(self, X: object, task: object = None) -> np.ndarray:
-        """Class probabilities from the logistic model, σ(Xwₜ + cₜ) for ``classes_[1]``.
-
-        For a single output (a 1-D fit, or ``task`` given): shape (n_samples, 2), columns ordered as
-        ``classes_``. For all tasks at once: shape (n_samples, n_tasks), the probability of ``classes_[1]``
-        (scikit-learn's convention for multi-output probabilities returned as one array).
-        """
-        S = self._scores(X, task)
-        p1 = expit(S)
-        return np.stack([1.0 - p1, p1], axis=-1) if S.ndim == 1 else p1
-
-    def score(self, X: object, y: object, task: object = None) -> float:
-        """Mean accuracy over all (row, task) predictions."""
-        pred = self.predict(X, task)
-        y = np.asarray(y)
-        if y.shape != pred.shape:
-            y = y.reshape(pred.shape)
-        return float(np.mean(pred == y))
-
-    def __sklearn_tags__(self):  # noqa: ANN204
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
         return tags

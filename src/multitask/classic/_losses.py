@@ -10,16 +10,27 @@ intercepts). Calling a loss returns ``(value, (grad_W, grad_c))``.
 With ``fit_intercept=False`` the intercepts are held at 0 and ``grad_c`` is 0. When every ``Xs[t]`` is
 the same array object (a shared design) the computations are batched over tasks; least squares switches
 to precomputed Gram matrices XᵀX when there are more samples than features.
+
+:class:`PenalisedLoss` adds smooth penalties of W (e.g. :func:`quadratic_penalty`, ``strength · tr(W G Wᵀ)``)
+to a loss and keeps its call signature, so that the sum can be handed to the FISTA solver.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["SmoothLoss", "LeastSquaresLoss", "LogisticLoss", "least_squares", "logistic"]
+__all__ = [
+    "SmoothLoss",
+    "LeastSquaresLoss",
+    "LogisticLoss",
+    "least_squares",
+    "logistic",
+    "PenalisedLoss",
+    "quadratic_penalty",
+]
 
 _GRAM_MAX_ENTRIES = 20_000_000  # per-task Gram matrices are kept only when T·d² stays below this
 
@@ -52,6 +63,10 @@ class SmoothLoss:
         self.n_features = d
         self.fit_intercept = bool(fit_intercept)
         self.n_samples = np.array([X.shape[0] for X in self.Xs], dtype=float)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Precomputations of the loss (subclasses)."""
 
     def _check(self, W: np.ndarray, c: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         W = np.asarray(W, dtype=float)
@@ -92,10 +107,8 @@ class LeastSquaresLoss(SmoothLoss):
 
     kind = "least_squares"
 
-    def __init__(
-        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool = False
-    ) -> None:
-        super().__init__(Xs, ys, fit_intercept=fit_intercept)
+    def _prepare(self) -> None:
+        """Per-task sums, Xᵀy and (when cheaper than the data) the Gram matrices."""
         d, T = self.n_features, self.n_tasks
         self.S = np.stack([X.sum(axis=0) for X in self.Xs], axis=1) if T else np.zeros((d, 0))  # d x T
         self.sy = np.array([y.sum() for y in self.ys])
@@ -139,10 +152,8 @@ class LogisticLoss(SmoothLoss):
 
     kind = "logistic"
 
-    def __init__(
-        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], *, fit_intercept: bool = True
-    ) -> None:
-        super().__init__(Xs, ys, fit_intercept=fit_intercept)
+    def _prepare(self) -> None:
+        """Check the labels; the per-task weights 1/nₜ of the mean."""
         for t, y in enumerate(self.ys):
             if not np.all(np.abs(y) == 1.0):
                 raise ValueError(f"task {t}: logistic labels must be -1 or +1")
@@ -180,3 +191,51 @@ def logistic(
 ) -> LogisticLoss:
     """MALSAR's logistic loss ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ)))`` over (W, c); labels ±1."""
     return LogisticLoss(Xs, ys, fit_intercept=fit_intercept)
+
+
+Penalty = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+class PenalisedLoss:
+    """``loss(W, c) + Σ penalty(W)`` for smooth penalties ``penalty(W) -> (value, grad_W)``.
+
+    Keeps the :class:`~multitask.classic._losses.SmoothLoss` call signature and forwards its
+    attributes (``n_tasks``, ``n_features``, ``shared``, ``fit_intercept``, ...). ``quadratic=True``
+    declares every penalty a PSD quadratic form of W (as :func:`quadratic_penalty`), so that a
+    least-squares loss plus the penalties is still ``½‖A(W) − b‖²`` (the duality gap relies on it).
+    """
+
+    def __init__(self, loss: SmoothLoss, *penalties: Penalty, quadratic: bool = False) -> None:
+        self.loss = loss
+        self.penalties = penalties
+        self.quadratic = quadratic
+
+    def __getattr__(self, name: str) -> object:
+        if name == "loss":  # not set yet (e.g. during unpickling): avoid infinite recursion
+            raise AttributeError(name)
+        return getattr(self.loss, name)
+
+    def __call__(
+        self, W: np.ndarray, c: np.ndarray | None = None
+    ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+        f, (gW, gc) = self.loss(W, c)
+        for pen in self.penalties:
+            v, g = pen(W)
+            f += v
+            gW = gW + g
+        return float(f), (gW, gc)
+
+    def value(self, W: np.ndarray, c: np.ndarray | None = None) -> float:
+        """The penalised value alone."""
+        return self(W, c)[0]
+
+
+def quadratic_penalty(strength: float, gram: np.ndarray) -> Penalty:
+    """``strength · tr(W G Wᵀ)`` with symmetric PSD G (T x T): value and gradient ``2·strength·W G``."""
+
+    def pen(W: np.ndarray) -> tuple[float, np.ndarray]:
+        WG = W @ gram
+        return strength * float(np.sum(WG * W)), 2.0 * strength * WG
+
+    return pen
+

@@ -24,12 +24,27 @@ radius t, so ``prox_{t‖·‖∞}(v) = v − Π_{B₁(t)}(v)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 Array = NDArray[np.float64]
 
 __all__ = [
+    "Regulariser",
+    "L1",
+    "L21_ROWS",
+    "L21_COLS",
+    "TRACE",
+    "L1INF_ROWS",
+    "TRACE_BALL",
+    "l1_norm",
+    "l21_norm",
+    "col_group_norm",
+    "nuclear_norm",
+    "l1inf_norm",
     "prox_l1",
     "prox_l21_rows",
     "prox_l21_cols",
@@ -54,6 +69,31 @@ def _check_matrix(V: ArrayLike, t: float, who: str, t_name: str = "t") -> Array:
     if V.ndim != 2:
         raise ValueError(f"{who} expects a 2-D matrix, got shape {V.shape}")
     return V
+
+
+def l1_norm(W: Array) -> float:
+    """‖W‖₁ = Σ |Wᵢₜ|."""
+    return float(np.abs(W).sum())
+
+
+def l21_norm(W: Array) -> float:
+    """‖W‖₂,₁ = Σᵢ ‖Wᵢ,:‖₂ (feature rows), the norm of :func:`prox_l21_rows`."""
+    return float(np.sqrt((W * W).sum(axis=1)).sum())
+
+
+def col_group_norm(W: Array) -> float:
+    """Σₜ ‖W:,ₜ‖₂ (task columns), the norm of :func:`prox_l21_cols`."""
+    return float(np.sqrt((W * W).sum(axis=0)).sum())
+
+
+def nuclear_norm(W: Array) -> float:
+    """‖W‖_* = the sum of the singular values, the norm of :func:`prox_trace`."""
+    return float(np.linalg.svd(W, compute_uv=False).sum()) if W.size else 0.0
+
+
+def l1inf_norm(W: Array) -> float:
+    """‖W‖₁,∞ = Σᵢ maxₜ |Wᵢₜ| (feature rows), the norm of :func:`prox_l1inf_rows`."""
+    return float(np.abs(W).max(axis=1).sum()) if W.size else 0.0
 
 
 def prox_l1(V: ArrayLike, t: float | ArrayLike) -> Array:
@@ -193,3 +233,43 @@ def project_cmtl(M: ArrayLike, k: float) -> Array:
     lam, U = np.linalg.eigh(0.5 * (M + M.T))
     m = project_cmtl_eigen(lam, k)
     return (U * m) @ U.T
+
+
+@dataclass(frozen=True)
+class Regulariser:
+    """A norm with its prox, ``prox(V, t) = argmin_X ½‖X − V‖² + t·value(X)``, and its dual norm; or, with
+    ``value=None``, the indicator of the ball of that norm whose radius is the strength: ``prox(V, radius)``
+    projects onto it and ``dual`` is the dual norm of the ball's norm (its support function per unit
+    radius). The dual norms give the duality gap of :mod:`multitask.classic._prox_gradient`."""
+
+    value: Callable[[Array], float] | None
+    prox: Callable[[ArrayLike, float], Array]
+    dual: Callable[[Array], float]
+
+
+def _spectral_norm(Z: Array) -> float:
+    return float(np.linalg.norm(Z, 2)) if Z.size else 0.0
+
+
+def _max_abs(Z: Array) -> float:
+    return float(np.abs(Z).max()) if Z.size else 0.0
+
+
+def _max_row_norm(Z: Array) -> float:
+    return float(np.sqrt((Z * Z).sum(axis=1)).max()) if Z.size else 0.0
+
+
+def _max_col_norm(Z: Array) -> float:
+    return float(np.sqrt((Z * Z).sum(axis=0)).max()) if Z.size else 0.0
+
+
+def _max_row_l1(Z: Array) -> float:
+    return float(np.abs(Z).sum(axis=1).max()) if Z.size else 0.0
+
+
+L1 = Regulariser(l1_norm, prox_l1, _max_abs)
+L21_ROWS = Regulariser(l21_norm, prox_l21_rows, _max_row_norm)
+L21_COLS = Regulariser(col_group_norm, prox_l21_cols, _max_col_norm)
+TRACE = Regulariser(nuclear_norm, prox_trace, _spectral_norm)
+L1INF_ROWS = Regulariser(l1inf_norm, prox_l1inf_rows, _max_row_l1)
+TRACE_BALL = Regulariser(None, project_trace_ball, _spectral_norm)

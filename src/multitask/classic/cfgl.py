@@ -1,78 +1,37 @@
-"""Convex fused sparse group lasso, cFSGL (MALSAR ``Least_CFGLasso`` / ``Logistic_CFGLasso``)."""
+"""Convex fused sparse group lasso, cFSGL (MALSAR ``Least_CFGLasso`` / ``Logistic_CFGLasso``).
+
+Zhou, Liu, Narayan, Ye. Modeling disease progression via fused sparse group lasso. KDD 2012.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
+from multitask.classic._base import hyperparameters
 from multitask.classic._fused import fused_penalty_rows, prox_fused_sparse_group_rows
 from multitask.classic._losses import SmoothLoss
-from multitask.classic._twins import Composite, ProxGradientModel, document_twins
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
+from multitask.classic._prox import l21_norm
+from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
 
 __all__ = ["CFGLassoRegressor", "CFGLassoClassifier", "cfgl_penalty"]
 
 
 def cfgl_penalty(W: np.ndarray, rho1: float, rho2: float, rho3: float) -> float:
     """``rho1‖W‖₁ + rho2‖WR‖₁ + rho3‖W‖₂,₁`` (R: temporal differences of consecutive tasks)."""
-    return float(
-        rho1 * np.abs(W).sum() + rho2 * fused_penalty_rows(W) + rho3 * np.sum(np.linalg.norm(W, axis=1))
-    )
+    return float(rho1 * np.abs(W).sum() + rho2 * fused_penalty_rows(W) + rho3 * l21_norm(W))
 
 
-_DOC = """
+@hyperparameters
+class _CFGLasso(ProxGradientEstimator):
+    """Hyper-parameters (regressor defaults) and problem of :class:`CFGLassoRegressor` /
+    :class:`CFGLassoClassifier`."""
 
-    Zhou, Liu, Narayan, Ye. Modeling disease progression via fused sparse group lasso. KDD 2012.
-
-    The tasks are ordered in time. Objective (W is d x T, one column per task; MALSAR
-    ``{loss_name}_CFGLasso``)::
-
-        min_{{W, c}}  {loss}  +  rho1 ‖W‖₁  +  rho2 ‖W R‖₁  +  rho3 ‖W‖₂,₁
-
-    with R the T x (T−1) temporal difference matrix, so ``‖WR‖₁ = Σᵢ Σₜ |W_{{i,t+1}} − W_{{i,t}}|`` (fused
-    lasso along time), ``‖W‖₁`` element-wise sparsity and ``‖W‖₂,₁`` feature selection shared by all
-    time points. Solved by accelerated proximal gradient; the proximal operator is exact and row-wise:
-    1-D total-variation prox (Condat's direct algorithm), soft threshold, then group shrinkage
-    (:mod:`multitask.classic._fused`; MALSAR computes the first step iteratively with ``flsa``).
-
-    Args:
-        rho1: ℓ1 sparsity strength (MALSAR ``rho1``; {rho_default}).
-        rho2: fused-lasso strength (MALSAR ``rho2``).
-        rho3: ℓ2,1 group-lasso strength (MALSAR ``rho3``).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: max_iter 1000, tol 1e-4,
-            relative objective change).
-
-    Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_{extra}
-    """
-
-
-class _CFGLModel(ProxGradientModel):
-    """Shared ``__init__`` (regressor defaults) and problem of the cFSGL regressor and classifier."""
+    rho1: float = 1.0
+    rho2: float = 1.0
+    rho3: float = 1.0
 
     _nonneg_params = ("rho1", "rho2", "rho3")
-
-    def __init__(
-        self,
-        rho1: float = 1.0,
-        rho2: float = 1.0,
-        rho3: float = 1.0,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.rho1 = rho1
-        self.rho2 = rho2
-        self.rho3 = rho3
-        super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
 
     def _problem(self, loss: SmoothLoss) -> Composite:
         rho1, rho2, rho3 = float(self.rho1), float(self.rho2), float(self.rho3)
@@ -83,36 +42,48 @@ class _CFGLModel(ProxGradientModel):
         )
 
 
-class CFGLassoRegressor(_CFGLModel, MultiTaskRegressorBase):
-    pass
+class CFGLassoRegressor(MultiTaskRegressorMixin, _CFGLasso):
+    """Convex fused sparse group lasso, least squares.
+
+    Zhou, Liu, Narayan, Ye. Modeling disease progression via fused sparse group lasso. KDD 2012.
+
+    The tasks are ordered in time. Objective (W is d x T, one column per task; MALSAR
+    ``Least_CFGLasso``, the same scaling)::
+
+        min_{W, c}  Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²  +  rho1 ‖W‖₁  +  rho2 ‖W R‖₁  +  rho3 ‖W‖₂,₁
+
+    with R the T x (T−1) temporal difference matrix, so ``‖WR‖₁ = Σᵢ Σₜ |W_{i,t+1} − W_{i,t}|`` (fused
+    lasso along time), ``‖W‖₁`` element-wise sparsity and ``‖W‖₂,₁`` feature selection shared by all
+    time points. Solved by accelerated proximal gradient; the proximal operator is exact and row-wise:
+    1-D total-variation prox (Condat's direct algorithm), soft threshold, then group shrinkage
+    (:mod:`multitask.classic._fused`; MALSAR computes the first step iteratively with ``flsa``).
+
+    Args:
+        rho1: ℓ1 sparsity strength (MALSAR ``rho1``; default 1.0 here).
+        rho2: fused-lasso strength (MALSAR ``rho2``; default 1.0 here).
+        rho3: ℓ2,1 group-lasso strength (MALSAR ``rho3``; default 1.0 here).
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    Attributes:
+        coef_: (n_tasks, n_features), rows ordered in time. intercept_: (n_tasks,). n_tasks_, n_iter_ and
+        objective_path_ as for every estimator.
+
+    MALSAR's ``Least_CFGLasso`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
+    """
 
 
-class CFGLassoClassifier(_CFGLModel, MultiTaskClassifierBase):
-    def __init__(
-        self,
-        rho1: float = 0.01,
-        rho2: float = 0.01,
-        rho3: float = 0.01,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            rho1, rho2, rho3, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop,
-            init=init, warm_start=warm_start, verbose=verbose,
-        )
+@hyperparameters
+class CFGLassoClassifier(MultiTaskClassifierMixin, _CFGLasso):
+    """Convex fused sparse group lasso, logistic (MALSAR ``Logistic_CFGLasso``).
 
+    Objective ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ))) + rho1‖W‖₁ + rho2‖WR‖₁ + rho3‖W‖₂,₁`` (labels ±1;
+    MALSAR's scaling and intercepts). Parameters as :class:`CFGLassoRegressor`, except the defaults
+    ``rho1 = rho2 = rho3 = 0.01``, as the loss is a per-task mean. Attributes as
+    :class:`CFGLassoRegressor`, plus ``classes_``.
+    """
 
-document_twins(
-    _DOC,
-    CFGLassoRegressor,
-    "Convex fused sparse group lasso, least squares.",
-    CFGLassoClassifier,
-    "Convex fused sparse group lasso, logistic.",
-    rho_defaults=("defaults 1.0 here", "defaults 0.01 here, as the loss is a per-task mean"),
-)
+    rho1: float = 0.01
+    rho2: float = 0.01
+    rho3: float = 0.01

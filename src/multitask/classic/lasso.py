@@ -1,108 +1,65 @@
-"""ℓ1-regularised multi-task learning (MALSAR ``Least_Lasso`` / ``Logistic_Lasso``)."""
+"""ℓ1-regularised multi-task learning (MALSAR ``Least_Lasso`` / ``Logistic_Lasso``).
+
+Tibshirani. Regression shrinkage and selection via the lasso. J. R. Statist. Soc. B, 1996 — applied to
+every task at once, as the MALSAR baseline (Zhou, Chen, Ye. MALSAR: Multi-tAsk Learning via
+StructurAl Regularization, Arizona State University, 2011).
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_l1
-from multitask.classic._twins import Composite, ProxGradientModel, document_twins
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
+from multitask.classic._prox import L1
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
 __all__ = ["LassoRegressor", "LassoClassifier"]
 
 
-_DOC = """
+@hyperparameters
+class _Lasso(ProxGradientEstimator):
+    """Entry-wise ℓ1 on W with an optional ridge; defaults are the regressor's."""
 
-    Tibshirani. Regression shrinkage and selection via the lasso. J. R. Statist. Soc. B, 1996 — applied to
-    every task at once, as the MALSAR baseline (Zhou, Chen, Ye. MALSAR: Multi-tAsk Learning via
-    StructurAl Regularization, Arizona State University, 2011). Tasks share nothing but the strength.
+    rho1: float = 1.0
+    rho_l2: float = 0.0
 
-    Objective (W is d x T, one column per task; MALSAR ``{loss_name}_Lasso``)::
+    _ridge = "rho_l2"
+    _terms = (PenaltyTerm("rho1", L1),)
 
-        min_{{W, c}}  {loss}  +  rho_l2 ‖W‖²_F  +  rho1 ‖W‖₁
+
+class LassoRegressor(MultiTaskRegressorMixin, _Lasso):
+    """Multi-task least squares with an ℓ1 penalty; the tasks share nothing but the strength.
+
+    Tibshirani, J. R. Statist. Soc. B 1996, as the MALSAR baseline (Zhou, Chen, Ye, ASU 2011).
+
+    Objective (W is d x T, one column per task; MALSAR ``Least_Lasso``, the same scaling)::
+
+        min_{W, c}  Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²  +  rho_l2 ‖W‖²_F  +  rho1 ‖W‖₁
 
     Solved by accelerated proximal gradient with soft thresholding.
 
     Args:
-        rho1: ℓ1 strength (MALSAR ``rho1``; {rho_default}).
+        rho1: ℓ1 strength (MALSAR ``rho1``; default 1.0 here). scikit-learn's ``Lasso(alpha)`` per task,
+            whose loss is a mean, is ``rho1 = n_samples·alpha``.
         rho_l2: squared-Frobenius strength (MALSAR ``opts.rho_L2``, default 0; no ½ factor).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: max_iter 1000, tol 1e-4,
-            relative objective change).
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_{extra}
+        coef_ (n_tasks, n_features), sparse entry by entry; intercept_ (n_tasks,); n_tasks_;
+        objective_path_; n_iter_
+
+    MALSAR's ``Least_Lasso`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
     """
 
 
-class _LassoModel(ProxGradientModel):
-    """Shared ``__init__`` (regressor defaults) and problem of the ℓ1 twins."""
+@hyperparameters
+class LassoClassifier(MultiTaskClassifierMixin, _Lasso):
+    """Multi-task logistic regression with an ℓ1 penalty (MALSAR ``Logistic_Lasso``).
 
-    _nonneg_params = ("rho1", "rho_l2")
+    Objective ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ))) + rho_l2‖W‖²_F + rho1‖W‖₁`` (labels ±1; MALSAR's
+    scaling and intercepts). Parameters as :class:`LassoRegressor`, except the default ``rho1 = 0.01``,
+    as the loss is a per-task mean. Attributes as :class:`LassoRegressor`, plus ``classes_``.
+    """
 
-    def __init__(
-        self,
-        rho1: float = 1.0,
-        rho_l2: float = 0.0,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.rho1 = rho1
-        self.rho_l2 = rho_l2
-        super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1 = float(self.rho1)
-        return Composite(
-            loss,
-            lambda p, step: (prox_l1(p[0], rho1 * step),),
-            lambda p: rho1 * float(np.abs(p[0]).sum()),
-            rho_l2=float(self.rho_l2),
-        )
-
-
-class LassoRegressor(_LassoModel, MultiTaskRegressorBase):
-    pass
-
-
-class LassoClassifier(_LassoModel, MultiTaskClassifierBase):
-    def __init__(
-        self,
-        rho1: float = 0.01,
-        rho_l2: float = 0.0,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            rho1, rho_l2, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
-
-
-document_twins(
-    _DOC,
-    LassoRegressor,
-    "Multi-task least squares with an ℓ1 penalty.",
-    LassoClassifier,
-    "Multi-task logistic regression with an ℓ1 penalty.",
-    rho_defaults=(
-        "default 1.0 here; scikit-learn's ``Lasso(alpha)`` per task is ``rho1 = n_samples·alpha``",
-        "default 0.01 here, as the loss is a per-task mean",
-    ),
-)
+    rho1: float = 0.01

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskLinearModel, MultiTaskRegressorBase
+from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import prox_l1
+from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
 
 __all__ = ["MSMTFLRegressor", "MSMTFLClassifier", "capped_l1_objective"]
 
@@ -16,65 +18,16 @@ def capped_l1_objective(loss_value: float, W: np.ndarray, lambda1: float, theta:
     return float(loss_value + lambda1 * np.minimum(np.abs(W).sum(axis=1), theta).sum())
 
 
-def _fit_msmtfl(est: MultiTaskLinearModel, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
-    """The multi-stage scheme on ``scale · loss + λ Σⱼ min(‖Wⱼ,:‖₁, θ)`` (scale = ``est._loss_scale``)."""
-    lam, theta, scale = float(est.lambda1), float(est.theta), float(est._loss_scale)
-    parts, c = est._initial_parts(Xs, ys, loss, 1)
-    weights = np.full(loss.n_features, lam)
-    stage_weights: list[np.ndarray] = []
-    path: list[float] = []
-    most_iter = 0
-    for _ in range(int(est.max_stages)):
-        stage_weights.append(weights.copy())
-        w = weights[:, None] / scale  # the stage objective divided by scale, on the package's loss
-        parts, c = est._solve_apg(
-            loss,
-            parts,
-            c,
-            lambda p, step, w=w: (prox_l1(p[0], w * step),),
-            lambda p, w=w: float(np.sum(w * np.abs(p[0]))),
-        )
-        most_iter = max(most_iter, est.n_iter_)
-        W = parts[0]
-        path.append(capped_l1_objective(scale * loss.value(W, c), W, lam, theta))
-        new_weights = lam * (np.abs(W).sum(axis=1) < theta)
-        if np.array_equal(new_weights, weights):
-            break
-        weights = new_weights
-    est.stage_weights_ = np.array(stage_weights)
-    est.n_stages_ = len(stage_weights)
-    est.objective_path_ = np.asarray(path)
-    est.n_iter_ = most_iter
-    return parts[0], c
+@hyperparameters
+class _MSMTFL(ProxGradientEstimator):
+    """Hyper-parameters (regressor defaults) and multi-stage solver of :class:`MSMTFLRegressor` /
+    :class:`MSMTFLClassifier`; ``_loss_scale`` is MALSAR's loss divided by the package's."""
 
-
-class _MSMTFLModel(MultiTaskLinearModel):
-    """Shared ``__init__`` (regressor defaults), validation and solver of the MSMTFL estimators; the
-    twins set ``_loss_scale``, MALSAR's loss divided by the package's."""
+    lambda1: float = 1.0
+    theta: float = 1.0
+    max_stages: int = 20
 
     _loss_scale = 1.0
-
-    def __init__(
-        self,
-        lambda1: float = 1.0,
-        theta: float = 1.0,
-        max_stages: int = 20,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.lambda1 = lambda1
-        self.theta = theta
-        self.max_stages = max_stages
-        super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
 
     def _validate_params_extra(self) -> None:
         name = type(self).__name__
@@ -85,10 +38,40 @@ class _MSMTFLModel(MultiTaskLinearModel):
         if isinstance(ms, bool) or not isinstance(ms, (int, np.integer)) or ms < 1:
             raise ValueError(f"{name}: max_stages must be a positive integer, got {ms!r}")
 
-    _fit_coef = _fit_msmtfl
+    def _fit_coef(
+        self, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The multi-stage scheme on ``scale · loss + λ Σⱼ min(‖Wⱼ,:‖₁, θ)`` (scale = ``_loss_scale``)."""
+        lam, theta, scale = float(self.lambda1), float(self.theta), float(self._loss_scale)
+        parts, c = self._initial_parts(Xs, ys, loss)
+        weights = np.full(loss.n_features, lam)
+        stage_weights: list[np.ndarray] = []
+        path: list[float] = []
+        most_iter = 0
+        for _ in range(int(self.max_stages)):
+            stage_weights.append(weights.copy())
+            w = weights[:, None] / scale  # the stage objective divided by scale, on the package's loss
+            stage = Composite(
+                loss,
+                lambda p, step, w=w: (prox_l1(p[0], w * step),),
+                lambda p, w=w: float(np.sum(w * np.abs(p[0]))),
+            )
+            parts, c = self._solve(stage, parts, c)
+            most_iter = max(most_iter, self.n_iter_)
+            W = parts[0]
+            path.append(capped_l1_objective(scale * loss.value(W, c), W, lam, theta))
+            new_weights = lam * (np.abs(W).sum(axis=1) < theta)
+            if np.array_equal(new_weights, weights):
+                break
+            weights = new_weights
+        self.stage_weights_ = np.array(stage_weights)
+        self.n_stages_ = len(stage_weights)
+        self.objective_path_ = np.asarray(path)
+        self.n_iter_ = most_iter
+        return parts[0], c
 
 
-class MSMTFLRegressor(_MSMTFLModel, MultiTaskRegressorBase):
+class MSMTFLRegressor(MultiTaskRegressorMixin, _MSMTFL):
     """Multi-stage multi-task feature learning (capped-ℓ1,ℓ1), least squares.
 
     Gong, Ye, Zhang. Multi-stage multi-task feature learning. NeurIPS 2012 (JMLR 2013).
@@ -97,6 +80,10 @@ class MSMTFLRegressor(_MSMTFLModel, MultiTaskRegressorBase):
     no ½ factor)::
 
         min_{W, c}  Σₜ ‖yₜ − Xₜwₜ − cₜ‖²  +  lambda1 Σⱼ min(‖Wⱼ,:‖₁, theta)
+
+    Unlike the other least-squares estimators of :mod:`multitask.classic` (loss Σₜ ½‖·‖²), this one keeps
+    MALSAR's loss without the ½, so ``lambda1`` and ``theta`` are MALSAR's ``lambda`` and ``theta``
+    unchanged; MALSAR fits no intercept (``fit_intercept=False`` here gives its solution).
 
     Each feature row's ℓ1 norm is capped at θ, so large (clearly relevant) rows are not shrunk. Solved by
     the multi-stage convex relaxation (a majorise-minimise scheme; the objective never increases when the
@@ -113,7 +100,7 @@ class MSMTFLRegressor(_MSMTFLModel, MultiTaskRegressorBase):
             the paper).
         theta: the cap θ > 0 on each row's ℓ1 norm (MALSAR ``theta``; default 1.0 here).
         max_stages: maximal number of stages (default 20).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose: see
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
             :class:`~multitask.classic._base.MultiTaskLinearModel`; ``max_iter``/``tol``/``stop`` apply to
             each stage's solver.
 
@@ -128,7 +115,8 @@ class MSMTFLRegressor(_MSMTFLModel, MultiTaskRegressorBase):
     _loss_scale = 2.0  # MALSAR's loss ‖XW − Y‖²_F is twice the package's Σₜ ½‖·‖²
 
 
-class MSMTFLClassifier(_MSMTFLModel, MultiTaskClassifierBase):
+@hyperparameters
+class MSMTFLClassifier(MultiTaskClassifierMixin, _MSMTFL):
     """Multi-stage multi-task feature learning (capped-ℓ1,ℓ1), logistic loss.
 
     Gong, Ye, Zhang. Multi-stage multi-task feature learning. NeurIPS 2012 — the same multi-stage
@@ -142,7 +130,7 @@ class MSMTFLClassifier(_MSMTFLModel, MultiTaskClassifierBase):
         theta: the cap θ > 0 on each row's ℓ1 norm (default 10.0 here: rows past the cap are unpenalised,
             and the logistic loss alone has no minimiser on separable data).
         max_stages: maximal number of stages (default 20).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose: see
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
             :class:`~multitask.classic._base.MultiTaskLinearModel` (per stage).
 
     Attributes:
@@ -150,21 +138,5 @@ class MSMTFLClassifier(_MSMTFLModel, MultiTaskClassifierBase):
         n_stages_, n_iter_ (as :class:`MSMTFLRegressor`).
     """
 
-    def __init__(
-        self,
-        lambda1: float = 0.01,
-        theta: float = 10.0,
-        max_stages: int = 20,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            lambda1, theta, max_stages, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop,
-            init=init, warm_start=warm_start, verbose=verbose,
-        )
+    lambda1: float = 0.01
+    theta: float = 10.0

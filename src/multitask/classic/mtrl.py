@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._base import MultiTaskRegressorBase
+from multitask.classic._alternating import AlternatingEstimator, task_grams
+from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
+from multitask.classic._mixins import MultiTaskRegressorMixin
 from multitask.classic._spectral import normalised_sqrt, perturbed_trace_sq
-from multitask.classic.mtfl import alternating_minimise, task_grams
 
 __all__ = ["MTRLRegressor", "mtrl_w_step", "mtrl_omega_step"]
 
@@ -59,7 +60,8 @@ def mtrl_omega_step(W: np.ndarray, epsilon: float) -> np.ndarray:
     return normalised_sqrt(W.T @ W, epsilon)[0]
 
 
-class MTRLRegressor(MultiTaskRegressorBase):
+@hyperparameters
+class MTRLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
     """Multi-task relationship learning (learned task covariance), least squares.
 
     Zhang & Yeung. A convex formulation for learning task relationships in multi-task learning. UAI 2010.
@@ -87,10 +89,9 @@ class MTRLRegressor(MultiTaskRegressorBase):
         lambda1: ridge strength λ₁ (default 1.0 here; chosen by cross-validation in the paper).
         lambda2: task-relationship strength λ₂ (default 1.0 here).
         epsilon: perturbation ε > 0 (default 1e-8).
-        fit_intercept, max_iter, tol, stop, warm_start, verbose: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`; one iteration = one W-step + one Ω-step
-            (defaults: max_iter 1000, tol 1e-4 on the relative objective change). ``init="lstsq"``
-            starts from Ω of the per-task least-squares W instead of I/T.
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
+            :class:`~multitask.classic._base.MultiTaskLinearModel`. An iteration is a W-step followed by an
+            Ω-step; ``init="lstsq"`` starts from the Ω of the per-task least-squares W, not I/T.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, n_iter_,
@@ -99,32 +100,11 @@ class MTRLRegressor(MultiTaskRegressorBase):
         task_correlation_ (T x T, Ω_ rescaled to unit diagonal).
     """
 
-    def __init__(
-        self,
-        lambda1: float = 1.0,
-        lambda2: float = 1.0,
-        epsilon: float = 1e-8,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.lambda1 = lambda1
-        self.lambda2 = lambda2
-        self.epsilon = epsilon
-        super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
+    lambda1: float = 1.0
+    lambda2: float = 1.0
+    epsilon: float = 1e-8
 
-    def _validate_params_extra(self) -> None:
-        self._check_nonneg(lambda1=self.lambda1, lambda2=self.lambda2, epsilon=self.epsilon)
-        if self.epsilon <= 0:
-            raise ValueError(f"{type(self).__name__}: epsilon must be > 0, got {self.epsilon!r}")
+    _nonneg_params = ("lambda1", "lambda2", "epsilon")
 
     def objective(self, loss_value: float, W: np.ndarray) -> float:
         """The objective minimised over Ω: ``loss + (λ₁/2)‖W‖²_F + (λ₂/2)(Σᵢ √(σᵢ² + ε))²``."""
@@ -144,14 +124,12 @@ class MTRLRegressor(MultiTaskRegressorBase):
             ev, V = np.linalg.eigh(Omega)
             return mtrl_w_step(G, B, lam1 * np.eye(T) + lam2 * (V / ev) @ V.T, W_old)
 
-        W, Omega = alternating_minimise(
-            self,
+        W, Omega = self._alternate(
             W0,
             Omega0,
             w_step,
             lambda W: mtrl_omega_step(W, eps),
             lambda W: self.objective(loss.value(W), W),
-            "MTRL",
         )
         self.Omega_ = Omega
         sd = np.sqrt(np.diag(Omega))

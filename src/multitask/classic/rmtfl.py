@@ -1,116 +1,69 @@
-"""Robust multi-task feature learning (rMTFL) (MALSAR ``Least_rMTFL`` / ``Logistic_rMTFL``)."""
+"""Robust multi-task feature learning, rMTFL (MALSAR ``Least_rMTFL`` / ``Logistic_rMTFL``).
+
+Gong, Ye, Zhang. Robust multi-task feature learning. KDD 2012.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_l21_cols, prox_l21_rows
-from multitask.classic._twins import Composite, ProxGradientModel, document_twins
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
+from multitask.classic._prox import L21_COLS, L21_ROWS
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
 __all__ = ["RMTFLRegressor", "RMTFLClassifier"]
 
 
-def row_group_norm(P: np.ndarray) -> float:
-    """Σᵢ ‖Pᵢ,:‖₂ (feature rows)."""
-    return float(np.sqrt((P * P).sum(axis=1)).sum())
+@hyperparameters
+class _RMTFL(ProxGradientEstimator):
+    """W = P + Q: row groups of P (features shared by the tasks), column groups of Q (outlier tasks).
+
+    The defaults are the regressor's."""
+
+    lambda1: float = 1.0
+    lambda2: float = 1.0
+
+    _terms = (PenaltyTerm("lambda1", L21_ROWS, "P_"), PenaltyTerm("lambda2", L21_COLS, "Q_"))
 
 
-def col_group_norm(Q: np.ndarray) -> float:
-    """Σₜ ‖Q:,ₜ‖₂ (task columns)."""
-    return float(np.sqrt((Q * Q).sum(axis=0)).sum())
-
-
-_DOC = """
+class RMTFLRegressor(MultiTaskRegressorMixin, _RMTFL):
+    """Robust multi-task feature learning W = P + Q (row-group P, column-group Q) — least squares.
 
     Gong, Ye, Zhang. Robust multi-task feature learning. KDD 2012.
 
-    Objective (W = P + Q, d x T, one column per task; MALSAR ``{loss_name}_rMTFL``)::
+    Objective (W = P + Q, d x T, one column per task)::
 
-        min_{{P, Q, c}}  {loss}  +  lambda1 Σᵢ ‖Pᵢ,:‖₂ + lambda2 Σₜ ‖Q:,ₜ‖₂
+        min_{P, Q, c}  Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²  +  lambda1 Σᵢ ‖Pᵢ,:‖₂ + lambda2 Σₜ ‖Q:,ₜ‖₂
 
     P carries the features shared by the tasks (row groups: ‖P‖₁,₂ in MALSAR's notation); Q flags outlier
-    tasks (column groups: ‖Qᵀ‖₁,₂). MALSAR's ``Least_rMTFL`` writes the loss without the ½, so its
-    (λ₁, λ₂) equal twice the values here. Prox: row and column group shrinkage.
+    tasks (column groups: ‖Qᵀ‖₁,₂). Prox: row and column group shrinkage.
+
+    MALSAR's ``Least_rMTFL(X, Y, lambda1, lambda2)`` minimises ``‖X(P+Q) − Y‖²_F + lambda1‖P‖₁,₂ +
+    lambda2‖Qᵀ‖₁,₂`` (no ½, no intercept): its solution is this estimator's with
+    ``lambda1 = MALSAR lambda1 / 2``, ``lambda2 = MALSAR lambda2 / 2`` and ``fit_intercept=False``.
 
     Args:
-        lambda1: row-group strength on P (MALSAR ``lambda1``; default 1.0 regressor, 0.01 classifier).
-        lambda2: column-group strength on Q (MALSAR ``lambda2``; default 1.0 regressor, 0.01 classifier).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: max_iter 1000, tol 1e-4,
-            relative objective change). ``init="lstsq"`` starts P at the per-task least-squares
-            solution and Q at 0.
+        lambda1: row-group strength on P (half MALSAR's ``lambda1``; default 1.0 here).
+        lambda2: column-group strength on Q (half MALSAR's ``lambda2``; default 1.0 here).
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
+            :class:`~multitask.classic._base.MultiTaskLinearModel`; with ``init="lstsq"`` the shared part P
+            starts at the per-task least-squares solution and Q at 0.
 
     Attributes:
-        coef_ (n_tasks, n_features) = (P + Q)ᵀ, P_ and Q_ (n_tasks, n_features, the two components,
-        transposed like coef_), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_{extra}
+        coef_ (n_tasks, n_features) = (P + Q)ᵀ; P_ (shared features) and Q_ (outlier tasks), both stored
+        transposed like coef_; intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_
     """
 
 
-class _RMTFLModel(ProxGradientModel):
-    """Shared ``__init__`` (regressor defaults) and problem of the rMTFL twins."""
+@hyperparameters
+class RMTFLClassifier(MultiTaskClassifierMixin, _RMTFL):
+    """Robust multi-task feature learning W = P + Q — logistic (MALSAR ``Logistic_rMTFL``).
 
-    _nonneg_params = ("lambda1", "lambda2")
-    _part_attrs = ("P_", "Q_")
+    Objective ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ))) + lambda1 Σᵢ‖Pᵢ,:‖₂ + lambda2 Σₜ‖Q:,ₜ‖₂``
+    (labels ±1); MALSAR's ``Logistic_rMTFL(X, Y, rho1, rho2)`` has the same loss, scaling and intercepts:
+    ``lambda1 = rho1``, ``lambda2 = rho2``. Parameters as :class:`RMTFLRegressor`, except the defaults
+    ``lambda1 = lambda2 = 0.01``, as the loss is a per-task mean. Attributes as :class:`RMTFLRegressor`,
+    plus ``classes_``.
+    """
 
-    def __init__(
-        self,
-        lambda1: float = 1.0,
-        lambda2: float = 1.0,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.lambda1 = lambda1
-        self.lambda2 = lambda2
-        super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        lambda1, lambda2 = float(self.lambda1), float(self.lambda2)
-        return Composite(
-            loss,
-            lambda p, step: (prox_l21_rows(p[0], lambda1 * step), prox_l21_cols(p[1], lambda2 * step)),
-            lambda p: lambda1 * row_group_norm(p[0]) + lambda2 * col_group_norm(p[1]),
-        )
-
-
-class RMTFLRegressor(_RMTFLModel, MultiTaskRegressorBase):
-    pass
-
-
-class RMTFLClassifier(_RMTFLModel, MultiTaskClassifierBase):
-    def __init__(
-        self,
-        lambda1: float = 0.01,
-        lambda2: float = 0.01,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            lambda1, lambda2, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop,
-            init=init, warm_start=warm_start, verbose=verbose,
-        )
-
-
-document_twins(
-    _DOC,
-    RMTFLRegressor,
-    "Robust multi-task feature learning W = P + Q (row-group P, column-group Q) — least squares.",
-    RMTFLClassifier,
-    "Robust multi-task feature learning W = P + Q (row-group P, column-group Q) — logistic.",
-)
+    lambda1: float = 0.01
+    lambda2: float = 0.01

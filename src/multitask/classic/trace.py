@@ -1,108 +1,61 @@
-"""Trace-norm (low-rank) multi-task learning (MALSAR ``Least_Trace`` / ``Logistic_Trace``)."""
+"""Trace-norm (low-rank) multi-task learning (MALSAR ``Least_Trace`` / ``Logistic_Trace``).
+
+Ji & Ye. An accelerated gradient method for trace norm minimization. ICML 2009 (the solver); the trace
+norm as the convex envelope of rank for shared low-dimensional task structure (Abernethy, Bach, Evgeniou,
+Vert, JMLR 2009; Pong, Tseng, Ji, Ye, SIAM J. Optim. 2010).
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
-from multitask.classic._base import MultiTaskClassifierBase, MultiTaskRegressorBase
-from multitask.classic._losses import SmoothLoss
-from multitask.classic._prox import prox_trace
-from multitask.classic._twins import Composite, ProxGradientModel, document_twins
+from multitask.classic._base import hyperparameters
+from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
+from multitask.classic._prox import TRACE
+from multitask.classic._prox_gradient import PenaltyTerm, ProxGradientEstimator
 
 __all__ = ["TraceRegressor", "TraceClassifier"]
 
 
-def nuclear_norm(W: np.ndarray) -> float:
-    """‖W‖_* = sum of the singular values."""
-    return float(np.linalg.svd(W, compute_uv=False).sum())
+@hyperparameters
+class _Trace(ProxGradientEstimator):
+    """Nuclear norm of W (regressor default)."""
+
+    rho1: float = 1.0
+
+    _terms = (PenaltyTerm("rho1", TRACE),)
 
 
-_DOC = """
+class TraceRegressor(MultiTaskRegressorMixin, _Trace):
+    """Multi-task least squares with a trace-norm (low-rank) penalty.
 
-    Ji & Ye. An accelerated gradient method for trace norm minimization. ICML 2009 (the solver);
-    the trace norm as the convex envelope of rank for shared low-dimensional task structure
-    (Abernethy, Bach, Evgeniou, Vert, JMLR 2009; Pong, Tseng, Ji, Ye, SIAM J. Optim. 2010).
+    Ji & Ye, ICML 2009; Abernethy, Bach, Evgeniou, Vert, JMLR 2009; Pong, Tseng, Ji, Ye, SIAM J. Optim. 2010.
 
-    Objective (W is d x T, one column per task; MALSAR ``{loss_name}_Trace``)::
+    Objective (W is d x T, one column per task; MALSAR ``Least_Trace``, the same scaling)::
 
-        min_{{W, c}}  {loss}  +  rho1 ‖W‖_*
+        min_{W, c}  Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²  +  rho1 ‖W‖_*
 
     Solved by accelerated proximal gradient with singular-value thresholding.
 
     Args:
-        rho1: trace-norm strength (MALSAR ``rho1``; {rho_default}).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (MALSAR: max_iter 1000, tol 1e-4,
-            relative objective change).
+        rho1: trace-norm strength (MALSAR ``rho1``; default 1.0 here).
+        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
+            :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_{extra}
+        coef_ (n_tasks, n_features), of low rank for large rho1, intercept_ (n_tasks,), n_tasks_,
+        objective_path_ (one value per iteration), n_iter_
+
+    MALSAR's ``Least_Trace`` solves the same problem without intercept (``fit_intercept=False``), with
+    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
     """
 
 
-class _TraceModel(ProxGradientModel):
-    """Shared ``__init__`` (regressor defaults) and problem of the trace-norm twins."""
+@hyperparameters
+class TraceClassifier(MultiTaskClassifierMixin, _Trace):
+    """Multi-task logistic regression with a trace-norm penalty (MALSAR ``Logistic_Trace``).
 
-    _nonneg_params = ("rho1",)
+    Objective ``Σₜ mean log(1 + exp(−yₜ ⊙ (Xₜwₜ + cₜ))) + rho1‖W‖_*`` (labels ±1; MALSAR's scaling and
+    intercepts). Parameters as :class:`TraceRegressor`, except the default ``rho1 = 0.01``, as the loss
+    is a per-task mean. Attributes as :class:`TraceRegressor`, plus ``classes_``.
+    """
 
-    def __init__(
-        self,
-        rho1: float = 1.0,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        self.rho1 = rho1
-        super().__init__(
-            fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
-
-    def _problem(self, loss: SmoothLoss) -> Composite:
-        rho1 = float(self.rho1)
-        return Composite(
-            loss,
-            lambda p, step: (prox_trace(p[0], rho1 * step),),
-            lambda p: rho1 * nuclear_norm(p[0]),
-        )
-
-
-class TraceRegressor(_TraceModel, MultiTaskRegressorBase):
-    pass
-
-
-class TraceClassifier(_TraceModel, MultiTaskClassifierBase):
-    def __init__(
-        self,
-        rho1: float = 0.01,
-        *,
-        fit_intercept: bool = True,
-        max_iter: int = 1000,
-        tol: float = 1e-4,
-        stop: str = "rel_change",
-        init: str = "zero",
-        warm_start: bool = False,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            rho1, fit_intercept=fit_intercept, max_iter=max_iter, tol=tol, stop=stop, init=init,
-            warm_start=warm_start, verbose=verbose,
-        )
-
-
-document_twins(
-    _DOC,
-    TraceRegressor,
-    "Multi-task least squares with a trace-norm (low-rank) penalty.",
-    TraceClassifier,
-    "Multi-task logistic regression with a trace-norm (low-rank) penalty.",
-    rho_defaults=(
-        "default 1.0 here",
-        "default 0.01 here, as the loss is a per-task mean",
-    ),
-)
+    rho1: float = 0.01

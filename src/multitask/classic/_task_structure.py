@@ -1,4 +1,4 @@
-"""Task-structure matrices and smooth task-coupling penalties for the graph / temporal models.
+"""Task-structure matrices R of the graph / temporal models and their Gram matrices RRᵀ.
 
 A structure matrix ``R`` (T x m, one column per relation) defines the smooth penalty
 ``‖WR‖²_F = tr(W RRᵀ Wᵀ)`` on W (d x T, one column per task); only ``RRᵀ`` (T x T) is needed:
@@ -11,24 +11,19 @@ A structure matrix ``R`` (T x m, one column per relation) defines the smooth pen
   column t is ``e_t − e_{t+1}`` and ``‖WR‖²_F = Σₜ ‖wₜ − w_{t+1}‖²`` (the temporal smoothness of
   TGL, Zhou, Yuan, Liu, Ye, KDD 2011).
 
-:class:`PenalisedLoss` adds such a smooth penalty of W to a data loss, keeping the loss's call signature
-``loss(W, c) -> (value, (grad_W, grad_c))`` so that it can be handed to the shared FISTA solver.
+The estimators add ``strength · tr(W RRᵀ Wᵀ)`` to their loss with
+:func:`~multitask.classic._losses.quadratic_penalty` and :class:`~multitask.classic._losses.PenalisedLoss`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-
-from multitask.classic._losses import SmoothLoss
 
 __all__ = [
     "mean_structure",
     "graph_laplacian",
     "temporal_difference",
     "structure_gram",
-    "PenalisedLoss",
 ]
 
 
@@ -79,50 +74,3 @@ def structure_gram(n_tasks: int, *, graph: object = None, R: object = None, owne
     if graph is not None:
         return graph_laplacian(graph, n_tasks, owner=owner)
     return mean_structure(n_tasks)
-
-
-Penalty = Callable[[np.ndarray], tuple[float, np.ndarray]]
-
-
-class PenalisedLoss:
-    """``loss(W, c) + Σ penalty(W)`` for smooth penalties ``penalty(W) -> (value, grad_W)``.
-
-    Keeps the :class:`~multitask.classic._losses.SmoothLoss` call signature and forwards its
-    attributes (``n_tasks``, ``n_features``, ``shared``, ``fit_intercept``, ...).
-    """
-
-    def __init__(self, loss: SmoothLoss, *penalties: Penalty) -> None:
-        self.loss = loss
-        self.penalties = penalties
-
-    def __getattr__(self, name: str) -> object:
-        if name == "loss":  # not set yet (e.g. during unpickling): avoid infinite recursion
-            raise AttributeError(name)
-        return getattr(self.loss, name)
-
-    def __call__(
-        self, W: np.ndarray, c: np.ndarray | None = None
-    ) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
-        f, (gW, gc) = self.loss(W, c)
-        for pen in self.penalties:
-            v, g = pen(W)
-            f += v
-            gW = gW + g
-        return float(f), (gW, gc)
-
-    def value(self, W: np.ndarray, c: np.ndarray | None = None) -> float:
-        """The penalised value alone."""
-        return self(W, c)[0]
-
-
-def quadratic_penalty(strength: float, gram: np.ndarray) -> Penalty:
-    """``strength · tr(W G Wᵀ)`` with symmetric G (T x T): value and gradient ``2·strength·W G``."""
-
-    def pen(W: np.ndarray) -> tuple[float, np.ndarray]:
-        WG = W @ gram
-        return strength * float(np.sum(WG * W)), 2.0 * strength * WG
-
-    return pen
-
-
-__all__ += ["quadratic_penalty"]

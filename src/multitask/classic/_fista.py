@@ -10,11 +10,15 @@ Multi-tAsk Learning via StructurAl Regularization, ASU 2011) for ``min_x f(x) + 
     t_{k+1} = (1 + √(1 + 4 t_k²)) / 2,              t_0 = 0, t_1 = 1, L starts at ``L0`` (MALSAR: 1)
 
 MALSAR keeps L across iterations (it never decreases) and stops early when the prox step moves the
-point by less than 1e-10 (‖x_{k+1} − s_k‖² ≤ 1e-20). Stopping rules (MALSAR's ``opts.tFlag``):
+point by less than 1e-10 (‖x_{k+1} − s_k‖² ≤ 1e-20) — an absolute test that can stop far from the
+optimum when L is large, so ``stop="gap"`` skips it. Stopping rules (MALSAR's ``opts.tFlag``):
 
 * ``"rel_change"`` (tFlag 1, MALSAR's default): ``|F_k − F_{k−1}| ≤ tol · |F_{k−1}|``;
 * ``"obj_change"`` (tFlag 0): ``|F_k − F_{k−1}| ≤ tol``;
 * ``"iterate_change"``: ``‖x_k − x_{k−1}‖ ≤ tol · max(1, ‖x_{k−1}‖)``;
+* ``"gap"``: ``certificate(x_k) ≤ tol``, evaluated every ``GAP_CHECK_EVERY`` iterations, where the caller's
+  ``certificate`` is an upper bound of the relative suboptimality (F(x_k) − F*) / F(x_k), e.g. a relative
+  duality gap — the only rule of the four that certifies the answer;
 
 where F = f + g is the full objective, recorded for every iteration in the returned path.
 
@@ -31,9 +35,10 @@ import numpy as np
 
 Variable = np.ndarray | tuple[np.ndarray, ...]
 
-STOP_RULES = ("rel_change", "obj_change", "iterate_change")
+STOP_RULES = ("rel_change", "obj_change", "iterate_change", "gap")
+GAP_CHECK_EVERY = 10  # iterations between two evaluations of the certificate under stop="gap"
 
-__all__ = ["fista", "STOP_RULES", "Variable"]
+__all__ = ["fista", "stop_rule_met", "STOP_RULES", "Variable"]
 
 
 def _is_tuple(x: Variable) -> bool:
@@ -68,6 +73,19 @@ def _check_structure(x: Variable, y: Variable, what: str) -> None:
             raise ValueError(f"fista: {what} has shape {np.shape(yi)}, expected {np.shape(xi)}")
 
 
+def stop_rule_met(stop: str, tol: float, path: list[float], step_norm: float, old_norm: float) -> bool:
+    """Whether an iterative solver stops after its latest iterate under rule ``stop`` (module docstring):
+    ``path`` holds the objective after each iteration so far (a rule needs two values),
+    ``step_norm = ‖x_k − x_{k−1}‖`` and ``old_norm = ‖x_{k−1}‖``."""
+    if len(path) < 2:
+        return False
+    if stop == "rel_change":
+        return abs(path[-1] - path[-2]) <= tol * abs(path[-2])
+    if stop == "obj_change":
+        return abs(path[-1] - path[-2]) <= tol
+    return step_norm <= tol * max(1.0, old_norm)
+
+
 def fista(
     smooth: Callable[[Variable], tuple[float, Variable]],
     prox: Callable[[Variable, float], Variable],
@@ -79,6 +97,7 @@ def fista(
     stop: str = "rel_change",
     L0: float = 1.0,
     verbose: bool = False,
+    certificate: Callable[[Variable], float] | None = None,
 ) -> tuple[Variable, list[float], int]:
     """Minimise ``smooth(x) + nonsmooth(x)`` by FISTA with MALSAR's backtracking.
 
@@ -89,15 +108,18 @@ def fista(
         x0: starting point (array or tuple of arrays); not modified.
         max_iter: maximal number of iterations (MALSAR's ``opts.maxIter``, default 1000).
         tol: tolerance of the stopping rule (MALSAR's ``opts.tol``, default 1e-4).
-        stop: ``"rel_change"`` (default), ``"obj_change"`` or ``"iterate_change"``.
+        stop: ``"rel_change"`` (default), ``"obj_change"``, ``"iterate_change"`` or ``"gap"``.
         L0: initial Lipschitz estimate (MALSAR's ``gamma = 1``).
         verbose: print the objective every iteration.
+        certificate: x -> an upper bound of the relative suboptimality at x (needed by ``stop="gap"``).
 
     Returns:
         (x, objective_path, n_iter): the last iterate, F(x_k) for k = 1..n_iter, and n_iter.
     """
     if stop not in STOP_RULES:
         raise ValueError(f"fista: stop must be one of {STOP_RULES}, got {stop!r}")
+    if stop == "gap" and certificate is None:
+        raise ValueError("fista: stop='gap' needs a certificate (a bound of the relative suboptimality)")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
         raise ValueError(f"fista: max_iter must be a positive integer, got {max_iter!r}")
     if not (np.isfinite(tol) and tol >= 0):
@@ -138,16 +160,14 @@ def fista(
         path.append(F)
         if verbose:
             print(f"fista iter {n_iter:5d}  objective {F:.10g}  L {L:.3g}")
-        if tiny_step:
+        if tiny_step and stop != "gap":  # MALSAR's early exit; under "gap" only the certificate stops
             break
-        if n_iter >= 2:
-            if stop == "rel_change" and abs(path[-1] - path[-2]) <= tol * abs(path[-2]):
+        if stop == "gap":
+            if n_iter % GAP_CHECK_EVERY == 0 and certificate(x) <= tol:  # type: ignore[misc]
                 break
-            if stop == "obj_change" and abs(path[-1] - path[-2]) <= tol:
+        else:
+            dx = _combine(1.0, x, -1.0, x_old)
+            if stop_rule_met(stop, tol, path, np.sqrt(_inner(dx, dx)), np.sqrt(_inner(x_old, x_old))):
                 break
-            if stop == "iterate_change":
-                dx = _combine(1.0, x, -1.0, x_old)
-                if np.sqrt(_inner(dx, dx)) <= tol * max(1.0, np.sqrt(_inner(x_old, x_old))):
-                    break
         t_old, t = t, 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
     return x, path, n_iter

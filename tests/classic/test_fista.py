@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from multitask.classic._apg import fista
+from multitask.classic._fista import fista
 from multitask.classic._prox import prox_l1
 
 

@@ -1,0 +1,222 @@
+"""The proximal-gradient estimator base: a composite problem per fit, solved by FISTA.
+
+Each such estimator minimises ``smooth(Σ parts, c) + ridge‖Σ parts‖²_F + Σₖ strengthₖ · normₖ(partₖ)`` by
+FISTA (:func:`~multitask.classic._fista.fista`), where W = Σ parts is one matrix for most estimators and
+the sum of two components (W = P + Q, L + S) for the two-part ones. An estimator file writes one private
+class deriving from :class:`ProxGradientEstimator` that declares its hyper-parameters (dataclass fields)
+and its penalty: one :class:`PenaltyTerm` per component in ``_terms`` (and ``_ridge``, the name of a
+squared-Frobenius strength, if any; :meth:`ProxGradientEstimator._smooth` to add smooth penalties), or,
+for a penalty that is not a sum of per-component terms, :meth:`ProxGradientEstimator._problem` itself.
+The public estimators are ``class XRegressor(MultiTaskRegressorMixin, _X)`` and
+``class XClassifier(MultiTaskClassifierMixin, _X)``, each with its own docstring; a classifier redeclares
+only the fields whose default differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from multitask.classic._base import MultiTaskLinearModel, hyperparameters
+from multitask.classic._fista import fista
+from multitask.classic._losses import LeastSquaresLoss, PenalisedLoss, SmoothLoss
+from multitask.classic._prox import Regulariser
+
+__all__ = ["Composite", "PenaltyTerm", "ProxGradientEstimator", "least_squares_gap"]
+
+Parts = tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class Composite:
+    """One fit's composite problem: ``smooth(Σ parts, c) + rho_l2‖Σ parts‖²_F + penalty(parts)``.
+
+    Attributes:
+        smooth: the smooth loss, called as a :class:`~multitask.classic._losses.SmoothLoss` (the data
+            loss, or a :class:`~multitask.classic._losses.PenalisedLoss` adding smooth penalties to it).
+        prox: ``prox(parts, step)``, the proximal operator of ``step · penalty``.
+        penalty: ``penalty(parts)``, the non-smooth penalty's value.
+        rho_l2: squared-Frobenius strength on W = Σ parts (no ½ factor; default 0).
+        on_solution: optional callback given the solution W (d x T), e.g. to store a derived attribute.
+        gap: optional ``gap(parts, c)``, an upper bound of the relative suboptimality (a relative duality
+            gap, :func:`least_squares_gap`); it is reported as ``gap_`` and used by ``stop="gap"``.
+    """
+
+    smooth: SmoothLoss | PenalisedLoss
+    prox: Callable[[Parts, float], Parts]
+    penalty: Callable[[Parts], float]
+    rho_l2: float = 0.0
+    on_solution: Callable[[np.ndarray], None] | None = None
+    gap: Callable[[Parts, np.ndarray], float] | None = None
+
+
+@dataclass(frozen=True)
+class PenaltyTerm:
+    """``strength · reg.value(part)`` on one component of W (or, for a ball, the constraint that the
+    component lies in the ball of radius ``strength``).
+
+    Attributes:
+        strength: the name of the hyper-parameter (a field of the estimator, checked finite and >= 0).
+        reg: the :class:`~multitask.classic._prox.Regulariser` (norm and prox, e.g. ``L1``, ``TRACE``).
+        attr: the name under which the fitted component is stored (e.g. ``"P_"``, transposed like
+            ``coef_``), or None (a single-matrix estimator: the component is ``coef_`` itself).
+    """
+
+    strength: str
+    reg: Regulariser
+    attr: str | None = None
+
+
+def least_squares_gap(
+    smooth: LeastSquaresLoss | PenalisedLoss,
+    data: LeastSquaresLoss,
+    terms: Sequence[PenaltyTerm],
+    strengths: Sequence[float],
+    rho_l2: float,
+) -> Callable[[Parts, np.ndarray], float]:
+    """Relative duality gap of ``min_parts f(W) + Σₖ sₖ Nₖ(partₖ)``, W = Σ parts, where the smooth part
+    ``f = smooth + rho_l2‖W‖²_F`` is the least-squares loss ``data`` = ½‖XW − Y‖² plus PSD quadratic
+    penalties of W (``smooth`` is ``data`` or a quadratic :class:`~multitask.classic._losses.PenalisedLoss`
+    of it). No intercept: ``fit`` centres the data, which profiles the intercepts out exactly.
+
+    With f written as ``½‖X̃W − Ỹ‖²`` (X̃ stacks X, √(2 rho_l2) I and the square roots of the quadratic
+    penalties; Ỹ = [Y; 0; 0]) its Fenchel dual is
+    ``D(θ) = −½‖θ‖² − ⟨θ, Ỹ⟩ − Σ_balls τ N*(X̃ᵀθ)`` subject to ``N*ₖ(X̃ᵀθ) ≤ sₖ`` for every norm term (N* the
+    dual norm; every part sees the same X̃ᵀθ as W = Σ parts). The dual point is the scaled residual
+    θ = α(X̃W − Ỹ), α ∈ [0, minₖ sₖ / N*ₖ(G)] maximising D in closed form, G = X̃ᵀ(X̃W − Ỹ) the gradient
+    of f. Returns ``(P(W) − D(θ)) / P(W)`` ≥ the relative suboptimality ``(P(W) − P*) / P(W)``."""
+
+    def gap(parts: Parts, c: np.ndarray) -> float:
+        W = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+        f, (G, _) = smooth(W, None)
+        a = f + rho_l2 * float(np.sum(W * W))  # ½‖X̃W − Ỹ‖²
+        G = G + 2.0 * rho_l2 * W
+        ry = float(np.sum(data.B * W) - data.yy.sum())  # ⟨X̃W − Ỹ, Ỹ⟩ = ⟨XW − Y, Y⟩
+        primal, b, alpha_max = a, ry, np.inf
+        for term, s, part in zip(terms, strengths, parts):
+            dual = term.reg.dual(G)
+            if term.reg.value is None:  # a ball of radius s: its support function enters D
+                b += s * dual
+            else:
+                primal += s * term.reg.value(part)
+                alpha_max = min(alpha_max, s / dual if dual > 0 else np.inf)
+        alpha = float(np.clip(-b / (2.0 * a), 0.0, alpha_max)) if a > 0 else 0.0
+        dual_value = -a * alpha**2 - b * alpha
+        return max(primal - dual_value, 0.0) / max(primal, np.finfo(float).tiny)
+
+    return gap
+
+
+@hyperparameters
+class ProxGradientEstimator(MultiTaskLinearModel):
+    """Fits W = Σ parts by FISTA on the :class:`Composite` problem returned by :meth:`_problem`.
+
+    Class attributes set by the estimator:
+        _terms: the :class:`PenaltyTerm` of each component of W (one or two).
+        _ridge: the name of the squared-Frobenius strength field (no ½ factor), or None.
+    """
+
+    _terms = ()
+    _ridge = None
+
+    def _validate_params_extra(self) -> None:
+        ridge = [self._ridge] if self._ridge else []
+        names = [t.strength for t in self._terms] + [*self._nonneg_params, *ridge]
+        self._check_nonneg(**{name: getattr(self, name) for name in dict.fromkeys(names)})
+
+    def _smooth(self, loss: SmoothLoss) -> SmoothLoss | PenalisedLoss:
+        """The smooth part (the data loss, or a :class:`~multitask.classic._losses.PenalisedLoss`)."""
+        return loss
+
+    def _problem(self, loss: SmoothLoss) -> Composite:
+        """The composite problem for this fit (``loss`` is the data loss built by ``fit``)."""
+        terms = self._terms
+        values = [float(getattr(self, t.strength)) for t in terms]
+
+        def prox(parts: Parts, step: float) -> Parts:
+            radius_or_step = [v if t.reg.value is None else v * step for t, v in zip(terms, values)]
+            return tuple(t.reg.prox(p, r) for t, r, p in zip(terms, radius_or_step, parts))
+
+        def penalty(parts: Parts) -> float:
+            return sum(v * t.reg.value(p) for t, v, p in zip(terms, values, parts) if t.reg.value is not None)
+
+        ridge = float(getattr(self, self._ridge)) if self._ridge else 0.0
+        smooth = self._smooth(loss)
+        data = smooth.loss if isinstance(smooth, PenalisedLoss) and smooth.quadratic else smooth
+        gap = None
+        if isinstance(data, LeastSquaresLoss):  # least squares plus PSD quadratics: the dual is exact
+            gap = least_squares_gap(smooth, data, terms, values, ridge)
+        return Composite(smooth, prox, penalty, rho_l2=ridge, gap=gap)
+
+    def _fit_coef(
+        self, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss
+    ) -> tuple[np.ndarray, np.ndarray]:
+        problem = self._problem(loss)
+        parts, c = self._solve(problem, *self._initial_parts(Xs, ys, loss))
+        for term, part in zip(self._terms, parts):
+            if term.attr is not None:
+                setattr(self, term.attr, part.T.copy())
+        W = parts[0] if len(parts) == 1 else sum(parts[1:], parts[0])
+        if problem.on_solution is not None:
+            problem.on_solution(W)
+        return W, c
+
+    def _initial_parts(
+        self, Xs: Sequence[np.ndarray], ys: Sequence[np.ndarray], loss: SmoothLoss
+    ) -> tuple[Parts, np.ndarray]:
+        """Starting components (warm start reuses the previous ones; otherwise the first component gets
+        the initial W of :meth:`_initial_coef`, the rest zeros) and intercepts."""
+        n_parts = max(1, len(self._terms))
+        W0, c0 = self._initial_coef(Xs, ys, loss)
+        prev = getattr(self, "_parts_", None)
+        if (
+            self.warm_start
+            and getattr(self, "_prev_fit_ok", False)
+            and prev is not None
+            and len(prev) == n_parts
+            and all(p.shape == W0.shape for p in prev)
+        ):
+            return tuple(p.copy() for p in prev), c0
+        return (W0,) + tuple(np.zeros_like(W0) for _ in range(n_parts - 1)), c0
+
+    def _checked_stop(self, problem: Composite) -> str:
+        if self.stop == "gap" and problem.gap is None:
+            raise ValueError(
+                f"{type(self).__name__}: stop='gap' needs a duality gap, computed here for the least-squares "
+                "Lasso, L21, Trace, Dirty, rMTFL, RMTL, SparseTrace, TGL and SRMTL estimators only"
+            )
+        return self.stop
+
+    def _solve(self, problem: Composite, parts0: Parts, c0: np.ndarray) -> tuple[Parts, np.ndarray]:
+        """FISTA on ``problem`` from (parts0, c0); sets ``objective_path_``, ``n_iter_`` and the private
+        ``_parts_`` (for warm starts). The intercepts are not penalised."""
+        k = len(parts0)
+        loss, rho_l2 = problem.smooth, problem.rho_l2
+
+        def smooth(x: Parts) -> tuple[float, Parts]:
+            W = x[0] if k == 1 else sum(x[1:k], x[0])
+            f, (gW, gc) = loss(W, x[k])
+            if rho_l2:
+                f += rho_l2 * float(np.sum(W * W))
+                gW = gW + 2.0 * rho_l2 * W
+            return f, (*([gW] * k), gc)
+
+        x, path, n_iter = fista(
+            smooth,
+            lambda v, step: (*problem.prox(tuple(v[:k]), step), v[k]),
+            lambda x: float(problem.penalty(tuple(x[:k]))),
+            (*parts0, c0),
+            max_iter=int(self.max_iter),
+            tol=float(self.tol),
+            stop=self._checked_stop(problem),
+            verbose=bool(self.verbose),
+            certificate=None if problem.gap is None else lambda x: problem.gap(tuple(x[:k]), x[k]),
+        )
+        self.gap_ = np.nan if problem.gap is None else float(problem.gap(tuple(x[:k]), x[k]))
+        self.objective_path_ = np.asarray(path, dtype=float)
+        self.n_iter_ = int(n_iter)
+        parts = tuple(x[:k])
+        self._parts_ = tuple(p.copy() for p in parts)
+        return parts, x[k]
