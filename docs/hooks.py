@@ -10,6 +10,8 @@ Markers (each alone on its line):
 * ``<!-- gen:methods loss|gramian|jacobian -->``: a mkdocstrings entry per method of that cost class.
 * ``<!-- gen:registry-table model|backbone|head|dataset -->``: name, class and summary of each entry.
 * ``<!-- gen:registry model|backbone|head|dataset -->``: a mkdocstrings entry per registered entry.
+* ``<!-- gen:all package.module -->``: a mkdocstrings entry per name of the module's ``__all__``, under its
+  public path (so the page follows the curated API, not the private files behind it).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-_MARKER = re.compile(r"^<!-- gen:([a-z-]+)(?: ([a-z_]+))? -->$", re.M)
+_MARKER = re.compile(r"^<!-- gen:([a-z-]+)(?: ([a-z_.]+))? -->$", re.M)
 _SRC = Path(__file__).resolve().parents[1] / "src"
 
 
@@ -135,9 +137,51 @@ def registry_table(kind: str) -> str:
     return "\n".join(rows)
 
 
+def loader_call(name: str, cls: Any) -> str:
+    """``multitask.create_dataset("name", split=..., ...)`` with the class's defaults."""
+    args = [f'"{name}"']
+    for p in inspect.signature(cls).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        args.append(f"{p.name}={p.default!r}" if p.default is not p.empty else f"{p.name}=...")
+    return "multitask.create_dataset(" + ", ".join(args) + ")"
+
+
 def registry_entries(kind: str) -> str:
     reg = registry(kind)
-    return "\n".join(_entry(reg.get(n), n) for n in reg.names())
+    out = []
+    for n in reg.names():
+        out.append(_entry(reg.get(n), n))
+        if kind == "dataset":
+            out.append(f"**Loader call** (defaults shown):\n\n```python\n{loader_call(n, reg.get(n))}\n```\n")
+    return "\n".join(out)
+
+
+#: public names whose docstring has a section Griffe's Google parser cannot read (an ``Attributes:`` list of
+#: several names per line), rendered as plain text until the docstring is fixed in ``src/``; a name here
+#: that parses cleanly again can be dropped (``tests/docs`` checks that every name still exists).
+PLAIN_DOCSTRINGS = {
+    "multitask.classic.MSMTFLClassifier",
+    "multitask.classic.MSMTFLRegressor",
+    "multitask.classic.MTFLRegressor",
+    "multitask.classic.MTRLRegressor",
+}
+
+
+def all_entries(module_name: str) -> str:
+    _import_multitask()
+    import importlib
+
+    module = importlib.import_module(module_name)
+    names = getattr(module, "__all__", None)
+    if not names:
+        raise ValueError(f"docs/hooks.py: gen:all {module_name} has no __all__")
+    out = []
+    for n in names:
+        path = f"{module_name}.{n}"
+        plain = "      docstring_style: sphinx\n" if path in PLAIN_DOCSTRINGS else ""
+        out.append(f"::: {path}\n    options:\n      heading_level: 2\n{plain}")
+    return "\n".join(out)
 
 
 def expand(markdown: str) -> str:
@@ -153,6 +197,8 @@ def expand(markdown: str) -> str:
             return registry_table(arg)
         if what == "registry" and arg:
             return registry_entries(arg)
+        if what == "all" and arg:
+            return all_entries(arg)
         raise ValueError(f"docs/hooks.py: unknown marker {match.group(0)!r}")
 
     return _MARKER.sub(sub, markdown)
