@@ -6,7 +6,7 @@ registries, so a method, model or dataset added to the package appears on the si
 
 Markers (each alone on its line):
 
-* ``<!-- gen:methods-table -->``: every registered method with kind, modes, cost class, state, paper.
+* ``<!-- gen:methods-table -->``: every registered method with kind, modes, cost class, paper.
 * ``<!-- gen:methods loss|gramian|jacobian -->``: a mkdocstrings entry per method of that cost class.
 * ``<!-- gen:registry-table model|backbone|head|dataset -->``: name, class and summary of each entry.
 * ``<!-- gen:registry model|backbone|head|dataset -->``: a mkdocstrings entry per registered entry.
@@ -90,17 +90,16 @@ def methods_table() -> str:
     """Markdown table of every registered method, read from the registry and the class attributes."""
     reg = registry("method")
     rows = [
-        "| name | class | kind | modes | cost class | state | paper |",
-        "|---|---|---|---|---|---|---|",
+        "| name | class | kind | modes | cost class | paper |",
+        "|---|---|---|---|---|---|",
     ]
     for name in reg.names():
         cls = reg.get(name)
         paras = _paragraphs(cls)
         paper = paras[1] if len(paras) > 1 else ""
-        state = ", ".join(f"`{s}`" for s in getattr(cls, "_state_attrs", ())) or "—"
         rows.append(
             f"| `{name}` | [{cls.__name__}][{identifier(cls)}] | {cls.kind} | {modes(cls)} | "
-            f"{cost_class(cls)} | {state} | {_cell(paper)} |"
+            f"{cost_class(cls)} | {_cell(paper)} |"
         )
     return "\n".join(rows)
 
