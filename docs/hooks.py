@@ -82,8 +82,8 @@ def cost_class(cls: Any) -> str:
 def modes(cls: Any) -> str:
     if getattr(cls, "kind", "") == "loss":
         return "— (loss vector)"
-    out = [m for m, ok in (("parameters", cls.supports_parameters), ("features", cls.supports_features)) if ok]
-    return ", ".join(out)
+    flags = (("parameters", cls.supports_parameters), ("features", cls.supports_features))
+    return ", ".join(m for m, ok in flags if ok)
 
 
 def methods_table() -> str:
@@ -132,7 +132,8 @@ def registry_table(kind: str) -> str:
     for name in reg.names():
         obj = reg.get(name)
         paras = _paragraphs(obj)
-        rows.append(f"| `{name}` | [{obj.__name__}][{identifier(obj)}] | {_cell(paras[0] if paras else '')} |")
+        summary = _cell(paras[0] if paras else "")
+        rows.append(f"| `{name}` | [{obj.__name__}][{identifier(obj)}] | {summary} |")
     return "\n".join(rows)
 
 

@@ -29,5 +29,6 @@ def site(tmp_path_factory) -> Path:
         text=True,
         timeout=600,
     )
-    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    log = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{log}"
     return out

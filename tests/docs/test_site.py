@@ -102,8 +102,8 @@ def test_math_assets_and_scripts_are_served_from_the_site(site):
     for font in re.findall(r"url\((fonts/[^)]+)\)", css):
         assert (site / "assets/katex" / font).is_file(), font
     for page in ("", "methods", "guides/modes"):
-        html = _html(site, page)
-        refs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+        page_html = _html(site, page)
+        refs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', page_html)
         remote = [r for r in refs if r.startswith(("http:", "https:", "//"))]
         assert not remote, f"{page or 'home'} loads {remote} from the network"
 
