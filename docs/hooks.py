@@ -116,7 +116,7 @@ def _entry(obj: Any, name: str) -> str:
     return (
         f"::: {identifier(obj)}\n"
         f"    options:\n"
-        f"      heading: \"{obj.__name__} (`{name}`)\"\n"
+        f"      heading: \"{obj.__name__} ({name})\"\n"
         f"      toc_label: \"{obj.__name__}\"\n"
         f"      members: false\n"
     )
