@@ -81,8 +81,12 @@ def raw_math(text: str) -> list[str]:
 
 
 def test_raw_math_detection():
-    assert raw_math(r"the rule \(d = w^\top J\) here") and raw_math("cost $O(T^2)$ each")
-    assert not raw_math("costs 5 $ and 3 $ per run, shell `$HOME`".replace("`", ""))[:0]
+    assert raw_math(r"the rule \(d = w^\top J\) here") and raw_math(r"\[ x \]")
+    assert raw_math("cost $O(T^2)$ each")
+    assert not raw_math("costs 5 $ and 3 $ per run")
+    mathml = '<span class="katex-mathml"><math><annotation>\\(x\\)</annotation></math></span>'
+    rendered = f'<span class="katex">{mathml}x</span>'
+    assert not raw_math(visible_text(rendered))
 
 
 @pytest.mark.parametrize("name", list(PAGES))
