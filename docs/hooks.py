@@ -16,6 +16,7 @@ Markers (each alone on its line):
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import sys
@@ -63,8 +64,20 @@ def identifier(obj: Any) -> str:
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
+@functools.lru_cache(maxsize=1)
+def _rst_to_markdown() -> Any:
+    """``docs/griffe_rst.py``'s converter (loaded by path: MkDocs loads this hook by path too)."""
+    import importlib.util
+
+    path = Path(__file__).with_name("griffe_rst.py")
+    spec = importlib.util.spec_from_file_location("multitask_docs_griffe_rst", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.rst_to_markdown
+
+
 def _paragraphs(obj: Any) -> list[str]:
-    doc = inspect.getdoc(obj) or ""
+    doc = _rst_to_markdown()(inspect.getdoc(obj) or "")
     return [" ".join(p.split()) for p in doc.split("\n\n") if p.strip()]
 
 

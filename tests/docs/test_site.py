@@ -114,3 +114,18 @@ def test_search_index_holds_the_api_and_the_guides(site):
     assert {"methods/gramian/", "guides/plain_loop/", "metrics/"} <= locations
     text = " ".join(doc["text"] for doc in index["docs"])
     assert "Conflict-Averse" in text
+
+
+def test_rst_roles_and_literal_markers_become_markdown():
+    spec = importlib.util.spec_from_file_location("docs_griffe_rst", ROOT / "docs" / "griffe_rst.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    convert = module.rst_to_markdown
+    assert convert("See :class:`~multitask.core.tasks.Task` and :func:`a.b`.") == "See `Task` and `a.b`."
+    assert convert("Layout::\n\n    root/x.npy\n") == "Layout:\n\n    root/x.npy\n"
+    assert convert("a ratio 3::2 stays") == "a ratio 3::2 stays"
+
+
+def test_rendered_pages_hold_no_rst_roles(site):
+    for page in ("datasets", "metrics", "methods/gramian", "classic", "affinity"):
+        assert ":class:" not in _html(site, page) and ":func:" not in _html(site, page), page
