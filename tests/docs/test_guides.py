@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDES = sorted(p for p in (ROOT / "docs" / "guides").glob("*.md") if p.name != "index.md")
+RUNNABLE = [*GUIDES, ROOT / "docs" / "index.md"]  # the home page's example runs too
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
@@ -31,10 +32,19 @@ def test_block_extraction_keeps_order_and_skips_other_languages():
     assert BLOCK.findall(text) == ["x = 1\n", "assert x == 1\n"]
 
 
-@pytest.mark.parametrize("path", GUIDES, ids=[p.stem for p in GUIDES])
+def test_home_page_commands_are_the_readme_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    home = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    for section in ("Set up", "Test"):
+        command = re.search(rf"## {section}.*?```bash\n(.*?)\n```", readme, flags=re.S).group(1).strip()
+        assert command in home, f"docs/index.md lacks README's {section} command: {command}"
+
+
+@pytest.mark.parametrize("path", RUNNABLE, ids=[p.stem for p in RUNNABLE])
 def test_guide_runs(path, tmp_path):
     code = guide_code(path)
-    assert "assert " in code, f"{path.name}: a guide checks what it shows"
+    if path in GUIDES:
+        assert "assert " in code, f"{path.name}: a guide checks what it shows"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env["MULTITASK_CACHE"] = str(tmp_path / "cache")
