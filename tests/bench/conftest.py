@@ -2,24 +2,9 @@ import os
 import shutil
 
 import pytest
+from tests.bench._tiny import tiny_grid
 
-from multitask.bench.runner import Grid, run_grid
-
-#: a tiny real grid: MultiMNIST subset, HPS with EW and MGDA, 2 seeds, 1 epoch (a few seconds a run)
-TINY_BASE = {
-    "data": {
-        "name": "multimnist",
-        "batch_size": 32,
-        "eval_batch_size": 100,
-        "kwargs": {"n_train": 64, "n_val": 32, "n_test": 32},
-    },
-    "model": {"backbone": "lenet"},
-    "train": {"epochs": 1, "tensorboard": False},
-}
-
-
-def tiny_grid() -> Grid:
-    return Grid(base=TINY_BASE, architectures=["hps"], methods=["ew", "mgda"], seeds=[0, 1])
+from multitask.bench.runner import run_grid
 
 
 @pytest.fixture(autouse=True)
