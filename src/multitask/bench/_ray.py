@@ -14,6 +14,7 @@ a queued job is cancelled and recorded failed when the cluster shrinks below its
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -84,6 +85,8 @@ def execute_ray(
     ray = _ray()
     own = not ray.is_initialized()
     if own:
+        if address is None:  # a new local instance: no usage report leaves the machine unless asked for
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
         return _run(ray, first, followers, fn, resources, done, retries, log, failure)
