@@ -135,8 +135,8 @@ def _legend(rows: list[dict[str, Any]]) -> str:
         "main metric against the single-task baseline of the same seed, in %, <b>higher is better</b>.",
         "<b>Δm_N</b> (Nash-MTL / LibMTL): mean over all metrics of the relative change, signed so that "
         "<b>lower is better</b>.",
-        f"<sup class=sig>{significance.MARK}</sup> {_e(significance.DESCRIPTION.split(': ', 1)[1])}. "
-        "Hover a mark for its p-value.",
+        f"<sup class=sig>{significance.MARK}</sup> differs from EW of the same architecture: "
+        f"{_e(significance.TEST)}. Hover a mark for its p-value.",
     ]
     return '<ul class="legend">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 

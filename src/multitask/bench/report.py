@@ -175,7 +175,8 @@ def markdown_table(rows: list[dict[str, Any]], title: str = "") -> str:
         lines.append("| " + " | ".join(cells) + " |")
     notes = sorted({f"{row['model']}/{row['method']}: {n}" for row in rows for n in row.get("notes", [])})
     if any(row.get("_p") for row in rows):
-        notes.insert(0, significance.DESCRIPTION)
+        marked = any(significant(row, c) for row in rows for c, _ in cols)
+        notes.insert(0, significance.DESCRIPTION if marked else significance.NONE_MARKED)
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"

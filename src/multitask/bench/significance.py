@@ -22,10 +22,12 @@ from scipy import stats
 
 ALPHA = 0.05
 MARK = "†"
-DESCRIPTION = (
-    f"{MARK}: differs from EW of the same architecture, two-sided paired t-test over the seeds both "
-    f"finished (pairs: same seed; scipy.stats.ttest_rel), p < {ALPHA:g}; needs ≥ 2 seeds"
+TEST = (
+    f"two-sided paired t-test over the seeds both finished (pairs: same seed; scipy.stats.ttest_rel), "
+    f"p < {ALPHA:g}; needs ≥ 2 seeds"
 )
+DESCRIPTION = f"{MARK}: differs from EW of the same architecture, {TEST}"
+NONE_MARKED = f"no value differs from EW of its architecture ({MARK}) by the test used: {TEST}"
 
 
 def paired_p(values: dict[int, float], reference: dict[int, float]) -> float | None:
