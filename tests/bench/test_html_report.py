@@ -97,7 +97,8 @@ def test_report_is_self_contained_and_renders_in_headless_chromium(finished_tiny
     written = build_report(records, out, title="tiny grid")
     page = written["html"].read_text(encoding="utf-8")
     names = {p.stem for p in written["plots"]}
-    assert {"delta_m", "step_time", "metric_bars_hps", "pareto_hps", "val_curves_hps", "weights_hps"} <= names
+    assert names == {"delta_m", "step_time", "metric_bars_hps", "pareto_hps", "val_curves_hps", "weights_hps",
+                     "cosines_hps"}  # every kind of figure (MGDA logs weights and cosines)
     # no network: every src / href is an embedded data URI or in-page, no external style or script
     assert re.findall(r'\b(?:src|href)\s*=\s*"([^"]*)"', page) and all(
         u.startswith("data:image/png;base64,") or u.startswith("#")

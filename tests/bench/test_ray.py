@@ -20,7 +20,7 @@ def local_ray(tmp_path_factory):
                                                                os.environ.get("PYTHONPATH")])))  # fmt: skip
         mp.setenv("MULTITASK_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False)
         try:
             yield
         finally:
