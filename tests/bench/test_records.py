@@ -2,6 +2,7 @@
 
 import dataclasses
 import shutil
+import sys
 
 import pytest
 from tests.bench._tiny import TINY_BASE, tiny_grid
@@ -60,7 +61,7 @@ def test_report_without_manifest_scans_the_run_folders(finished_tiny_grid, capsy
     assert main(["report", str(out)]) == 0 and "pmtl[0/5]" in (out / "results.md").read_text()
 
 
-def test_report_errors_and_the_bench_ray_option(tmp_path, capsys):
+def test_report_errors_and_the_bench_ray_option(tmp_path, capsys, monkeypatch):
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "grid folder not found" in capsys.readouterr().err
     assert main(["report", str(tmp_path)]) == 2
@@ -72,3 +73,7 @@ def test_report_errors_and_the_bench_ray_option(tmp_path, capsys):
     for resources, problem in (({"gpu": 1}, "resources.gpu: unknown key"), ({"cpus": 0}, "resources.cpus")):
         with pytest.raises(ValueError, match=problem):
             check_grid(dataclasses.replace(tiny_grid(), base={**TINY_BASE, "resources": resources}))
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if ray were not installed: one line, nothing written
+    assert main(["bench", "--methods", "ew", "--out", str(tmp_path / "g"), "--ray"]) == 2
+    assert "pip install 'multitask[ray]'" in capsys.readouterr().err and not (tmp_path / "g").exists()

@@ -56,7 +56,8 @@ def _cell(fn: Callable[[Any], Result], job: Any, threads: int) -> Result:
     return fn(job)
 
 
-def _ray() -> Any:
+def require_ray() -> Any:
+    """The ``ray`` module, or a ``ValueError`` saying how to install it."""
     try:
         import ray
     except ImportError as err:
@@ -82,7 +83,7 @@ def execute_ray(
     returns ``(job, record)`` pairs in the order the jobs finished. ``resources(job)``: (CPUs, GPUs)."""
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"ray retries must be an int >= 0, got {retries!r}")
-    ray = _ray()
+    ray = require_ray()
     own = not ray.is_initialized()
     if own:
         if address is None:  # a new local instance: no usage report leaves the machine unless asked for

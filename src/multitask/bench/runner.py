@@ -49,7 +49,7 @@ import yaml
 
 import multitask as mt
 from multitask.bench._pool import execute
-from multitask.bench._ray import check_resources, run_resources
+from multitask.bench._ray import check_resources, require_ray, run_resources
 from multitask.bench.records import grid_title, write_manifest
 from multitask.train.config import Config
 from multitask.train.logging import write_json
@@ -322,6 +322,8 @@ def run_grid(
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
     out = Path(out_dir)
     check_grid(grid, out)
+    if ray is not None:
+        require_ray()  # before anything is written
     baselines, others = plan(grid, out)
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, baselines + others, title or grid_title(grid))
