@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="ADDRESS",
         help="run each grid cell as a Ray task, on the cluster at ADDRESS or a new local one "
-        "(pip install 'multitask[ray]'; per-run resources: --set resources.cpus=N resources.gpus=M)",
+        "(pip install 'multitask[ray]'; per-run resources: --set resources.cpus=N --set resources.gpus=M)",
     )
     b.add_argument("--ray-retries", type=int, default=2, help="retries of a run whose Ray worker dies")
 

@@ -94,7 +94,7 @@ SUITES: dict[str, dict[str, Any]] = {
     "dense": {
         "base": {
             "data": {
-                "name": "multitask.bench.dense_data:ShapesUnitDepth",  # depth / 7.56: δ1 0.73, not 0.008
+                "name": "multitask.bench.dense_data:ShapesUnitDepth",  # depth / 7.56: 1-task δ1 .73, not .010
                 "batch_size": 16,
                 "eval_batch_size": 100,
                 "kwargs": {"size": 32},
