@@ -79,8 +79,11 @@ def execute_ray(
     log: Callable[[str], Any],
     failure: Callable[[Any, str], dict[str, Any]],
 ) -> list[tuple[Any, dict[str, Any]]]:
-    """Run every job on the Ray cluster at ``address`` (None: the connected one, else a new local one);
-    returns ``(job, record)`` pairs in the order the jobs finished. ``resources(job)``: (CPUs, GPUs)."""
+    """Run every job as a Ray task; returns ``(job, record)`` pairs in the order the jobs finished.
+
+    ``address`` goes to ``ray.init`` when this process is not connected to Ray yet (None: a new local
+    instance), and that connection is closed at the end; an existing connection is used as it is and
+    left open. ``resources(job)``: its (CPUs, GPUs)."""
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"ray retries must be an int >= 0, got {retries!r}")
     ray = require_ray()
