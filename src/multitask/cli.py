@@ -2,7 +2,7 @@
 
 ``multitask train CONFIG.yaml [--set key=value ...] [--resume | --force] [--no-plots]``,
 ``multitask eval CHECKPOINT``, ``multitask list [methods|models|datasets]``,
-``multitask bench [--suite default|dense] ...``,
+``multitask bench [--suite default|dense] [--ray [ADDRESS]] ...``, ``multitask report DIR``,
 ``multitask affinity CONFIG.yaml --method tag|cosine|rsa`` (task affinity and groups).
 
 Errors are one line on stderr (exit 2). Ctrl-C during ``train`` prints one line with the last checkpoint
@@ -72,6 +72,25 @@ def _parser() -> argparse.ArgumentParser:
         help="override a key of the suite's base config, e.g. --set train.epochs=1",
     )
     b.add_argument("--progress", action="store_true", help="show a progress bar per run")
+    b.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="run each grid cell as a Ray task, on the cluster at ADDRESS or a new local one "
+        "(pip install 'multitask[ray]'; per-run resources: --set resources.cpus=N --set resources.gpus=M)",
+    )
+    b.add_argument("--ray-retries", type=int, default=2, help="retries of a run whose Ray worker dies")
+
+    r = sub.add_parser(
+        "report",
+        help="write a grid's report again",
+        description="Write results.csv, results.md, the plots and report.html of a grid folder from its "
+        "runs' results (nothing is trained).",
+    )
+    r.add_argument("dir", help="the grid's output folder (what --out was for multitask bench)")
+    r.add_argument("--title", default=None, help="the report's title (default: the grid's)")
     affinity_cli.add_parser(sub)
     return p
 
@@ -81,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = argv
     try:
-        commands = {"train": _train, "eval": _eval, "list": _list, "bench": _bench}
+        commands = {"train": _train, "eval": _eval, "list": _list, "bench": _bench, "report": _report}
         commands["affinity"] = affinity_cli.run
         return commands[args.command](args)
     except (ValueError, TypeError, OSError, KeyError) as err:
@@ -177,8 +196,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from multitask.bench.plots import make_plots
-    from multitask.bench.report import write_report
+    from multitask.bench.records import grid_title
     from multitask.bench.runner import default_jobs, run_grid, suite_grid
     from multitask.train.config import apply_overrides
 
@@ -189,21 +207,33 @@ def _bench(args: argparse.Namespace) -> int:
     grid.base = apply_overrides(grid.base, args.overrides)
     out = Path(args.out or f"bench_out/{args.suite}")
     t0 = time.perf_counter()
-    records = run_grid(grid, out, progress=args.progress, jobs=args.jobs or default_jobs())
+    title = grid_title(grid)
+    records = run_grid(grid, out, progress=args.progress, jobs=args.jobs or default_jobs(), ray=args.ray,
+                       ray_retries=args.ray_retries, title=title)  # fmt: skip
     wall = time.perf_counter() - t0
-    title = (
-        f"{grid.base['data']['name']} — test metrics, mean ± std over {len(grid.seeds)} seed(s); "
-        "Δm vs single-task baseline"
-    )
-    md = write_report(records, out, title=title)
-    plots = make_plots(records, out)
-    print(md)
+    _write_report(records, out, title, f"grid wall time: {wall:.0f} s; ")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from multitask.bench.records import load_records
+
+    out = Path(args.dir)
+    records, title = load_records(out)
+    _write_report(records, out, args.title or title, f"{len(records)} runs read, nothing trained; ")
+    return 0
+
+
+def _write_report(records: list[dict[str, Any]], out: Path, title: str, prefix: str) -> None:
+    from multitask.bench.html_report import build_report
+
+    written = build_report(records, out, title=title)
+    print(written["markdown"])
     print(
         "Δm_V: Maninis/Vandenhende (mean relative change of each task's main metric, higher is better); "
         "Δm_N: Nash-MTL (mean over all metrics, lower is better)."
     )
     print(
-        f"grid wall time: {wall:.0f} s; table: {out / 'results.md'}, {out / 'results.csv'}; "
-        f"plots ({len(plots)}): {out / 'plots'}"
+        f"{prefix}table: {out / 'results.md'}, {out / 'results.csv'}; plots ({len(written['plots'])}): "
+        f"{out / 'plots'}; report: {written['html']}"
     )
-    return 0

@@ -1,8 +1,11 @@
-"""A method whose construction kills its process: stands for a worker that dies (segfault, OOM)."""
+"""Methods whose construction kills their process: stand-ins for a worker that dies (segfault, OOM)."""
 
 import os
+import signal
+from pathlib import Path
 
 from multitask.methods.base import LossWeighting
+from multitask.methods.loss.ew import EW
 
 
 class Crash(LossWeighting):
@@ -11,3 +14,14 @@ class Crash(LossWeighting):
     def __init__(self) -> None:
         super().__init__()
         os._exit(3)
+
+
+class CrashOnce(EW):
+    """Equal weighting whose first construction (no file at ``marker`` yet) creates ``marker`` and
+    kills its own process with SIGKILL, as an external ``kill -9`` of the worker would."""
+
+    def __init__(self, marker: str) -> None:
+        if not Path(marker).exists():
+            Path(marker).write_text(str(os.getpid()), encoding="utf-8")
+            os.kill(os.getpid(), signal.SIGKILL)
+        super().__init__()

@@ -14,6 +14,9 @@ Per architecture of the grid, in ``<out>/plots/``:
   most points are (a far outlier is drawn at the edge, its label giving its values), labels that do
   not overlap.
 
+Over the whole grid (:mod:`multitask.bench.summary_plots`): ``delta_m.png`` (Δm ranking with error
+bars) and ``step_time.png`` (step time per method).
+
 Titles name the dataset, architecture and budget. :func:`plot_run` draws one run's plots.
 """
 
@@ -25,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from multitask.bench import _plotting as P
+from multitask.bench import summary_plots
 from multitask.bench.run_plots import plot_run
 from multitask.metrics import non_dominated
 
@@ -41,6 +45,13 @@ def make_plots(records: list[dict[str, Any]], out_dir: str | Path) -> list[Path]
     base = [r for r in ok if (r["model"], r["method"]) == _BASELINE]
     archs = sorted({r["model"] for r in ok} - {_BASELINE[0]})
     paths: list[Path] = []
+    if ok:
+        from multitask.bench.report import summarize
+
+        rows, ctx = summarize(records), _context(ok, "")
+        paths += [p for p in (summary_plots.delta_m_plot(rows, ctx, out / "delta_m.png"),
+                              summary_plots.step_time_plot(rows, ctx, out / "step_time.png"))
+                  if p is not None]  # fmt: skip
     for arch in archs:
         runs = [r for r in ok if r["model"] == arch]
         ctx = _context(runs, arch)
@@ -57,7 +68,8 @@ def make_plots(records: list[dict[str, Any]], out_dir: str | Path) -> list[Path]
 def _context(runs: list[dict[str, Any]], arch: str) -> str:
     cfg = P.read_config(Path(runs[0]["dir"]))
     seeds = len({r["seed"] for r in runs})
-    return f"{runs[0].get('dataset', '?')} · {arch} · {P.budget(cfg, runs[0].get('epochs'))} · " + (
+    where = f"{runs[0].get('dataset', '?')} · {arch} · " if arch else f"{runs[0].get('dataset', '?')} · "
+    return f"{where}{P.budget(cfg, runs[0].get('epochs'))} · " + (
         f"{seeds} seed{'s' if seeds != 1 else ''}"
     )
 

@@ -12,6 +12,9 @@ sample std over the seeds that finished; the ``seeds`` column says how many).
 Two methods whose test and validation metrics are identical on every seed are flagged in the notes:
 they are almost surely the same run under two names (e.g. a method whose schedule never left a
 warm-up that equals another method).
+
+A cell is marked † where the method differs from EW of the same architecture over the seeds (paired
+t-test, :mod:`multitask.bench.significance`); the CSV has each p-value (``<column> p vs ew``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from multitask.bench import significance
 from multitask.bench.runner import BASELINE
 from multitask.metrics import delta_m
 from multitask.train.config import atomic_write_text
@@ -49,27 +53,32 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if r.get("status") != "ok":
                 row.setdefault("notes", []).append(f"seed {r['seed']} failed: {str(r.get('error'))[:120]}")
         hib = ok[0]["higher_is_better"]
+        per_seed: dict[str, dict[int, float]] = {}  # column -> seed -> value (for the significance test)
         for task, metrics in hib.items():
             for metric in metrics:
-                values = [r["test"][task][metric] for r in ok]
-                row[f"{task}/{metric}"] = _mean_std(values)
+                per_seed[f"{task}/{metric}"] = {r["seed"]: r["test"][task][metric] for r in ok}
+                row[f"{task}/{metric}"] = _mean_std(list(per_seed[f"{task}/{metric}"].values()))
         for key, convention in (("delta_m_V", "vandenhende"), ("delta_m_N", "nashmtl")):
-            values, problems = [], []
+            values: dict[int, float] = {}
+            problems = []
             for r in ok:
                 base = baselines.get(r["seed"])
                 if base is None:
                     continue
                 try:
-                    values.append(delta_m(r["test"], base["test"], hib, convention=convention))
+                    values[r["seed"]] = delta_m(r["test"], base["test"], hib, convention=convention)
                 except ValueError as err:  # e.g. a baseline metric of 0: the relative change is undefined
                     problems.append(str(err))
-            row[key] = _mean_std(values) if values and not problems else None
+            row[key] = _mean_std(list(values.values())) if values and not problems else None
+            if row[key] is not None:
+                per_seed[key] = values
             if problems:
                 row.setdefault("notes", []).append(f"{key} undefined: {problems[0]}")
         times = [r["step_time_ms"] for r in ok if r.get("step_time_ms") is not None]
         row["step_ms"] = _mean_std(times) if times else None
         row["params"] = ok[0]["params"]
         row["_hib"] = hib
+        row["_per_seed"] = per_seed
         row["_fingerprint"] = json.dumps(
             sorted(((r["seed"], r["test"], r.get("val")) for r in ok), key=lambda t: t[0]),
             sort_keys=True,
@@ -77,7 +86,22 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         )
         rows.append(row)
     _flag_identical(rows)
+    _test_against_ew(rows)
     return rows
+
+
+def _test_against_ew(rows: list[dict[str, Any]]) -> None:
+    """``row["_p"][column]``: paired t-test p-value against EW of the same architecture (or None)."""
+    ew = {row["model"]: row for row in rows if row["method"] == "ew" and "_per_seed" in row}
+    for row in rows:
+        ref = ew.get(row["model"])
+        if ref is None or ref is row or row["model"] == BASELINE[0] or "_per_seed" not in row:
+            continue
+        row["_p"] = {
+            col: significance.paired_p(values, ref["_per_seed"][col])
+            for col, values in row["_per_seed"].items()
+            if col in ref["_per_seed"]
+        }
 
 
 def _flag_identical(rows: list[dict[str, Any]]) -> None:
@@ -146,12 +170,22 @@ def markdown_table(rows: list[dict[str, Any]], title: str = "") -> str:
             cells += [f"failed: {row['error'][:80]}"] + [""] * (len(cols) - 1)
         else:
             for c, _ in cols:
-                cells.append(_fmt(row.get(c), c, best[c]))
+                mark = significance.MARK if significant(row, c) else ""
+                cells.append(_fmt(row.get(c), c, best[c]) + mark)
         lines.append("| " + " | ".join(cells) + " |")
     notes = sorted({f"{row['model']}/{row['method']}: {n}" for row in rows for n in row.get("notes", [])})
+    if any(row.get("_p") for row in rows):
+        marked = any(significant(row, c) for row in rows for c, _ in cols)
+        notes.insert(0, significance.DESCRIPTION if marked else significance.NONE_MARKED)
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def significant(row: dict[str, Any], col: str) -> bool:
+    """Whether ``row``'s ``col`` differs from EW's (paired t-test p < ``significance.ALPHA``)."""
+    p = row.get("_p", {}).get(col)
+    return p is not None and p < significance.ALPHA
 
 
 def _fmt(value: Any, col: str, best: float | None) -> str:
@@ -174,7 +208,8 @@ def write_report(records: list[dict[str, Any]], out_dir: str | Path, title: str 
     flat = []
     for row in rows:
         rec: dict[str, Any] = {}
-        for key, value in row.items():
+        p_values = {f"{col} p vs ew": p for col, p in row.get("_p", {}).items()}
+        for key, value in [*row.items(), *p_values.items()]:
             if key.startswith("_"):
                 continue
             if key == "notes":

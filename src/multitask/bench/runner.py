@@ -18,6 +18,15 @@ first and a seed's other runs as soon as its baseline finished. A run's result d
 ``jobs``: it is seeded by its own seed, runs alone in its process and uses the same thread count
 (a CPU run's floats do depend on the thread count).
 
+``ray=ADDRESS`` (or ``"local"``: a new local Ray instance) submits each run as a Ray task instead
+(:mod:`multitask.bench._ray`; ``pip install 'multitask[ray]'``), with the per-run resources of the base
+config's ``resources`` section, ``{"cpus": c, "gpus": g}`` (default: ``threads_per_job`` CPUs; 1 GPU when
+``train.device`` is ``cuda*``, else 0 and ``device: auto`` becomes ``cpu`` so that a run never uses a
+GPU it did not reserve); a run uses ``max(1, int(c))`` torch threads. Same order (baselines first),
+folders, resumption and failure records as the local runner; a run whose worker dies is retried
+``ray_retries`` times, then recorded failed. On a cluster of several machines, ``out_dir`` must be a
+path every node sees (a shared file system): the runs write there.
+
 A method entry is a registered name (``"cagrad"``), a name with keyword arguments and that string as
 its label (``"pmtl[preference_index=0]"``, values read as YAML), or a dict
 ``{"name": ..., "kwargs": {...}, "label": ...}``; the label names the run folder and the table row, so
@@ -39,6 +48,8 @@ from typing import Any
 import yaml
 
 from multitask.bench._pool import execute
+from multitask.bench._ray import check_resources, require_ray, run_resources
+from multitask.bench.records import grid_title, write_manifest
 from multitask.methods import METHODS, list_methods
 from multitask.train.config import Config
 from multitask.train.logging import write_json
@@ -83,7 +94,7 @@ SUITES: dict[str, dict[str, Any]] = {
     "dense": {
         "base": {
             "data": {
-                "name": "shapes",
+                "name": "multitask.bench.dense_data:ShapesUnitDepth",  # depth / 7.56: 1-task δ1 .73, not .010
                 "batch_size": 16,
                 "eval_batch_size": 100,
                 "kwargs": {"size": 32},
@@ -96,7 +107,7 @@ SUITES: dict[str, dict[str, Any]] = {
         "architectures": ["hps", "mtan", "cross_stitch"],
         "methods": ["ew", "uw", "dwa", "mgda", "pcgrad", "cagrad", "imtl_g"],
         "all_methods": False,  # dense training on a CPU: the listed methods only (--methods for more)
-        "seeds": [0],
+        "seeds": [0, 1, 2],
     },
 }
 
@@ -169,6 +180,7 @@ class RunSpec:
     seed: int
     config: dict[str, Any]
     run_dir: Path
+    resources: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -186,12 +198,13 @@ def _spec(
     label, name, kwargs = parse_method(entry)
     kwargs = {} if baseline else _method_kwargs(grid, label, name, kwargs)
     cfg = copy.deepcopy(grid.base)
+    resources = cfg.pop("resources", None) or {}
     cfg["model"] = model
     cfg["method"] = {"name": name, "kwargs": kwargs, "mode": grid.mode}
     run_dir = out / "runs" / model["name"] / label / f"seed{seed}"
     cfg.setdefault("train", {}).update({"seed": seed, "out_dir": str(run_dir)})
     cfg["train"].setdefault("tensorboard", False)  # a grid logs CSV; TensorBoard per run only on request
-    return RunSpec(label, model["name"], seed, cfg, run_dir)
+    return RunSpec(label, model["name"], seed, cfg, run_dir, dict(resources))
 
 
 def plan(grid: Grid, out_dir: str | Path) -> tuple[list[RunSpec], list[RunSpec]]:
@@ -232,6 +245,7 @@ def check_grid(grid: Grid, out_dir: str | Path = ".") -> None:
     if grid.mode not in ("parameters", "features"):
         problems.append(f"mode must be 'parameters' or 'features', got {grid.mode!r}")
     attempt(DATASETS.get, grid.base.get("data", {}).get("name", "multimnist"))
+    attempt(check_resources, grid.base.get("resources"))
     labels: dict[str, str] = {}
     for entry in grid.methods:
         parsed = attempt(parse_method, entry)
@@ -290,6 +304,9 @@ def run_grid(
     threads_per_job: int | None = 1,
     progress: bool = False,
     log=print,
+    ray: str | None = None,
+    ray_retries: int = 2,
+    title: str = "",
 ) -> list[dict[str, Any]]:
     """Run (or resume) every run of ``grid`` under ``out_dir``; returns the per-run records, the
     baselines first, then seed-major in grid order, whatever order they finished in.
@@ -297,16 +314,21 @@ def run_grid(
     ``jobs``: local worker processes (1: in this process). ``threads_per_job``: torch threads per run
     (default 1; ``None``: torch's own setting). A CPU run's floats depend on its thread count, not on
     ``jobs``: with the same ``threads_per_job`` a grid gives bitwise the same runs serially and in a
-    pool. ``progress`` shows a progress bar per run (``jobs = 1`` only).
+    pool. ``progress`` shows a progress bar per run (``jobs = 1`` only). ``ray``: a Ray address or
+    ``"local"`` (module docstring); ``jobs`` is then unused. ``title`` goes into ``grid.json`` for the
+    report (default :func:`grid_title`).
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
     out = Path(out_dir)
     check_grid(grid, out)
+    if ray is not None:
+        require_ray()  # before anything is written
     baselines, others = plan(grid, out)
     out.mkdir(parents=True, exist_ok=True)
+    write_manifest(out, baselines + others, title or grid_title(grid))
     for spec in baselines + others:
-        spec.config["train"]["progress"] = bool(progress and jobs == 1)
+        spec.config["train"]["progress"] = bool(progress and jobs == 1 and ray is None)
     baseline_file = {s.seed: s.run_dir / "result.json" for s in baselines}
 
     def followers(done: RunSpec, record: dict[str, Any]) -> list[RunSpec]:
@@ -317,10 +339,19 @@ def run_grid(
         return runs
 
     if all((s.run_dir / "result.json").is_file() for s in baselines + others):
-        jobs = 1  # everything finished earlier: no worker to start
-    records = execute(
-        baselines, followers, _run_one, jobs=jobs, threads=threads_per_job, log=log, failure=failure
-    )
+        jobs, ray = 1, None  # everything finished earlier: no worker to start
+    if ray is not None:
+        from multitask.bench._ray import execute_ray
+
+        records = execute_ray(
+            baselines, followers, _run_one, address=None if ray in ("", "local") else ray, log=log,
+            resources=lambda s: run_resources(s, threads_per_job), retries=ray_retries, failure=failure,
+            done=lambda s: (s.run_dir / "result.json").is_file(),
+        )  # fmt: skip
+    else:
+        records = execute(
+            baselines, followers, _run_one, jobs=jobs, threads=threads_per_job, log=log, failure=failure
+        )
     order = {id(s): i for i, s in enumerate(baselines + others)}
     return [rec for spec, rec in sorted(records, key=lambda sr: order[id(sr[0])])]
 

@@ -1,0 +1,161 @@
+"""Run the grid's jobs as Ray tasks (Moritz et al., "Ray: A Distributed Framework for Emerging AI
+Applications", OSDI 2018), with the contract of :func:`multitask.bench._pool.execute`.
+
+Each job is one task, ``fn(job)`` in a Ray worker with ``num_cpus`` / ``num_gpus`` from ``resources(job)``
+and that many torch threads (at least 1). The first stage (the baselines) is submitted first, a job's
+followers as soon as it finished; a job for which ``done(job)`` holds (its ``result.json`` exists)
+runs in this process (it only reads its result), so a finished grid starts no task.
+
+A task whose worker dies (killed, out of memory, a node lost) is retried by Ray up to ``retries`` times
+(``max_retries``; a run resumes from its checkpoint), then it is a failure record (``failure``). Nothing
+waits forever: a job that needs more CPUs or GPUs than the cluster has is a failure record at once, and
+a queued job is cancelled and recorded failed when the cluster shrinks below its needs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+_POLL_S = 5.0
+Result = tuple[dict[str, Any], str]
+
+
+def check_resources(resources: Any) -> None:
+    """A grid's ``resources`` section: ``{"cpus": > 0, "gpus": >= 0}``, both optional."""
+    if resources is None:
+        return
+    if not isinstance(resources, dict):
+        raise ValueError(f"resources must be a mapping {{cpus: ..., gpus: ...}}, got {resources!r}")
+    for key, value in resources.items():
+        if key not in ("cpus", "gpus"):
+            raise ValueError(f"resources.{key}: unknown key; expected 'cpus' and/or 'gpus'")
+        low_ok = isinstance(value, (int, float)) and (value > 0 if key == "cpus" else value >= 0)
+        if isinstance(value, bool) or not low_ok:
+            bound = "> 0" if key == "cpus" else ">= 0"
+            raise ValueError(f"resources.{key} must be a number {bound}, got {value!r}")
+
+
+def run_resources(spec: Any, threads_per_job: int | None) -> tuple[float, float]:
+    """(CPUs, GPUs) of one grid run (a ``RunSpec``): its ``resources``, else ``threads_per_job`` CPUs
+    and 1 GPU for a ``cuda*`` device; with no GPU reserved, ``device: auto`` becomes ``cpu``."""
+    train = spec.config["train"]
+    device = str(train.get("device", "auto"))
+    cpus = float(spec.resources.get("cpus", threads_per_job or 1))
+    gpus = float(spec.resources.get("gpus", 1 if device.startswith("cuda") else 0))
+    if gpus == 0 and device == "auto":
+        train["device"] = "cpu"
+    return cpus, gpus
+
+
+def _cell(fn: Callable[[Any], Result], job: Any, threads: int) -> Result:
+    import torch
+
+    torch.set_num_threads(threads)
+    return fn(job)
+
+
+def require_ray() -> Any:
+    """The ``ray`` module, or a ``ValueError`` saying how to install it."""
+    try:
+        import ray
+    except ImportError as err:
+        raise ValueError(
+            "running a grid on Ray needs the optional dependency 'ray': pip install 'multitask[ray]'"
+        ) from err
+    return ray
+
+
+def execute_ray(
+    first: list[Any],
+    followers: Callable[[Any, dict[str, Any]], list[Any]],
+    fn: Callable[[Any], tuple[dict[str, Any], str]],
+    *,
+    address: str | None,
+    resources: Callable[[Any], tuple[float, float]],
+    done: Callable[[Any], bool],
+    retries: int,
+    log: Callable[[str], Any],
+    failure: Callable[[Any, str], dict[str, Any]],
+) -> list[tuple[Any, dict[str, Any]]]:
+    """Run every job as a Ray task; returns ``(job, record)`` pairs in the order the jobs finished.
+
+    ``address`` goes to ``ray.init`` when this process is not connected to Ray yet (None: a new local
+    instance), and that connection is closed at the end; an existing connection is used as it is and
+    left open. ``resources(job)``: its (CPUs, GPUs)."""
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"ray retries must be an int >= 0, got {retries!r}")
+    ray = require_ray()
+    own = not ray.is_initialized()
+    if own:
+        if address is None:  # a new local instance: no usage report leaves the machine unless asked for
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        return _run(ray, first, followers, fn, resources, done, retries, log, failure)
+    finally:
+        if own:
+            ray.shutdown()
+
+
+def _run(ray, first, followers, fn, resources, done, retries, log, failure) -> list[tuple[Any, Any]]:
+    remote = ray.remote(_cell)
+    out: list[tuple[Any, dict[str, Any]]] = []
+    pending: dict[Any, tuple[Any, tuple[float, float]]] = {}  # ObjectRef -> (job, (cpus, gpus))
+    shrunk: dict[Any, str] = {}
+    first_ids = {id(job) for job in first}
+
+    def lacking(need: tuple[float, float]) -> str | None:
+        have = ray.cluster_resources()
+        for amount, key, what in ((need[0], "CPU", "CPUs"), (need[1], "GPU", "GPUs")):
+            if amount > have.get(key, 0.0) + 1e-9:
+                return f"needs {amount:g} {what}, the Ray cluster has {have.get(key, 0.0):g}"
+        return None
+
+    def submit(job: Any) -> None:
+        if done(job):
+            finish(job, fn(job))
+            return
+        need = resources(job)
+        problem = lacking(need)
+        if problem is not None:
+            finish(job, None, f"not started: {problem}")
+            return
+        ref = remote.options(
+            num_cpus=need[0], num_gpus=need[1], max_retries=retries, retry_exceptions=False, name=job.name
+        ).remote(fn, job, max(1, int(need[0])))
+        pending[ref] = (job, need)
+
+    def finish(job: Any, result: tuple[dict[str, Any], str] | None, message: str = "") -> None:
+        if result is None:
+            result = failure(job, message), f"[fail] {job.name}: {message}"
+        record, line = result
+        log(line)
+        out.append((job, record))
+        if id(job) in first_ids:
+            for follower in followers(job, record):
+                submit(follower)
+
+    for job in first:
+        submit(job)
+    while pending:
+        ready, waiting = ray.wait(list(pending), num_returns=1, timeout=_POLL_S)
+        for ref in ready:
+            job, _ = pending.pop(ref)
+            try:
+                result, message = ray.get(ref), ""
+            except Exception as err:  # the worker died more than `retries` times, or the task was cancelled
+                result = None
+                first_line = (str(err).strip().splitlines() or [""])[0][:300]
+                message = shrunk.pop(ref, None) or (
+                    f"Ray task failed (retried up to {retries} times): {type(err).__name__}: {first_line}"
+                )
+            finish(job, result, message)
+        if not ready:  # nothing finished for a while: is every queued job still feasible?
+            for ref in waiting:
+                problem = lacking(pending[ref][1]) if ref in pending and ref not in shrunk else None
+                if problem is not None:
+                    shrunk[ref] = f"cancelled: {problem}"
+                    ray.cancel(ref, force=True)
+    return out
