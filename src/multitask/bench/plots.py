@@ -30,7 +30,7 @@ import numpy as np
 from multitask.bench import _plotting as P
 from multitask.bench import summary_plots
 from multitask.bench.run_plots import plot_run
-from multitask.metrics import non_dominated
+from multitask.metrics import delta_metrics, non_dominated
 
 __all__ = ["make_plots", "plot_run"]
 
@@ -75,8 +75,10 @@ def _context(runs: list[dict[str, Any]], arch: str) -> str:
 
 
 def _main(run: dict[str, Any], task: str) -> tuple[str, bool]:
-    metric, higher = next(iter(run["higher_is_better"][task].items()))
-    return metric, higher
+    """The task's main metric in the Vandenhende Δm (e.g. depth rmse), and whether higher is better."""
+    hib = run["higher_is_better"]
+    metric = delta_metrics(hib, "vandenhende")[task][0]
+    return metric, bool(hib[task][metric])
 
 
 def _methods(runs: list[dict[str, Any]]) -> list[str]:
