@@ -19,6 +19,7 @@ Jacobian: their objective (``Σₜ wₜLₜ`` or the method's own) is back-propa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -29,9 +30,21 @@ from multitask.core import jacobian as jac
 from multitask.core.graph import reachable_leaves, walk
 from multitask.methods.base import GradientMethod, LossWeighting, Method
 
-__all__ = ["Reduce", "StepInfo", "backward"]
+__all__ = ["GradientOverflowError", "Reduce", "StepInfo", "backward"]
 
 LossesLike = Mapping[str, Tensor] | Sequence[Tensor]
+#: the loss scale of the running call (mixed precision; 1 otherwise)
+_GRAD_SCALE: ContextVar[float] = ContextVar("multitask_grad_scale", default=1.0)
+
+
+def _scaled(t: Tensor) -> Tensor:
+    scale = _GRAD_SCALE.get()
+    return t if scale == 1.0 else t * scale
+
+
+class GradientOverflowError(ValueError):
+    """Mixed precision: the scaled task gradients overflowed; the step must be skipped (the method did not
+    run, its state is untouched) and the loss scale lowered, as ``GradScaler`` does."""
 
 
 @dataclass
@@ -82,6 +95,7 @@ def backward(
     strategy: str = "auto",
     chunk_size: int | None = None,
     reduce: Reduce | None = None,
+    grad_scale: float | None = None,
 ) -> StepInfo:
     """Accumulate gradients into ``.grad`` like ``Tensor.backward`` does, balanced by ``method``.
 
@@ -98,6 +112,10 @@ def backward(
         reduce: data parallelism (several processes, one update): a :class:`Reduce`, e.g.
             ``multitask.distributed.Reducer()``. Every rank then gets the update of one process on the
             concatenated batch (see "data parallel" below); ``None``: this process alone.
+        grad_scale: mixed precision with a loss scale ``S`` (``GradScaler.get_scale()``): the losses are
+            differentiated times ``S`` (no fp16 underflow) but the method sees the unscaled Jacobian and
+            losses; everything added to ``.grad`` is ``S`` times the gradient, for ``GradScaler.unscale_``.
+            A non-finite Jacobian then raises :class:`GradientOverflowError` before the method runs.
 
     Returns:
         A :class:`StepInfo` with the weights and, when the Jacobian was computed, norms and cosines.
@@ -105,6 +123,35 @@ def backward(
     if not isinstance(method, Method):
         raise TypeError(f"method must be a multitask Method, got {type(method).__name__}")
     names, scalars, vec = _stack_losses(losses, check_finite=reduce is None)
+    scale = 1.0
+    if grad_scale is not None:  # mixed precision: differentiate S·L; the method sees L and J
+        if isinstance(grad_scale, bool) or not isinstance(grad_scale, (int, float)):
+            raise TypeError(f"grad_scale must be a number, got {type(grad_scale).__name__}")
+        if not 0 < grad_scale < float("inf"):
+            raise ValueError(f"grad_scale must be a positive finite number, got {grad_scale!r}")
+        scale = float(grad_scale)
+        scalars = [v * scale for v in scalars]  # vec stays unscaled: the methods read it
+    token = _GRAD_SCALE.set(scale)
+    try:
+        return _dispatch(
+            names, scalars, vec, method, shared, features, retain_graph, strategy, chunk_size, reduce
+        )
+    finally:
+        _GRAD_SCALE.reset(token)
+
+
+def _dispatch(
+    names: list[str],
+    scalars: list[Tensor],
+    vec: Tensor,
+    method: Method,
+    shared: Iterable[Tensor],
+    features: Tensor | Sequence[Tensor] | None,
+    retain_graph: bool,
+    strategy: str,
+    chunk_size: int | None,
+    reduce: Reduce | None,
+) -> StepInfo:
     if reduce is not None:  # data parallel: every rank raises together or none does (no hang)
         vec = _dp_losses(names, vec, reduce)
     shared_list = _unique(list(shared))
@@ -150,7 +197,7 @@ def _loss_step(
     leaves = reachable_leaves(scalars)
     _check_shared_reached(shared, leaves)
     total = method.combine(vec, names, shared=shared)
-    total.backward(retain_graph=retain_graph)
+    _scaled(total).backward(retain_graph=retain_graph)
     weights = method.last_weights
     return StepInfo(task_names=names, losses=vec.detach(), weights=weights, mode="loss")
 
@@ -182,7 +229,7 @@ def _parameters_step(
     elif others:
         torch.autograd.backward(scalars, inputs=others, retain_graph=retain_graph)
     for p, d in zip(shared, direction):
-        _accumulate(p, d)
+        _accumulate(p, _scaled(d))
     return info.pop("step_info")
 
 
@@ -231,7 +278,8 @@ def _features_step(
     direction = info.pop("direction")
     if others:
         torch.autograd.backward(scalars, inputs=others, retain_graph=True)
-    torch.autograd.backward(feats, grad_tensors=direction, inputs=shared, retain_graph=retain_graph)
+    scaled = [_scaled(d) for d in direction]
+    torch.autograd.backward(feats, grad_tensors=scaled, inputs=shared, retain_graph=retain_graph)
     return info.pop("step_info")
 
 
@@ -244,9 +292,15 @@ def _combine(
     gramian: Tensor | None = None,
 ) -> dict:
     t = len(names)
+    scale = _GRAD_SCALE.get()
+    if scale != 1.0:  # mixed precision: the blocks are of S·L, the method sees those of L
+        blocks = [b / scale for b in blocks]
+        gramian = None if gramian is None else gramian / scale**2
     finite = torch.stack([torch.isfinite(b.reshape(t, -1)).all(dim=1) for b in blocks]).all(dim=0)
     if not bool(finite.all()):  # one device sync for all tasks and blocks
         bad = [names[i] for i in (~finite).nonzero().flatten().tolist()]
+        if scale != 1.0:
+            raise GradientOverflowError(f"non-finite scaled gradients for tasks {bad} (loss scale {scale:g})")
         raise ValueError(f"non-finite gradients for tasks {bad}")
     gram = jac.gramian_from_blocks(blocks) if gramian is None else gramian
     losses = vec.detach()
@@ -379,6 +433,7 @@ def _dp_loss_step(
     """Loss weighting under data parallelism: weights from the global losses, gradients averaged."""
     _check_shared_reached(shared, reachable_leaves(scalars))
     total = method.combine(vec, names, shared=shared, reduce=reduce.mean)
+    total = _scaled(total)
     leaves = list(reachable_leaves([total]).values())  # the model's and the method's own parameters
     _dp_grads_into(torch.autograd.grad(total, leaves, retain_graph=retain_graph, allow_unused=True), leaves,
                    reduce)  # fmt: skip
@@ -407,7 +462,7 @@ def _dp_features_direction(
         (gram,) = reduce.sum([jac.gramian_from_blocks(blocks)])
         method.on_features(feats)
         info = _combine(names, vec, method, blocks, "features", gramian=gram / n**2)
-        return info["direction"], info["step_info"]
+        return [_scaled(d) for d in info["direction"]], info["step_info"]
     sizes = reduce.gather([torch.tensor([b.shape[1] for b in blocks], device=blocks[0].device)])[0]
     if not bool((sizes.reshape(n, -1) == sizes.reshape(n, -1)[0]).all()):
         raise ValueError(
@@ -417,7 +472,10 @@ def _dp_features_direction(
     full = [b / n for b in reduce.gather(blocks, dim=1)]
     method.on_features(reduce.gather([z.detach() for z in feats], dim=0))
     info = _combine(names, vec, method, full, "features")
-    mine = [d.narrow(0, reduce.rank * b.shape[1], b.shape[1]) * n for d, b in zip(info["direction"], blocks)]
+    mine = [
+        d.narrow(0, reduce.rank * b.shape[1], b.shape[1]) * (n * _GRAD_SCALE.get())
+        for d, b in zip(info["direction"], blocks)
+    ]
     return mine, info["step_info"]
 
 
