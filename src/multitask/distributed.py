@@ -28,6 +28,7 @@ fills ``.grad`` with the already-averaged gradients of every parameter the losse
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,12 +38,16 @@ from torch import Tensor, nn
 
 from multitask._backward import Reduce, StepInfo
 from multitask._backward import backward as _local_backward
+from multitask.metrics import MultiTaskMetrics
 
 __all__ = [
     "Reducer",
+    "all_finite",
     "backward",
     "broadcast_module",
+    "init_from_env",
     "is_distributed",
+    "merge_metrics",
     "rank",
     "shard",
     "world_size",
@@ -165,3 +170,39 @@ def shard(n: int, rank_: int | None = None, world: int | None = None) -> slice:
         raise ValueError(f"a batch of {n} samples does not split evenly over {w} processes")
     size = n // w
     return slice(r * size, (r + 1) * size)
+
+
+def init_from_env() -> Reducer | None:
+    """Join the process group that ``torchrun`` describes (``WORLD_SIZE`` > 1 in the environment).
+
+    Backend: NCCL when CUDA is available (each process then uses ``cuda:LOCAL_RANK``), else gloo. Returns
+    a :class:`Reducer` on the default group, or ``None`` for a single process.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return Reducer() if is_distributed() else None
+    if not dist.is_initialized():
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return Reducer()
+
+
+def all_finite(values: Tensor, reduce: Reduce | None) -> bool:
+    """Whether ``values`` are finite on every rank (one all-reduce: the ranks agree, none hangs)."""
+    bad = (~torch.isfinite(values.detach())).sum().to(torch.float64).reshape(1)
+    if reduce is not None:
+        (bad,) = reduce.sum([bad])
+    return bool(bad.item() == 0)
+
+
+def merge_metrics(metrics: MultiTaskMetrics, group: Any = None) -> MultiTaskMetrics:
+    """The rank's streaming metrics merged with every other rank's (in rank order), on every rank."""
+    if not is_distributed():
+        return metrics
+    parts: list[Any] = [None] * dist.get_world_size(group)
+    dist.all_gather_object(parts, metrics, group=group)
+    merged = parts[0]
+    for other in parts[1:]:
+        merged.merge(other)
+    return merged

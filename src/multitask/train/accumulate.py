@@ -65,9 +65,10 @@ class Accumulator:
                 "several micro-batches is not exact here; use train.accumulate: 1"
             )
         self.method, self.shared, self.k, self.reduce = method, list(shared), k, reduce
-        self._reset()
+        self.reset()
 
-    def _reset(self) -> None:
+    def reset(self) -> None:
+        """Drop the micro-batches collected so far."""
         self.count = 0
         self.names: list[str] | None = None
         self.loss_sum: Tensor | None = None
@@ -127,7 +128,7 @@ class Accumulator:
                 _accumulate(p, g)
             return info["step_info"]
         finally:
-            self._reset()
+            self.reset()
 
     def _loss_step(self, names: list[str], vec: Tensor, blocks: list[Tensor]) -> StepInfo:
         assert isinstance(self.method, LossWeighting)
