@@ -106,7 +106,10 @@ class Scale:
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def loss_scale(self) -> float | None:
-        return None if self.scaler is None else float(self.scaler.get_scale())
+        if self.scaler is None:
+            return None
+        self.scaler.scale(torch.zeros((), device=self.device))  # the public way to create its scale tensor
+        return float(self.scaler.get_scale())
 
     def snapshot(self, method: Method) -> dict[str, Any] | None:
         """The method's state before an fp16 step (restored if the step overflows)."""
