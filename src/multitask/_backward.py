@@ -152,6 +152,10 @@ def _dispatch(
     chunk_size: int | None,
     reduce: Reduce | None,
 ) -> StepInfo:
+    if reduce is not None and method.data_parallel_error:
+        raise ValueError(
+            f"{type(method).__name__} is not exact under data parallelism: {method.data_parallel_error}"
+        )
     if reduce is not None:  # data parallel: every rank raises together or none does (no hang)
         vec = _dp_losses(names, vec, reduce)
     shared_list = _unique(list(shared))

@@ -81,6 +81,8 @@ class Method(nn.Module):
     kind: ClassVar[str] = ""
     #: names of plain attributes that make up the method's state (saved as extra state)
     _state_attrs: ClassVar[tuple[str, ...]] = ()
+    #: why the method cannot give the one-process update under data parallelism ("" when it can)
+    data_parallel_error: ClassVar[str] = ""
 
     def __init__(self) -> None:
         super().__init__()
