@@ -463,7 +463,13 @@ def _dp_features_direction(
     """
     n = reduce.world_size
     if method.needs == "gramian":
-        (gram,) = reduce.sum([jac.gramian_from_blocks(blocks)])
+        bad = sum((~torch.isfinite(b)).sum() for b in blocks).to(blocks[0].dtype).reshape(1)
+        gram, bad = reduce.sum([jac.gramian_from_blocks(blocks), bad])
+        if bool(bad.item() > 0):  # every rank raises, not only the one whose gradients broke (no hang)
+            error = GradientOverflowError if _GRAD_SCALE.get() != 1.0 else ValueError
+            raise error(
+                f"non-finite gradients w.r.t. the features on some process (loss scale {_GRAD_SCALE.get():g})"
+            )
         method.on_features(feats)
         info = _combine(names, vec, method, blocks, "features", gramian=gram / n**2)
         return [_scaled(d) for d in info["direction"]], info["step_info"]

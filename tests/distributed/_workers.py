@@ -12,6 +12,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 import multitask as mt
+from multitask._backward import GradientOverflowError
 from multitask.distributed import Reducer
 from multitask.methods import create_method
 
@@ -66,6 +67,7 @@ def train(
     rows: slice,
     reduce: Any,
     hook: Callable[[nn.Module, int], None] | None = None,
+    scale: float | None = None,
 ) -> dict[str, Tensor]:
     """``STEPS`` SGD steps of ``Tiny`` with ``method`` on rows ``rows`` of each global batch."""
     torch.manual_seed(0)
@@ -83,9 +85,14 @@ def train(
             shared=list(model.encoder.parameters()),
             features=z if mode == "features" else None,
             reduce=reduce,
+            grad_scale=scale,
         )
         if hook is not None:
             hook(model, step)
+        if scale is not None:  # what GradScaler.unscale_ does
+            for p in [*model.parameters(), *method.parameters()]:
+                if p.grad is not None:
+                    p.grad /= scale
         opt.step()
         opt.zero_grad(set_to_none=True)
     out = {f"model.{k}": v.detach().clone() for k, v in model.state_dict().items()}
@@ -119,11 +126,37 @@ def _exact(rank: int, world: int, mode: str, out_dir: str) -> None:
         parallel = train(name, kwargs, mode, rows, reducer)
         single = train(name, kwargs, mode, slice(None), None) if rank == 0 else None
         results[name] = {"parallel": parallel, "single": single, "bytes": reducer.bytes}
+    # mixed precision: a loss scale changes nothing but .grad's scale, under data parallelism too
+    for name, kwargs in [("upgrad", {}), *([("uw", {"num_tasks": 3})] if mode == "parameters" else [])]:
+        parallel = train(name, kwargs, mode, rows, Reducer(), scale=1024.0)
+        single = train(name, kwargs, mode, slice(None), None) if rank == 0 else None
+        results[f"scaled_{name}"] = {"parallel": parallel, "single": single, "bytes": 1}
+    results["overflow_raised"] = _overflow_on_one_rank(rank, mode)
     # plain DDP's rule: each rank balances its own batch, then the gradients are averaged
     plain = train("mgda", {}, mode, rows, None, hook=_average_grads)
     single = train("mgda", {}, mode, slice(None), None)
     results["plain_ddp_mgda"] = {"parallel": plain, "single": single, "bytes": 0}
     torch.save(results, Path(out_dir) / f"{mode}{rank}.pt")
+
+
+def _overflow_on_one_rank(rank: int, mode: str) -> bool:
+    """Only rank 1's scaled losses overflow: every rank must raise GradientOverflowError (none hangs)."""
+    torch.manual_seed(0)
+    model = Tiny().double()
+    x, y = data(0)
+    z, preds = model(x[rank * 4 : rank * 4 + 4])
+    big = 1e30 if rank == 1 else 1.0
+    losses = {
+        t: big * ((p - y[rank * 4 : rank * 4 + 4, i]) ** 2).mean() for i, (t, p) in enumerate(preds.items())
+    }
+    try:
+        mt.backward(
+            losses, create_method("upgrad"), shared=list(model.encoder.parameters()),
+            features=z if mode == "features" else None, reduce=Reducer(), grad_scale=1e290,
+        )  # fmt: skip
+    except GradientOverflowError:
+        return True
+    return False
 
 
 def _average_grads(model: nn.Module, step: int) -> None:

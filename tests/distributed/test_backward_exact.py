@@ -69,3 +69,18 @@ def test_plain_ddp_with_a_per_rank_method_differs(runs: tuple[str, list[dict]]) 
     plain = r0["plain_ddp_mgda"]
     assert _max_diff(plain["parallel"], r1["plain_ddp_mgda"]["parallel"]) < 1e-12  # still in sync
     assert _max_diff(plain["parallel"], plain["single"]) > 1e-4
+
+
+def test_a_loss_scale_keeps_the_update_exact(runs: tuple[str, list[dict]]) -> None:
+    """``grad_scale`` (fp16's loss scale) under data parallelism: after unscaling, the one-process update."""
+    mode, (r0, r1) = runs
+    names = [k for k in r0 if k.startswith("scaled_")]
+    assert names
+    for name in names:
+        assert _max_diff(r0[name]["parallel"], r0[name]["single"]) < 1e-10, name
+        assert _max_diff(r0[name]["parallel"], r1[name]["parallel"]) < 1e-12, name
+
+
+def test_an_overflow_on_one_rank_is_raised_on_every_rank(runs: tuple[str, list[dict]]) -> None:
+    mode, (r0, r1) = runs
+    assert r0["overflow_raised"] and r1["overflow_raised"], mode
