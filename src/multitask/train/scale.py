@@ -10,7 +10,9 @@
   the method. ``fp16`` adds a ``GradScaler``: ``multitask.backward(grad_scale=S)`` differentiates ``S·L``
   but the method sees ``L`` and the unscaled Jacobian; an overflow (in the Jacobian, before the method, or
   found by the scaler in ``.grad``) skips the step, counts it in ``skipped_steps``, lowers the scale and
-  restores the method's state as it was before the step.
+  restores the method's state as it was before the step. Under several processes every rank takes the
+  same decision: the Jacobian (or Gramian, with a count of non-finite entries) is reduced before the check,
+  and ``.grad`` holds the averaged gradients when the scaler looks at it.
 * Accumulation: :class:`~multitask.train.accumulate.Accumulator` over ``train.accumulate`` micro-batches.
 """
 
@@ -65,10 +67,6 @@ class Scale:
         if self.precision == "fp16" and self.k > 1:
             raise ValueError(
                 "train.precision fp16 with train.accumulate > 1 is not supported; use bf16 or fp32"
-            )
-        if self.precision == "fp16" and self.reduce is not None:
-            raise ValueError(
-                "train.precision fp16 under several processes is not supported; use bf16 or fp32"
             )
         self.scaler = torch.amp.GradScaler(device.type) if self.precision == "fp16" else None
         self.accumulator = (
