@@ -80,3 +80,12 @@ def test_an_fp16_overflow_skips_the_step_counts_it_and_leaves_the_method_untouch
     assert all(p.grad is None for p in trainer.model.parameters())
     trainer.scale.scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)  # a sane scale: it steps
     assert _steps(trainer, 1)[0] is not None and trainer.method.step_count == 1 and trainer.skipped_steps == 1
+
+
+def test_unsupported_combinations_are_refused_at_construction(tiny_config) -> None:
+    with pytest.raises(ValueError, match="fp16 with train.accumulate > 1 is not supported"):
+        _trainer(tiny_config, precision="fp16", accumulate=2)
+    cfg = tiny_config(accumulate=2)
+    cfg.method.name, cfg.method.mode = "mgda", "features"
+    with pytest.raises(ValueError, match="MGDA in features mode cannot accumulate"):
+        Trainer(cfg)
