@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--resume", action="store_true", help="continue the run in train.out_dir")
     mode.add_argument("--force", action="store_true", help="replace the run in train.out_dir")
     t.add_argument("--no-plots", action="store_true", help="do not write the run's plots after training")
+    t.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train on N processes (data parallel, the update of one process on the whole batch): runs "
+        "torchrun --standalone --nproc-per-node N -m multitask train ... (N GPUs on CUDA, else CPU/gloo)",
+    )
 
     e = sub.add_parser("eval", help="evaluate a checkpoint", description="Evaluate a checkpoint.")
     e.add_argument("checkpoint", help="checkpoint.pt or best.pt of a run (its folder holds config.yaml)")
@@ -116,6 +126,10 @@ def _one_line(err: BaseException) -> str:
 def _train(args: argparse.Namespace) -> int:
     from multitask.train import Config, Trainer
 
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be >= 1, got {args.nproc}")
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # the launcher; the ranks run the code below
+        return _launch(args)
     notes: list[str] = []
     cfg = Config.from_yaml(args.config, args.overrides, notes)
     for note in notes:
@@ -127,11 +141,24 @@ def _train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(_interrupted(args, cfg, trainer), file=sys.stderr)
         return 130
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports and plots
+        return 0
     print(json.dumps({k: result[k] for k in ("best_epoch", "val_delta_m", "test", "wall_time_s")}, indent=2))
     print(f"outputs in {cfg.train.out_dir}")
     if not args.no_plots:
         _plot_run(Path(cfg.train.out_dir))
     return 0
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """``multitask train CFG --nproc N``: the same command on N processes under ``torchrun``."""
+    argv = [a for a in args.argv if not a.startswith("--nproc")]
+    if "--nproc" in args.argv:  # "--nproc N" as two words
+        i = args.argv.index("--nproc")
+        argv = args.argv[:i] + args.argv[i + 2 :]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    launcher.append(f"--nproc-per-node={args.nproc}")
+    return subprocess.run([*launcher, "-m", "multitask", *argv], check=False).returncode
 
 
 def _interrupted(args: argparse.Namespace, cfg: Any, trainer: Any) -> str:

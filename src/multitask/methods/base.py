@@ -17,7 +17,7 @@ step counters) travel as the module's extra state. Checkpoints stay loadable wit
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -64,11 +64,15 @@ class LossContext:
         task_names: task names in the order of the loss vector.
         shared: the shared parameters (GradNorm differentiates through them).
         step: number of previous calls of this method (0 at the first step).
+        reduce: under data parallelism, the mean over the processes of a list of tensors (``None``: one
+            process). A method that differentiates through ``shared`` (GradNorm) averages those gradients
+            with it, so that every rank sees the global batch's.
     """
 
     task_names: list[str]
     shared: list[Tensor] = field(default_factory=list)
     step: int = 0
+    reduce: Callable[[Sequence[Tensor]], list[Tensor]] | None = None
 
 
 class Method(nn.Module):
@@ -77,6 +81,8 @@ class Method(nn.Module):
     kind: ClassVar[str] = ""
     #: names of plain attributes that make up the method's state (saved as extra state)
     _state_attrs: ClassVar[tuple[str, ...]] = ()
+    #: why the method cannot give the one-process update under data parallelism ("" when it can)
+    data_parallel_error: ClassVar[str] = ""
 
     def __init__(self) -> None:
         super().__init__()
@@ -149,6 +155,7 @@ class LossWeighting(Method):
         losses: Tensor | Sequence[Tensor],
         task_names: Sequence[str] | None = None,
         shared: Sequence[Tensor] = (),
+        reduce: Callable[[Sequence[Tensor]], list[Tensor]] | None = None,
     ) -> Tensor:
         """One step of the method: the scalar objective to back-propagate for a loss vector.
 
@@ -159,10 +166,11 @@ class LossWeighting(Method):
             losses: the ``[T]`` loss vector (or a sequence of scalar losses), with its graph.
             task_names: task names in order (default ``"0"``, ``"1"``, ...).
             shared: the shared parameters, for methods that differentiate through them (GradNorm).
+            reduce: data parallelism only (``multitask.backward`` passes it): see :class:`LossContext`.
         """
         vec = torch.stack(list(losses)) if not isinstance(losses, Tensor) else losses
         names = list(task_names) if task_names is not None else [str(i) for i in range(vec.numel())]
-        ctx = LossContext(task_names=names, shared=list(shared), step=self.step_count)
+        ctx = LossContext(task_names=names, shared=list(shared), step=self.step_count, reduce=reduce)
         total, w = self.objective(vec, ctx)
         if total.dim() != 0 or not torch.isfinite(total):
             raise ValueError(f"{type(self).__name__} produced a non-finite or non-scalar objective: {total}")

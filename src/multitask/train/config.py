@@ -127,6 +127,10 @@ class TrainConfig:
     ``checkpoint_every``: also checkpoint every this many steps inside an epoch (0 = only at epoch end).
     ``aux_weight``: weight of deep-supervision losses (intermediate predictions) added to each task's loss.
     ``progress``: a progress bar per epoch and a one-line summary after each epoch.
+    ``precision``: ``fp32``; ``bf16`` (autocast, no loss scale) or ``fp16`` (autocast and a loss scale:
+    the method sees unscaled gradients, an overflowed step is skipped and counted, the method untouched).
+    ``accumulate``: split each batch into this many micro-batches, one update (exact, see
+    :mod:`multitask.train.accumulate`; the batch size must divide evenly, as over processes).
     """
 
     epochs: int = field(default=10, metadata=_at_least(1))
@@ -143,6 +147,8 @@ class TrainConfig:
     tensorboard: bool = True
     baseline: str | None = None
     deterministic: bool = True
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    accumulate: int = field(default=1, metadata=_at_least(1))
 
 
 #: fields that may differ when a run is resumed (they do not change what is trained or selected)

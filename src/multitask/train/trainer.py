@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from multitask._backward import StepInfo, backward
+from multitask._backward import GradientOverflowError, StepInfo, backward
+from multitask.distributed import all_finite, merge_metrics
 from multitask.metrics import MultiTaskMetrics, delta_m
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -38,6 +39,7 @@ from multitask.train.config import Config
 from multitask.train.loader import epoch_order, epoch_seed
 from multitask.train.logging import RunLogger, epoch_summary, write_json
 from multitask.train.rundir import RunLock, prepare_run_dir
+from multitask.train.scale import NullLogger, Scale
 
 __all__ = ["NonFiniteLossError", "Trainer", "build_method"]  # build_method: re-exported for old imports
 
@@ -63,7 +65,9 @@ class Trainer:
         self.splits = r.splits
         self.task_names = [t.name for t in self.tasks]
         self.higher_is_better = MultiTaskMetrics(self.tasks).higher_is_better
-        self.logger: RunLogger | None = None
+        self.logger: RunLogger | NullLogger | None = None
+        # processes / precision / accumulation (multitask.train.scale); joins torchrun's group if any
+        self.scale = Scale(config, self.method, list(self.model.shared_parameters()), self.mode, self.device)
         self.epoch = self.step_in_epoch = self.global_step = self.skipped_steps = 0
         self.best: dict[str, Any] = {"epoch": -1, "delta_m": -math.inf}
         self.step_times: list[float] = []
@@ -88,27 +92,74 @@ class Trainer:
 
     def train_step(self, x: Tensor, targets: dict[str, Tensor]) -> StepInfo | None:
         t0 = time.perf_counter()
-        losses, features = self._losses(x, targets)
-        if not bool(torch.isfinite(torch.stack([v.detach() for v in losses.values()])).all()):
-            bad = [name for name, v in losses.items() if not torch.isfinite(v.detach()).all()]
-            if self.config.train.nonfinite == "skip":
-                self.skipped_steps += 1
-                self.optimizer.zero_grad(set_to_none=True)
-                return None
-            raise NonFiniteLossError(
-                f"non-finite loss for task {bad[0]!r} at epoch {self.epoch} step {self.global_step} "
-                f"(all bad tasks: {bad}); {self._checkpoint_note()}"
-            )
-        regularization = self.model.regularization()
-        if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
-            regularization.backward(retain_graph=True)
-        info = backward(
-            losses, self.method, shared=list(self.model.shared_parameters()), features=features
-        )
-        self.optimizer.step()
+        sc = self.scale
+        snapshot = sc.snapshot(self.method)
+        shared = list(self.model.shared_parameters())
+        info = None
+        try:
+            for xm, tm in sc.micro_batches(x, targets):
+                with sc.autocast():
+                    losses, features = self._losses(xm, tm)
+                if sc.precision != "fp32":
+                    losses = {t: v.float() for t, v in losses.items()}
+                if not all_finite(torch.stack([v.detach().reshape(()) for v in losses.values()]), sc.reduce):
+                    return self._nonfinite(losses)
+                regularization = self.model.regularization()
+                if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
+                    self._regularize(regularization / sc.k)
+                if sc.accumulator is not None:
+                    sc.accumulator.add(losses)
+                    continue
+                info = backward(
+                    losses, self.method, shared=shared, features=features, reduce=sc.reduce,
+                    grad_scale=sc.loss_scale(),
+                )  # fmt: skip
+            if sc.accumulator is not None:
+                info = sc.accumulator.step()
+        except GradientOverflowError:  # fp16: the scaled Jacobian overflowed, the method did not run
+            sc.overflowed()
+            return self._skip(snapshot)
+        if not sc.step(self.optimizer):  # fp16: the scaler found an overflow in .grad
+            return self._skip(snapshot)
         self.optimizer.zero_grad(set_to_none=True)
         self.step_times.append(time.perf_counter() - t0)
         return info
+
+    def _nonfinite(self, losses: dict[str, Tensor]) -> None:
+        bad = [name for name, v in losses.items() if not torch.isfinite(v.detach()).all()]
+        if self.scale.accumulator is not None:
+            self.scale.accumulator.reset()
+        if self.config.train.nonfinite == "skip":
+            self.skipped_steps += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
+        where = f"task {bad[0]!r}" if bad else "a task on another process"
+        raise NonFiniteLossError(
+            f"non-finite loss for {where} at epoch {self.epoch} step {self.global_step} "
+            f"(all bad tasks: {bad}); {self._checkpoint_note()}"
+        )
+
+    def _skip(self, snapshot: dict[str, Any] | None) -> None:
+        """An overflowed fp16 step: no update, the method's state as before the step, counted."""
+        if snapshot is not None:
+            self.method.load_state_dict(snapshot)
+        if self.scale.accumulator is not None:
+            self.scale.accumulator.reset()
+        self.skipped_steps += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        return None
+
+    def _regularize(self, regularization: Tensor) -> None:
+        """Back-propagate a model's regularizer as is (averaged over the processes, scaled in fp16)."""
+        scale = self.scale.loss_scale() or 1.0
+        if self.scale.reduce is None:
+            (regularization * scale).backward(retain_graph=True)
+            return
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        grads = torch.autograd.grad(regularization * scale, params, retain_graph=True, allow_unused=True)
+        dense = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+        for p, g in zip(params, self.scale.reduce.mean(dense)):
+            p.grad = g if p.grad is None else p.grad + g
 
     def _checkpoint_note(self) -> str:
         if self.last_checkpoint is None:
@@ -125,21 +176,26 @@ class Trainer:
         """Metrics of the model on ``"train"``, ``"val"`` or ``"test"``."""
         self.model.eval()
         metrics = MultiTaskMetrics(self.tasks)
-        for x, targets in self.splits[split].eval_batches(self.config.data.eval_batch_size):
-            metrics.update(self.model(x), targets)
-        return metrics.compute()
+        for i, (x, targets) in enumerate(self.splits[split].eval_batches(self.config.data.eval_batch_size)):
+            if self.scale.eval_mine(i):  # several processes: a share of the batches each, merged below
+                metrics.update(self.model(x), targets)
+        return merge_metrics(metrics).compute()
 
     # ---- checkpoints ----------------------------------------------------------------------------
     def save(self) -> None:
         assert self.logger is not None
         self.logger.flush()
         position = {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step}
+        if self.scale.rank != 0:  # only rank 0 writes; every rank holds the same state
+            self.last_checkpoint = position
+            return
         state = {
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "method": self.method.state_dict(), "rng": rng_state(), **position,
             "skipped_steps": self.skipped_steps, "best": self.best, "reference": self.reference,
             "log": self.logger.state(), "step_times": list(self.step_times), "config": self.config.to_dict(),
+            "scaler": self.scale.state(),
         }  # fmt: skip
         save_checkpoint(self.out_dir / "checkpoint.pt", state)
         self.last_checkpoint = position
@@ -157,6 +213,7 @@ class Trainer:
         self.logger.load_state(state["log"])
         self.step_times = list(state["step_times"])
         self.last_checkpoint = {k: int(state[k]) for k in ("epoch", "step_in_epoch", "global_step")}
+        self.scale.load_state(state.get("scaler"))
         set_rng_state(state["rng"])
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -164,11 +221,45 @@ class Trainer:
         """Train (``resume``: continue the run in ``train.out_dir``; ``force``: replace the run there).
 
         A directory holding a run is refused without one of them; a resume with a config that differs
-        in a field that changes the run is refused, naming the fields. Only one process uses a directory.
+        in a field that changes the run is refused, naming the fields. Only one process uses a directory
+        (under torchrun: rank 0 writes it, the other ranks read the checkpoint to resume).
         """
+        if self.scale.reduce is not None:
+            return self._fit_ranks(resume, force)
         with RunLock(self.out_dir):
             state = prepare_run_dir(self.out_dir, self.config.to_dict(), resume, force, self.device)
             self.config.to_yaml(self.out_dir / "config.yaml")
+            self.logger = RunLogger(self.out_dir, tensorboard=self.config.train.tensorboard)
+            if state is not None:
+                self.restore(state)
+            try:
+                return self._fit()
+            finally:
+                self.logger.flush()
+                self.logger.close()
+
+    def _fit_ranks(self, resume: bool, force: bool) -> dict[str, Any]:
+        """:meth:`fit` under several processes: rank 0 prepares the directory and tells the others."""
+        import torch.distributed as dist
+
+        if self.scale.rank != 0:
+            message: list[Any] = [None]
+            dist.broadcast_object_list(message, src=0)
+            error, resumed = message[0]
+            if error is not None:
+                raise ValueError(f"rank 0 could not prepare {self.out_dir}: {error}")
+            self.logger = NullLogger()
+            if resumed:
+                self.restore(load_checkpoint(self.out_dir / "checkpoint.pt", map_location=self.device))
+            return self._fit()
+        with RunLock(self.out_dir):
+            try:
+                state = prepare_run_dir(self.out_dir, self.config.to_dict(), resume, force, self.device)
+                self.config.to_yaml(self.out_dir / "config.yaml")
+            except Exception as err:
+                dist.broadcast_object_list([(str(err), False)], src=0)
+                raise
+            dist.broadcast_object_list([(None, state is not None)], src=0)
             self.logger = RunLogger(self.out_dir, tensorboard=self.config.train.tensorboard)
             if state is not None:
                 self.restore(state)
@@ -212,7 +303,7 @@ class Trainer:
         bar = tqdm(
             total=len(order),
             desc=f"epoch {self.epoch + 1}/{c.train.epochs}",
-            disable=not c.train.progress,
+            disable=not c.train.progress or self.scale.rank != 0,
             leave=True,
             dynamic_ncols=True,
         )
@@ -248,8 +339,11 @@ class Trainer:
         self.logger.log_epoch(record)
         if dm > self.best["delta_m"]:
             self.best = {"epoch": self.epoch, "delta_m": dm, "val": val}
-            save_checkpoint(self.out_dir / "best.pt", {"model": self.model.state_dict(), "epoch": self.epoch})
-        if self.config.train.progress:
+            if self.scale.rank == 0:
+                save_checkpoint(
+                    self.out_dir / "best.pt", {"model": self.model.state_dict(), "epoch": self.epoch}
+                )
+        if self.config.train.progress and self.scale.rank == 0:
             print(epoch_summary(self.epoch, self.config.train.epochs, val, dm, self.best), flush=True)
         if self.scheduler is not None:
             self.scheduler.step()
@@ -258,6 +352,10 @@ class Trainer:
         self.save()
 
     def _finish(self, wall: float) -> dict[str, Any]:
+        if self.scale.reduce is not None:  # rank 0 wrote best.pt (possibly in an earlier, resumed run)
+            import torch.distributed as dist
+
+            dist.barrier()
         best = load_checkpoint(self.out_dir / "best.pt", map_location=self.device)
         self.model.load_state_dict(best["model"])
         c = self.config
@@ -271,5 +369,6 @@ class Trainer:
             "step_time_ms": 1e3 * float(np.mean(self.step_times)) if self.step_times else None,
             "skipped_steps": self.skipped_steps, "wall_time_s": wall, "epochs": c.train.epochs,
         }  # fmt: skip
-        write_json(self.out_dir / "result.json", result)
+        if self.scale.rank == 0:
+            write_json(self.out_dir / "result.json", result)
         return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -56,6 +57,12 @@ class OrthoReg(LossWeighting):
     0.1, which trains at EW's accuracy there; cosines ignore the losses' scale, so the penalty's gradient
     does not shrink as the losses fall: tune ``λ`` per benchmark, lower with plain SGD.
     """
+
+    data_parallel_error: ClassVar[str] = (
+        "its penalty differentiates the cosines of the per-task gradients (second order); the global "
+        "batch's gradients would need an all-reduce inside the graph, which torch.distributed does not "
+        "differentiate"
+    )
 
     def __init__(self, lam: float = 0.1, reduction: str = "sum") -> None:
         super().__init__()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar
 
 import torch
@@ -100,7 +100,7 @@ class GradNorm(LossWeighting):
         self.renormalize()
         layer = self._layer(ctx)
         values = losses.detach()
-        norms = self._grad_norms(losses, layer)
+        norms = self._grad_norms(losses, layer, ctx.reduce)
         if self.initial_losses is None:
             self.initial_losses = values.clone()
         rate = self._inverse_rates(values)
@@ -124,13 +124,19 @@ class GradNorm(LossWeighting):
         mean = relative.mean()
         return relative / mean if mean > 0 else torch.ones_like(values)
 
-    def _grad_norms(self, losses: Tensor, layer: list[Tensor]) -> Tensor:
-        """``‖∇_W Lₜ‖`` for every task (detached; 0 for a task that does not reach ``W``)."""
+    def _grad_norms(self, losses: Tensor, layer: list[Tensor], reduce: Callable | None = None) -> Tensor:
+        """``‖∇_W Lₜ‖`` for every task (detached; 0 for a task that does not reach ``W``).
+
+        Under data parallelism (``reduce``) the gradients are averaged over the processes first: the norms
+        are the global batch's.
+        """
         if not losses.requires_grad:
             raise ValueError("GradNorm: the losses carry no graph, so their gradients cannot be taken")
         norms = []
         for i in range(losses.shape[0]):
             grads = torch.autograd.grad(losses[i], layer, retain_graph=True, allow_unused=True)
+            if reduce is not None:
+                grads = reduce([torch.zeros_like(p) if g is None else g for g, p in zip(grads, layer)])
             parts = [torch.linalg.vector_norm(g.detach()).to(losses.dtype) for g in grads if g is not None]
             norms.append(torch.linalg.vector_norm(torch.stack(parts)) if parts else losses.new_zeros(()))
         return torch.stack(norms).to(device=losses.device)
