@@ -9,7 +9,7 @@ from multitask.data import DATASETS
 
 NAMES = ["celeba", "cityscapes", "multimnist", "nyuv2", "office31", "office_home", "sarcos", "school",
          "shapes"]
-NAMES = sorted(NAMES + ["newsgroups20", "nyud", "pascal_context", "reuters"])  # issue 20's loaders
+NAMES = sorted(NAMES + ["newsgroups20", "nyud", "office_caltech", "pascal_context", "reuters"])
 
 
 def test_all_datasets_registered_with_split_and_root() -> None:
