@@ -9,7 +9,8 @@ from multitask.data import DATASETS
 
 NAMES = ["celeba", "cityscapes", "multimnist", "nyuv2", "office31", "office_home", "sarcos", "school",
          "shapes"]
-NAMES = sorted(NAMES + ["newsgroups20", "nyud", "office_caltech", "pascal_context", "reuters"])
+NAMES = sorted(NAMES + ["domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech",
+                        "pascal_context", "reuters"])
 
 
 def test_all_datasets_registered_with_split_and_root() -> None:
