@@ -84,6 +84,9 @@ def write_sgml(root) -> None:
             docs.append(_doc(k + 1, split, ["crude", "ship"], "oil tanker barrel gulf"))
             docs.append(_doc(k + 2, split, ["grain"] if i % 2 else [], "wheat corn tonnes export"))
             k += 3
+    head = _doc(k + 2, "TRAIN", ["acq"], "x").split("<TEXT>")[0]
+    unproc = head + '<TEXT TYPE="UNPROC">&#2;\nmerger bid\n</TEXT>\n</REUTERS>\n'
+    docs.append(unproc)
     docs.append(_doc(k, "NOT-USED", ["earn"], "ignored"))
     docs.append(_doc(k + 1, "TRAIN", ["earn"], "ignored", topics_flag="NO"))
     half = len(docs) // 2
@@ -97,15 +100,17 @@ def test_reuters_sgml_modapte(tmp_path) -> None:
     tr = mt.create_dataset("reuters", split="train", root=str(tmp_path), categories=cats, val_fraction=0.0,
                            max_len=16)
     te = Reuters("test", str(tmp_path), categories=cats, val_fraction=0.0, max_len=16)
-    assert (len(tr), len(te)) == (24, 9)  # ModApte: TRAIN/TEST with TOPICS="YES" only
+    assert (len(tr), len(te)) == (25, 9)  # ModApte: TRAIN/TEST with TOPICS="YES" only
+    acq = Reuters("train", str(tmp_path), categories=["acq"], val_fraction=0.0, min_count=1)
+    assert "merger" in acq.vocab and acq.labels.sum() == 1
     assert [(t.name, t.kind) for t in tr.tasks] == [(c, "binary") for c in cats]
     assert tr.labels.sum(0).tolist() == [8.0, 8.0, 4.0]
     x, y = tr[1]
     assert float(y["crude"]) == 1.0 and float(y["earn"]) == 0.0 and y["crude"].dtype == torch.float32
     assert "abc" in tr.vocab  # &lt;ABC&gt; unescaped, then tokenized
-    top2 = Reuters("train", str(tmp_path), categories=2, val_fraction=0.0)
+    top2 = Reuters("train", str(tmp_path), categories=2, val_fraction=0.0)  # acq: 1 document
     assert top2.categories == ["crude", "earn"]  # 8 each: ties alphabetical
-    assert len(Reuters("val", str(tmp_path), categories=["earn"], val_fraction=0.25)) == 6
+    assert len(Reuters("val", str(tmp_path), categories=["earn"], val_fraction=0.2)) == 5
     with pytest.raises(ValueError, match=r"categories \['cocoa'\] never occur"):
         Reuters("train", str(tmp_path), categories=["cocoa"])
 

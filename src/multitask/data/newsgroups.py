@@ -35,8 +35,9 @@ def _read_split(base: Path, folder: str) -> tuple[list[list[str]], list[str]]:
 @register_dataset("newsgroups20")
 class Newsgroups20(Dataset):
     """20 Newsgroups (Lang, "NewsWeeder: Learning to Filter Netnews", ICML 1995), the "bydate" release
-    (11,314 train / 7,532 test messages, split by date, duplicates and most headers' newsgroup lines
-    removed by its authors) as multi-task text classification with two tasks on every message:
+    (11,314 train / 7,532 test messages, split by date; duplicates and some headers, e.g.
+    ``Newsgroups:`` and ``Path:``, removed by its authors) as multi-task text classification with two
+    tasks on every message:
 
     * ``newsgroup``: the 20 newsgroups (sorted folder names);
     * ``topic``: the top-level hierarchy, the name before the first dot (``alt``, ``comp``, ``misc``,

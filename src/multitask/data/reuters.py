@@ -42,8 +42,8 @@ def read_sgml(base: Path) -> dict[str, list[tuple[str, list[str]]]]:
     """ModApte documents of the SGML files: ``{"train"|"test": [(text, topics)]}``.
 
     ModApte (the release's README): ``LEWISSPLIT="TRAIN"`` (train) or ``"TEST"`` (test) with
-    ``TOPICS="YES"``; 9,603 / 3,299 documents in the full release. Text: title and body, entities
-    unescaped.
+    ``TOPICS="YES"``; 9,603 / 3,299 documents in the full release. Text: title and body (for stories
+    without them, the whole ``<TEXT>`` with tags dropped), entities unescaped.
     """
     out: dict[str, list[tuple[str, list[str]]]] = {"train": [], "test": []}
     for f in sorted(base.glob("reut2-*.sgm")):
@@ -54,7 +54,11 @@ def read_sgml(base: Path) -> dict[str, list[tuple[str, list[str]]]]:
             if split is None or a.get("TOPICS") != "YES":
                 continue
             topics = re.findall(r"<D>(.*?)</D>", _tag(body, "TOPICS"))
-            text = html.unescape(_tag(body, "TITLE") + "\n" + _tag(body, "BODY"))
+            text = _tag(body, "TITLE") + "\n" + _tag(body, "BODY")
+            if not text.strip():  # <TEXT TYPE="UNPROC"> / "BRIEF" stories: the whole text, tags dropped
+                m = re.search(r"<TEXT[^>]*>(.*?)</TEXT>", body, re.S)
+                text = re.sub(r"<[^>]+>", " ", m.group(1)) if m else ""
+            text = html.unescape(text)
             out[split].append((text, topics))
     return out
 
