@@ -22,9 +22,9 @@ from multitask.data._dense_lists import (
     read_mat,
     read_png,
     resize,
+    thin,
 )
 from multitask.data.registry import register_dataset
-from multitask.metrics._boundary import thin
 
 TASKS = ("semseg", "human_parts", "saliency", "normals", "edges")
 
