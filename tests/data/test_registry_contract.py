@@ -9,6 +9,8 @@ from multitask.data import DATASETS
 
 NAMES = ["celeba", "cityscapes", "multimnist", "nyuv2", "office31", "office_home", "sarcos", "school",
          "shapes"]
+NAMES = sorted(NAMES + ["domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech",
+                        "pascal_context", "reuters", "taskonomy"])
 
 
 def test_all_datasets_registered_with_split_and_root() -> None:
