@@ -44,7 +44,8 @@ class FAMO(LossWeighting):
             which the example ``famo.py`` also uses; the toy example uses 0. Tune it per benchmark.
         min_losses: offsets ``bₜ`` (default 0; :meth:`set_min_losses` changes them).
         eps: ``ε`` in ``Dₜ`` (official 1e-8).
-        betas, adam_eps: Adam's moment factors and denominator term (torch defaults 0.9, 0.999 and 1e-8).
+        betas: Adam's moment factors for the logits (torch defaults 0.9, 0.999).
+        adam_eps: Adam's denominator term for the logits (torch default 1e-8).
     Modes: loss weighting (one backward pass; no Jacobian). A loss below its offset raises ``ValueError``
     naming the task; ``Lₜ = bₜ`` is fine (``Dₜ = ε``).
     """
