@@ -44,6 +44,8 @@ class StepInfo:
         grad_norms: per-task gradient norms ``[T]`` (w.r.t. the Jacobian's inputs) when computed.
         cosines: ``[T, T]`` cosine similarities of the task gradients when computed.
         mode: ``"loss"``, ``"parameters"`` or ``"features"``.
+        absent: tasks left out of this step (no labelled sample); the other fields cover the present
+            tasks only.
     """
 
     task_names: list[str]
@@ -53,6 +55,7 @@ class StepInfo:
     cosines: Tensor | None = None
     mode: str = "loss"
     extra: dict[str, float] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, float]:
         """Flat ``{name: float}`` record (``loss/<task>``, ``weight/<task>``, ``grad_norm/<task>``)."""
@@ -83,8 +86,14 @@ def backward(
 ) -> StepInfo:
     """Accumulate gradients into ``.grad`` like ``Tensor.backward`` does, balanced by ``method``.
 
+    Partial labels: a loss given as ``None`` marks a task absent from this step (none of its samples is
+    labelled). The step then aggregates the present tasks only (``T_eff < T``): the method sees their
+    losses / Jacobian rows, stateful methods keep the absent tasks' state by task position (see
+    :meth:`~multitask.methods.base.Method.begin_subset`), and the absent tasks' heads get no gradient.
+
     Args:
-        losses: ``{task: scalar loss}`` (or a sequence of scalar losses, named ``"0"``, ``"1"``, ...).
+        losses: ``{task: scalar loss}`` (or a sequence of scalar losses, named ``"0"``, ``"1"``, ...);
+            ``None`` for an absent task.
         method: a :class:`~multitask.methods.base.LossWeighting` or
             :class:`~multitask.methods.base.GradientMethod`.
         shared: the shared parameters (they receive the method's combined update).
@@ -99,6 +108,11 @@ def backward(
     """
     if not isinstance(method, Method):
         raise TypeError(f"method must be a multitask Method, got {type(method).__name__}")
+    present, all_names, absent = _split_absent(losses)  # partial labels
+    if absent:
+        return _subset_backward(
+            present, all_names, absent, method, shared, features, retain_graph, strategy, chunk_size
+        )
     names, scalars, vec = _stack_losses(losses)
     shared_list = _unique(list(shared))
     for i, p in enumerate(shared_list):
@@ -295,3 +309,50 @@ def _accumulate(p: Tensor, g: Tensor) -> None:
         p.grad = g.clone()
     else:
         p.grad.add_(g)
+
+
+# ---- partial labels: a step without the absent tasks --------------------------------------------
+def _split_absent(losses: LossesLike) -> tuple[dict[str, Tensor], list[str], list[str]]:
+    """``({present task: loss}, all task names, absent task names)``; ``None`` marks an absent task."""
+    if isinstance(losses, Tensor):
+        return {}, [], []
+    if isinstance(losses, Mapping):
+        items = [(str(k), v) for k, v in losses.items()]
+    else:
+        items = [(str(i), v) for i, v in enumerate(losses)]
+    absent = [k for k, v in items if v is None]
+    if absent and len(absent) == len(items):
+        raise ValueError(
+            f"every task is absent from this step (no labelled sample for {absent}): nothing to "
+            "back-propagate; skip the step"
+        )
+    return {k: v for k, v in items if v is not None}, [k for k, _ in items], absent
+
+
+def _subset_backward(
+    present: dict[str, Tensor],
+    all_names: list[str],
+    absent: list[str],
+    method: Method,
+    shared: Iterable[Tensor],
+    features: Tensor | Sequence[Tensor] | None,
+    retain_graph: bool,
+    strategy: str,
+    chunk_size: int | None,
+) -> StepInfo:
+    index = [all_names.index(name) for name in present]
+    method.begin_subset(index, len(all_names), absent)
+    try:
+        info = backward(
+            present,
+            method,
+            shared=shared,
+            features=features,
+            retain_graph=retain_graph,
+            strategy=strategy,
+            chunk_size=chunk_size,
+        )
+    finally:
+        method.end_subset()
+    info.absent = list(absent)
+    return info

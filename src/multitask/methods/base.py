@@ -64,11 +64,31 @@ class LossContext:
         task_names: task names in the order of the loss vector.
         shared: the shared parameters (GradNorm differentiates through them).
         step: number of previous calls of this method (0 at the first step).
+        present: indices (in the full task order) of the tasks in the loss vector when some tasks are
+            absent from this step (no labelled sample; see ``multitask.backward``), else ``None``.
+        num_tasks: the number of tasks of the problem, absent ones included.
     """
 
     task_names: list[str]
     shared: list[Tensor] = field(default_factory=list)
     step: int = 0
+    present: Tensor | None = None
+    num_tasks: int | None = None
+
+    def expected(self, num_tasks: int | None) -> int | None:
+        """The loss vector's expected length for a method built for ``num_tasks`` tasks (``None``: any).
+
+        When tasks are absent, ``num_tasks`` must be the problem's full task count and the vector holds the
+        present tasks only.
+        """
+        if self.present is None:
+            return num_tasks
+        if num_tasks is not None and self.num_tasks is not None and num_tasks != self.num_tasks:
+            raise ValueError(
+                f"built for num_tasks={num_tasks}, but the problem has {self.num_tasks} tasks "
+                f"(present in this step: {list(self.task_names)})"
+            )
+        return len(self.task_names)
 
 
 class Method(nn.Module):
@@ -77,11 +97,18 @@ class Method(nn.Module):
     kind: ClassVar[str] = ""
     #: names of plain attributes that make up the method's state (saved as extra state)
     _state_attrs: ClassVar[tuple[str, ...]] = ()
+    #: whether a step may leave out absent tasks (partial labels): ``None`` infers it (a method without
+    #: parameters, buffers or per-task state works on the present tasks as it would on any task set);
+    #: a stateful method declares ``True`` once it keeps its per-task state across absent steps
+    supports_absent: ClassVar[bool | None] = None
 
     def __init__(self) -> None:
         super().__init__()
         self.step_count = 0
         self.last_weights: Tensor | None = None
+        #: during a step with absent tasks: indices of the present tasks in the full order, and the full T
+        self.present: Tensor | None = None
+        self.total_tasks: int | None = None
 
     # ---- state -------------------------------------------------------------------------------
     def get_extra_state(self) -> dict[str, Any]:
@@ -126,6 +153,38 @@ class Method(nn.Module):
     def extra_repr(self) -> str:
         return ""
 
+    # ---- partial labels: a step on a subset of the tasks ----------------------------------------------
+    def handles_absent_tasks(self) -> bool:
+        """Whether this method can take a step in which some tasks are absent (see ``supports_absent``)."""
+        if self.supports_absent is not None:
+            return bool(self.supports_absent)
+        stateful = [a for a in self._state_attrs if a not in _RNG_ATTRS]
+        has_tensors = any(True for _ in self.parameters()) or any(True for _ in self.buffers())
+        return not stateful and not has_tensors
+
+    def begin_subset(self, present: Sequence[int], num_tasks: int, absent: Sequence[str] = ()) -> None:
+        """Enter a step on the tasks ``present`` (indices in the full order of ``num_tasks`` tasks).
+
+        Raises ``ValueError`` for a method that keeps per-task state but has not declared how it skips
+        absent tasks. :meth:`end_subset` leaves the step.
+        """
+        if not self.handles_absent_tasks():
+            raise ValueError(
+                f"{type(self).__name__} keeps per-task state and does not support steps with absent tasks "
+                f"(tasks {list(absent)} have no labelled sample in this step); use another method or give "
+                "every task a label in every batch"
+            )
+        self.present = torch.as_tensor(list(present), dtype=torch.long)
+        self.total_tasks = int(num_tasks)
+
+    def end_subset(self) -> None:
+        self.present = None
+        self.total_tasks = None
+
+
+#: state attributes that hold only a random generator (the same for any task subset)
+_RNG_ATTRS = ("rng_state", "generator_state")
+
 
 class LossWeighting(Method):
     """A method that turns the loss vector into one scalar objective.
@@ -162,7 +221,13 @@ class LossWeighting(Method):
         """
         vec = torch.stack(list(losses)) if not isinstance(losses, Tensor) else losses
         names = list(task_names) if task_names is not None else [str(i) for i in range(vec.numel())]
-        ctx = LossContext(task_names=names, shared=list(shared), step=self.step_count)
+        ctx = LossContext(
+            task_names=names,
+            shared=list(shared),
+            step=self.step_count,
+            present=self.present,
+            num_tasks=self.total_tasks if self.present is not None else len(names),
+        )
         total, w = self.objective(vec, ctx)
         if total.dim() != 0 or not torch.isfinite(total):
             raise ValueError(f"{type(self).__name__} produced a non-finite or non-scalar objective: {total}")

@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from multitask._backward import StepInfo, backward
+from multitask.core.tasks import label_count
 from multitask.metrics import MultiTaskMetrics, delta_m
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -89,7 +90,8 @@ class Trainer:
     def train_step(self, x: Tensor, targets: dict[str, Tensor]) -> StepInfo | None:
         t0 = time.perf_counter()
         losses, features = self._losses(x, targets)
-        if not bool(torch.isfinite(torch.stack([v.detach() for v in losses.values()])).all()):
+        finite, present = self._step_flags(losses, targets)  # the step's one host synchronisation
+        if not all(finite):
             bad = [name for name, v in losses.items() if not torch.isfinite(v.detach()).all()]
             if self.config.train.nonfinite == "skip":
                 self.skipped_steps += 1
@@ -99,16 +101,30 @@ class Trainer:
                 f"non-finite loss for task {bad[0]!r} at epoch {self.epoch} step {self.global_step} "
                 f"(all bad tasks: {bad}); {self._checkpoint_note()}"
             )
+        if not any(present):  # no task has a labelled sample in this batch: nothing to learn from it
+            self.optimizer.zero_grad(set_to_none=True)
+            return None
         regularization = self.model.regularization()
         if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
             regularization.backward(retain_graph=True)
+        step_losses = {t: (v if ok else None) for (t, v), ok in zip(losses.items(), present)}
         info = backward(
-            losses, self.method, shared=list(self.model.shared_parameters()), features=features
+            step_losses, self.method, shared=list(self.model.shared_parameters()), features=features
         )
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step_times.append(time.perf_counter() - t0)
         return info
+
+    def _step_flags(
+        self, losses: dict[str, Tensor], targets: dict[str, Tensor]
+    ) -> tuple[list[bool], list[bool]]:
+        """Per task: whether its loss is finite, and whether the batch has a labelled sample of it (partial
+        labels: a task without one is absent from the step's aggregation)."""
+        finite = torch.isfinite(torch.stack([v.detach() for v in losses.values()]))
+        counts = torch.stack([label_count(task, targets[task.name]) for task in self.tasks])
+        flags = [bool(f) for f in torch.cat([finite, counts.to(finite.device) > 0]).tolist()]
+        return flags[: len(finite)], flags[len(finite) :]
 
     def _checkpoint_note(self) -> str:
         if self.last_checkpoint is None:
