@@ -8,7 +8,10 @@ import torch
 from multitask.train import Trainer
 
 
-@pytest.mark.parametrize(("method", "mode"), [("ew", "parameters"), ("upgrad", "features")])
+@pytest.mark.parametrize(
+    ("method", "mode"),
+    [("ew", "parameters"), ("upgrad", "features"), ("dwa", "parameters"), ("famo", "parameters")],
+)
 def test_batch_without_labels_of_a_task_trains_and_leaves_its_head_unchanged(tiny_config, method, mode):
     cfg = tiny_config(epochs=1)
     cfg.method.name, cfg.method.mode = method, mode

@@ -35,6 +35,8 @@ class IMTLL(LossWeighting):
     ``sₜ = −log Lₜ`` exists only for ``Lₜ > 0``); the objective itself is finite for any finite loss.
     """
 
+    supports_absent = True  # one parameter per task: an absent task's gets no gradient
+
     def __init__(self, num_tasks: int | None = None, init: float = 0.0) -> None:
         super().__init__()
         self.num_tasks = require_num_tasks("IMTL_L", "imtl_l", num_tasks, "log-scales", optimizer=True)
@@ -42,9 +44,14 @@ class IMTLL(LossWeighting):
         self._watch = FrozenParameterWatch()
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("IMTL_L", losses, ctx.task_names, self.num_tasks)
+        check_losses("IMTL_L", losses, ctx.task_names, ctx.expected(self.num_tasks))
         self._watch.check("IMTL_L", [self.log_scales], "log-scales")
-        s = self.log_scales.to(device=losses.device, dtype=losses.dtype)
+        s = (
+            self.log_scales
+            if ctx.present is None
+            else self.log_scales[ctx.present.to(self.log_scales.device)]
+        )
+        s = s.to(device=losses.device, dtype=losses.dtype)  # partial labels: the present tasks only
         scale = torch.exp(s)
         total = (scale * losses - s).sum()
         return total, scale.detach()

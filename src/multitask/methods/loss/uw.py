@@ -36,6 +36,8 @@ class UW(LossWeighting):
     Modes: loss weighting (one backward pass; no Jacobian). Losses may be negative (no logarithms).
     """
 
+    supports_absent = True  # one parameter per task: an absent task's gets no gradient
+
     def __init__(self, num_tasks: int | None = None, init: float = 0.0) -> None:
         super().__init__()
         self.num_tasks = require_num_tasks("UW", "uw", num_tasks, "log-variances", optimizer=True)
@@ -43,9 +45,10 @@ class UW(LossWeighting):
         self._watch = FrozenParameterWatch()
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("UW", losses, ctx.task_names, self.num_tasks)
+        check_losses("UW", losses, ctx.task_names, ctx.expected(self.num_tasks))
         self._watch.check("UW", [self.log_vars], "log-variances")
-        s = self.log_vars.to(device=losses.device, dtype=losses.dtype)
+        s = self.log_vars if ctx.present is None else self.log_vars[ctx.present.to(self.log_vars.device)]
+        s = s.to(device=losses.device, dtype=losses.dtype)  # partial labels: the present tasks only
         precision = 0.5 * torch.exp(-s)
         total = (precision * losses + 0.5 * s).sum()
         return total, precision.detach()
