@@ -35,3 +35,24 @@ def test_a_batch_with_no_label_at_all_is_skipped(tiny_config):
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     assert trainer.train_step(x, {t: torch.full_like(y, -1) for t, y in targets.items()}) is None
     assert all(torch.equal(v, before[k]) for k, v in trainer.model.state_dict().items())
+
+
+def test_label_fraction_in_the_config_drops_training_labels_only(tiny_config, tmp_path):
+    cfg = tiny_config(epochs=1)
+    cfg.data.label_fraction = {"right": 0.0}  # no "right" label at all in training
+    trainer = Trainer(cfg)
+    start = [p.detach().clone() for p in trainer.model.task_parameters("right")]
+    result = trainer.fit()
+    assert all(torch.equal(p, s) for p, s in zip(trainer.model.task_parameters("right"), start))
+    assert result["test"]["right"]["accuracy"] >= 0  # validation and test keep their labels
+    header = (tmp_path / "run" / "steps.csv").read_text().splitlines()[0]
+    assert "loss/left" in header and "loss/right" not in header
+
+
+def test_label_fraction_config_round_trip_and_error(tiny_config):
+    cfg = tiny_config(epochs=1)
+    cfg.data.label_fraction = 0.5
+    assert type(cfg).from_dict(cfg.to_dict()).data.label_fraction == 0.5
+    cfg.data.label_fraction = {"middle": 0.5}
+    with pytest.raises(ValueError, match=r"unknown task.*middle"):
+        Trainer(cfg)

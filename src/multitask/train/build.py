@@ -20,6 +20,7 @@ import torch
 
 from multitask.core.tasks import Task
 from multitask.data import create_dataset
+from multitask.data.partial import label_fraction
 from multitask.methods import METHODS
 from multitask.methods.base import GradientMethod, Method
 from multitask.models import create_model
@@ -82,7 +83,7 @@ def build_datasets(c: Config) -> dict[str, Any]:
     unknown = sorted(set(c.data.split_kwargs) - set(SPLITS))
     if unknown:
         raise ValueError(f"unknown config key 'data.split_kwargs.{unknown[0]}' (allowed: train, val, test)")
-    return {
+    datasets = {
         split: create_dataset(
             c.data.name,
             split=split,
@@ -91,6 +92,9 @@ def build_datasets(c: Config) -> dict[str, Any]:
         )
         for split in SPLITS
     }
+    if c.data.label_fraction is not None:  # partial labels: on the training split only
+        datasets["train"] = label_fraction(datasets["train"], c.data.label_fraction, c.data.label_seed or 0)
+    return datasets
 
 
 def build_model(c: Config, tasks: list[Task], in_channels: int) -> MultiTaskModel:
