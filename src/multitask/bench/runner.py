@@ -98,6 +98,25 @@ SUITES: dict[str, dict[str, Any]] = {
         "all_methods": False,  # dense training on a CPU: the listed methods only (--methods for more)
         "seeds": [0],
     },
+    # partial labels (issue 14): MultiMNIST with 10 % of the "right" digit's training labels kept; other
+    # fractions with --set data.label_fraction.right=0.5 (1.0: the default suite's data)
+    "partial": {
+        "base": {
+            "data": {
+                "name": "multimnist",
+                "batch_size": 128,
+                "eval_batch_size": 1000,
+                "label_fraction": {"right": 0.1},
+            },
+            "model": {"backbone": "lenet"},
+            "optim": {"name": "adam", "lr": 1e-3},
+            "train": {"epochs": 4},
+        },
+        "architectures": ["hps"],
+        "methods": ["ew", "uw", "dwa", "famo", "stch", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl"],
+        "all_methods": False,  # the methods that keep per-task state across absent tasks, and stateless ones
+        "seeds": [0, 1, 2],
+    },
 }
 
 
