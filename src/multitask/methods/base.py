@@ -255,6 +255,15 @@ class GradientMethod(Method):
     supports_parameters: ClassVar[bool] = True
     parameters_error: ClassVar[str] = ""
     uses_losses: ClassVar[bool] = False
+    #: features mode: the method wraps the shared representation, i.e. the task heads see
+    #: :meth:`wrap_features` ``(z)[k]`` (one view per task) instead of ``z``, in training and in evaluation
+    #: (RotoGrad's rotations). A trainer builds such a method with ``dim=`` the representation's last
+    #: dimension when its constructor takes ``dim``.
+    wraps_features: ClassVar[bool] = False
+
+    def wrap_features(self, z: Tensor) -> list[Tensor]:
+        """Features mode, ``wraps_features`` methods: one view of the representation ``z`` per task."""
+        raise NotImplementedError(f"{type(self).__name__} does not wrap the shared representation")
 
     def on_features(self, features: Sequence[Tensor]) -> None:
         """Features mode: the shared representation (batch dimension first) whose per-task gradients form

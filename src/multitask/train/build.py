@@ -110,12 +110,16 @@ def build_model(c: Config, tasks: list[Task], in_channels: int) -> MultiTaskMode
     return model
 
 
-def build_method(name: str, kwargs: dict[str, Any], num_tasks: int) -> Method:
-    """``create_method(name, **kwargs)``, passing ``num_tasks`` when the method's constructor takes it."""
+def build_method(name: str, kwargs: dict[str, Any], num_tasks: int, feature_dim: int | None = None) -> Method:
+    """``create_method(name, **kwargs)``, passing ``num_tasks`` when the method's constructor takes it
+    (and, for a method that wraps the shared representation, ``dim=feature_dim``)."""
     cls = METHODS.get(name)
     kwargs = dict(kwargs)
-    if "num_tasks" in inspect.signature(cls).parameters:
+    params = inspect.signature(cls).parameters
+    if "num_tasks" in params:
         kwargs.setdefault("num_tasks", num_tasks)
+    if getattr(cls, "wraps_features", False) and "dim" in params and feature_dim is not None:
+        kwargs.setdefault("dim", feature_dim)
     method = cls(**kwargs)
     if not isinstance(method, Method):
         raise TypeError(
@@ -125,11 +129,31 @@ def build_method(name: str, kwargs: dict[str, Any], num_tasks: int) -> Method:
     return method
 
 
+def _feature_dim(c: Config, model: MultiTaskModel, datasets: dict[str, Any]) -> int | None:
+    """The last dimension of the shared representation, for methods that wrap it (else ``None``)."""
+    if (
+        not getattr(METHODS.get(c.method.name), "wraps_features", False)
+        or not model.has_shared_representation
+    ):
+        return None
+    device = next(model.parameters()).device
+    training = model.training
+    model.eval()  # one sample: batch-norm layers must not use (or update) batch statistics
+    with torch.no_grad():
+        z = model.encode(torch.as_tensor(datasets["train"][0][0])[None].to(device))
+    model.train(training)
+    return int(z.shape[-1]) if isinstance(z, torch.Tensor) else None
+
+
 def resolve_mode(c: Config, method: Method, model: MultiTaskModel) -> str:
     """``loss`` for loss weightings; else ``method.mode``, falling back to parameters mode when the
-    architecture has no single shared representation."""
+    architecture has no single shared representation, and to features mode for a method that runs only
+    there (RotoGrad) when it has one."""
     if not isinstance(method, GradientMethod):
         return "loss"
+    if c.method.mode == "parameters" and not method.supports_parameters and method.supports_features:
+        if model.has_shared_representation:  # a features-only method (RotoGrad): features mode
+            return "features"
     if c.method.mode == "parameters":
         if not method.supports_parameters:
             raise ValueError(
@@ -194,7 +218,9 @@ def build(c: Config) -> Run:
     }
     in_channels = int(torch.as_tensor(datasets["train"][0][0]).shape[0])  # channels, or features of a vector
     model = build_model(c, tasks, in_channels).to(device)
-    method = build_method(c.method.name, c.method.kwargs, len(tasks)).to(device)
+    method = build_method(c.method.name, c.method.kwargs, len(tasks), _feature_dim(c, model, datasets)).to(
+        device
+    )
     mode = resolve_mode(c, method, model)
     optimizer = build_optimizer(c, list(model.parameters()) + list(method.parameters()))
     return Run(

@@ -10,7 +10,13 @@ training (also on resume, with the full budget); ``model.regularization()`` (DSe
 ``None`` for most models) is back-propagated as is each step, outside the balancing; each prediction in
 ``model.aux_outputs[task]`` (PAD-Net, MTI-Net deep supervision) adds ``train.aux_weight`` times its task
 loss to the task's loss before balancing; ``method.on_epoch_end(val_metrics, higher_is_better)`` runs
-after each epoch's validation.
+after each epoch's validation. A gradient method with ``wraps_features`` (RotoGrad) gets the shared
+representation in features mode and gives each task head its own view, ``method.wrap_features(z)[k]``,
+in training and evaluation (the model's ``decode`` runs once per task view).
+
+Partial labels: a task without a labelled sample in a batch (:func:`multitask.core.tasks.label_count`
+is 0) is absent from that step (``None`` loss in ``multitask.backward``); a batch without any label is
+skipped; ``data.label_fraction`` drops training labels reproducibly.
 
 Construction: :mod:`multitask.train.build`; the run directory's rules (lock, no overwrite, resume only
 the same config): :mod:`multitask.train.rundir`. Outputs in ``train.out_dir``: ``config.yaml``,
@@ -75,7 +81,7 @@ class Trainer:
         features = None
         if self.mode == "features":
             features = self.model.encode(x)
-            preds = self.model.decode(features)
+            preds = self._decode(features)
         else:
             preds = self.model(x)
         aux = self.model.aux_outputs
@@ -86,6 +92,18 @@ class Trainer:
                 loss = loss + self.config.train.aux_weight * task.loss(extra, targets[task.name])
             losses[task.name] = loss
         return losses, features
+
+    def _decode(self, z: Any) -> dict[str, Tensor]:
+        """The heads on the representation; a method that wraps it (RotoGrad) gives each task its view."""
+        if not getattr(self.method, "wraps_features", False):
+            return self.model.decode(z)
+        views = self.method.wrap_features(z)
+        return {task.name: self.model.decode(v)[task.name] for task, v in zip(self.tasks, views)}
+
+    def _predict(self, x: Tensor) -> dict[str, Tensor]:
+        if self.mode == "features" and getattr(self.method, "wraps_features", False):
+            return self._decode(self.model.encode(x))
+        return self.model(x)
 
     def train_step(self, x: Tensor, targets: dict[str, Tensor]) -> StepInfo | None:
         t0 = time.perf_counter()
@@ -142,7 +160,7 @@ class Trainer:
         self.model.eval()
         metrics = MultiTaskMetrics(self.tasks)
         for x, targets in self.splits[split].eval_batches(self.config.data.eval_batch_size):
-            metrics.update(self.model(x), targets)
+            metrics.update(self._predict(x), targets)
         return metrics.compute()
 
     # ---- checkpoints ----------------------------------------------------------------------------
