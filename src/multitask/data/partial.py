@@ -58,6 +58,11 @@ class LabelFraction(Dataset):
             raise TypeError(
                 f"label_fraction needs a dataset with a `tasks` list, got {type(dataset).__name__}"
             )
+        if getattr(dataset, "multi_input", False):
+            raise ValueError(
+                "label_fraction: a multi-input dataset (one dataset per task) has no missing labels per "
+                "task; subsample its domains instead"
+            )
         names = [t.name for t in tasks]
         if isinstance(fraction, Mapping):
             unknown = sorted(set(fraction) - set(names))

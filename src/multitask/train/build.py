@@ -26,7 +26,7 @@ from multitask.methods.base import GradientMethod, Method
 from multitask.models import create_model
 from multitask.models.base import MultiTaskModel
 from multitask.train.config import Config
-from multitask.train.loader import StreamSplit, TensorSplit, make_split
+from multitask.train.loader import MultiInputSplit, StreamSplit, TensorSplit, is_multi_input, make_split
 
 SPLITS = ("train", "val", "test")
 
@@ -37,7 +37,7 @@ class Run:
 
     device: torch.device
     datasets: dict[str, Any]
-    splits: dict[str, TensorSplit | StreamSplit]
+    splits: dict[str, TensorSplit | StreamSplit | MultiInputSplit]
     tasks: list[Task]
     model: MultiTaskModel
     method: Method
@@ -204,8 +204,12 @@ def build(c: Config) -> Run:
     tasks: list[Task] = list(datasets["train"].tasks)
     names = [t.name for t in tasks]
     augment = bool(c.data.kwargs.get("augment", False))
-    splits = {
-        s: make_split(
+    splits: dict[str, Any] = {
+        s: MultiInputSplit(
+            ds, device, f"{c.data.name}/{s}", c.data.in_memory, c.data.num_workers, augment and s == "train"
+        )
+        if is_multi_input(ds)
+        else make_split(
             ds,
             names,
             device,

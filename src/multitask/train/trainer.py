@@ -42,7 +42,7 @@ from multitask.metrics import MultiTaskMetrics, delta_m
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from multitask.train.config import Config
-from multitask.train.loader import epoch_order, epoch_seed
+from multitask.train.loader import MultiInputSplit, epoch_order, epoch_seed
 from multitask.train.logging import RunLogger, epoch_summary, write_json
 from multitask.train.rundir import RunLock, prepare_run_dir
 
@@ -77,7 +77,9 @@ class Trainer:
         self.last_checkpoint: dict[str, int] | None = None  # position of the newest checkpoint.pt
 
     # ---- one step -------------------------------------------------------------------------------
-    def _losses(self, x: Tensor, targets: dict[str, Tensor]) -> tuple[dict[str, Tensor], Any]:
+    def _losses(self, x: Any, targets: dict[str, Tensor]) -> tuple[dict[str, Tensor], Any]:
+        if isinstance(x, dict):
+            return self._multi_input_losses(x, targets)
         features = None
         if self.mode == "features":
             features = self.model.encode(x)
@@ -93,6 +95,34 @@ class Trainer:
             losses[task.name] = loss
         return losses, features
 
+    def _multi_input_losses(
+        self, xs: dict[str, Tensor], targets: dict[str, Tensor]
+    ) -> tuple[dict[str, Tensor], list[Tensor] | None]:
+        """Multi-input data: each task's loss on its own batch through the shared encoder and its head;
+        in features mode one representation per task (``features`` in the order of the tasks)."""
+        if self._wraps():
+            raise ValueError(
+                f"method {self.config.method.name!r} wraps the shared representation; with multi-input data "
+                "(one representation per task) this is not supported"
+            )
+        losses, features = {}, []
+        for task in self.tasks:
+            x = xs[task.name]
+            if self.mode == "features":
+                z = self.model.encode(x)
+                features.append(z)
+                pred = self.model.decode(z)[task.name]
+            else:
+                pred = self.model(x)[task.name]
+            loss = task.loss(pred, targets[task.name])
+            for extra in self.model.aux_outputs.get(task.name, []):
+                loss = loss + self.config.train.aux_weight * task.loss(extra, targets[task.name])
+            losses[task.name] = loss
+        return losses, (features if self.mode == "features" else None)
+
+    def _wraps(self) -> bool:
+        return bool(getattr(self.method, "wraps_features", False))
+
     def _decode(self, z: Any) -> dict[str, Tensor]:
         """The heads on the representation; a method that wraps it (RotoGrad) gives each task its view."""
         if not getattr(self.method, "wraps_features", False):
@@ -100,8 +130,11 @@ class Trainer:
         views = self.method.wrap_features(z)
         return {task.name: self.model.decode(v)[task.name] for task, v in zip(self.tasks, views)}
 
-    def _predict(self, x: Tensor) -> dict[str, Tensor]:
-        if self.mode == "features" and getattr(self.method, "wraps_features", False):
+    def _predict(self, x: Any) -> dict[str, Tensor]:
+        if isinstance(x, dict):  # multi-input: a single-task batch {task: x}
+            ((name, xt),) = x.items()
+            return {name: self._predict(xt)[name]}
+        if self.mode == "features" and self._wraps():
             return self._decode(self.model.encode(x))
         return self.model(x)
 
@@ -231,8 +264,11 @@ class Trainer:
         finally:
             torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
-    def _order(self, epoch: int) -> list[Tensor]:
+    def _order(self, epoch: int) -> list[Any]:
         t = self.config.train
+        train = self.splits["train"]
+        if isinstance(train, MultiInputSplit):  # one batch of every domain per step
+            return train.orders(self.config.data.batch_size, t.seed, epoch, t.max_steps_per_epoch)
         return epoch_order(
             len(self.splits["train"]), self.config.data.batch_size, t.seed, epoch, t.max_steps_per_epoch
         )

@@ -1,0 +1,60 @@
+"""Multi-input training (one dataset per task): one batch of every domain per step, shared encoder."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from multitask.train import Trainer
+from multitask.train.config import Config
+from multitask.train.loader import MultiInputSplit
+
+
+def _config(tmp_path, method="ew", mode="parameters", **data_kwargs) -> Config:
+    kwargs = {"n_train": 48, "n_val": 16, "n_test": 16, "domains": ["plain", "inverted", "rotated"]}
+    kwargs.update(data_kwargs)
+    return Config.from_dict({
+        "data": {"name": "mnist_domains", "batch_size": 16, "eval_batch_size": 32, "kwargs": kwargs},
+        "model": {"name": "hps", "backbone": "lenet"},
+        "method": {"name": method, "mode": mode},
+        "train": {"epochs": 1, "out_dir": str(tmp_path / "run"), "progress": False, "tensorboard": False},
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("method", "mode"), [("ew", "parameters"), ("upgrad", "features"), ("mgda", "parameters")]
+)
+def test_multi_input_trains_end_to_end(tmp_path, method, mode):
+    trainer = Trainer(_config(tmp_path, method, mode))
+    assert isinstance(trainer.splits["train"], MultiInputSplit)
+    result = trainer.fit()
+    assert set(result["test"]) == {"plain", "inverted", "rotated"}
+    steps = (tmp_path / "run" / "steps.csv").read_text().splitlines()
+    assert len(steps) == 1 + 3  # 48 images per domain, batch 16: 3 steps, each with a batch of every domain
+    assert all(f"loss/{d}" in steps[0] for d in ("plain", "inverted", "rotated"))
+
+
+def test_each_task_loss_is_on_its_own_domain_batch(tmp_path):
+    trainer = Trainer(_config(tmp_path))
+    split = trainer.splits["train"]
+    order = trainer._order(0)
+    assert len(order) == 3 and set(order[0]) == {"plain", "inverted", "rotated"}
+    xs, ys = next(split.batches(order[:1]))
+    trainer.model.eval()  # no dropout: the two forward passes must match
+    losses, features = trainer._losses(xs, ys)
+    assert features is None
+    for task in trainer.tasks:
+        expected = task.loss(trainer.model(xs[task.name])[task.name], ys[task.name])
+        torch.testing.assert_close(losses[task.name], expected)
+    assert not torch.equal(xs["plain"], xs["inverted"])
+
+
+def test_shorter_domains_cycle_and_epoch_is_the_longest_domain(tmp_path):
+    cfg = _config(tmp_path)
+    trainer = Trainer(cfg)
+    split = trainer.splits["train"]
+    split.domains["rotated"].x = split.domains["rotated"].x[:20]  # 20 images: 2 batches, cycled
+    split.domains["rotated"].targets = {k: v[:20] for k, v in split.domains["rotated"].targets.items()}
+    order = split.orders(16, 0, 0, None)
+    assert len(order) == 3 and torch.equal(order[2]["rotated"], order[0]["rotated"])
+    assert sorted(torch.cat([order[0]["rotated"], order[1]["rotated"]]).tolist()) == list(range(20))
