@@ -58,3 +58,33 @@ def test_shorter_domains_cycle_and_epoch_is_the_longest_domain(tmp_path):
     order = split.orders(16, 0, 0, None)
     assert len(order) == 3 and torch.equal(order[2]["rotated"], order[0]["rotated"])
     assert sorted(torch.cat([order[0]["rotated"], order[1]["rotated"]]).tolist()) == list(range(20))
+
+
+@pytest.mark.parametrize(
+    ("name", "domains", "classes"),
+    [
+        ("office31", ("amazon", "dslr", "webcam"), 31),
+        ("office_home", ("Art", "Clipart", "Product", "Real World"), 65),
+    ],
+)
+def test_office_loaders_train_end_to_end_on_a_tiny_fixture(tmp_path, name, domains, classes):
+    """The real folder layout (root/<domain>/<class>/<image>, all classes), tiny images, one epoch."""
+    from PIL import Image
+
+    root = tmp_path / "data"
+    for d, domain in enumerate(domains):
+        for c in range(classes):
+            folder = root / domain / f"class_{c:02d}"
+            folder.mkdir(parents=True)
+            for i in range(5):
+                Image.new("RGB", (6, 6), (40 * d, (7 * c) % 256, 30 * i)).save(folder / f"img_{i}.png")
+    cfg = Config.from_dict({
+        "data": {"name": name, "root": str(root), "batch_size": 64, "eval_batch_size": 128,
+                 "kwargs": {"size": 28}},
+        "model": {"name": "hps", "backbone": "lenet"},
+        "method": {"name": "ew"},
+        "train": {"epochs": 1, "out_dir": str(tmp_path / "run"), "progress": False, "tensorboard": False},
+    })  # fmt: skip
+    result = Trainer(cfg).fit()
+    assert sorted(result["test"]) == sorted(d.replace(" ", "_") for d in domains)
+    assert all(0.0 <= m["accuracy"] <= 1.0 for m in result["test"].values())
