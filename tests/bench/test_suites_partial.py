@@ -26,3 +26,15 @@ def test_partial_suite_smoke(tmp_path):
     base["train"] = {"epochs": 1, "tensorboard": False}
     records = run_grid(Grid(base=base, architectures=["hps"], methods=["famo"]), tmp_path, jobs=1, log=print)
     assert [r["status"] for r in records] == ["ok", "ok"]
+
+
+def test_domains_suite_smoke(tmp_path):
+    grid = suite_grid("domains")
+    check_grid(grid)
+    base = copy.deepcopy(grid.base)
+    base["data"].update({"batch_size": 16, "eval_batch_size": 64})
+    base["data"]["kwargs"] = {"n_train": 32, "n_val": 16, "n_test": 16}
+    base["train"] = {"epochs": 1, "tensorboard": False}
+    records = run_grid(Grid(base=base, architectures=["hps"], methods=["mgda"]), tmp_path, jobs=1, log=print)
+    assert [r["status"] for r in records] == ["ok", "ok"]
+    assert set(records[1]["test"]) == {"plain", "inverted", "rotated", "textured"}

@@ -117,6 +117,20 @@ SUITES: dict[str, dict[str, Any]] = {
         "all_methods": False,  # the methods that keep per-task state across absent tasks, and stateless ones
         "seeds": [0, 1, 2],
     },
+    # multi-input (issue 14): one dataset per task, four domains of the shipped MNIST digits (plain,
+    # inverted, rotated, textured), one batch of every domain per step
+    "domains": {
+        "base": {
+            "data": {"name": "mnist_domains", "batch_size": 64, "eval_batch_size": 500},
+            "model": {"backbone": "lenet"},
+            "optim": {"name": "adam", "lr": 1e-3},
+            "train": {"epochs": 4},
+        },
+        "architectures": ["hps"],
+        "methods": ["ew", "uw", "dwa", "famo", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "upgrad"],
+        "all_methods": False,
+        "seeds": [0, 1, 2],
+    },
 }
 
 
