@@ -38,3 +38,17 @@ def test_domains_suite_smoke(tmp_path):
     records = run_grid(Grid(base=base, architectures=["hps"], methods=["mgda"]), tmp_path, jobs=1, log=print)
     assert [r["status"] for r in records] == ["ok", "ok"]
     assert set(records[1]["test"]) == {"plain", "inverted", "rotated", "textured"}
+
+
+def test_many_suite_smoke(tmp_path):
+    grid = suite_grid("many")
+    check_grid(grid)
+    assert grid.base["data"]["kwargs"]["num_tasks"] >= 20
+    base = copy.deepcopy(grid.base)
+    base["data"].update({"batch_size": 32, "eval_batch_size": 64})
+    base["data"]["kwargs"].update({"n_train": 64, "n_val": 32, "n_test": 32})
+    base["train"] = {"epochs": 1, "tensorboard": False}
+    grid = Grid(base=base, architectures=["hps"], methods=["upgrad"])
+    records = run_grid(grid, tmp_path, jobs=1, log=print)
+    assert [r["status"] for r in records] == ["ok", "ok"]
+    assert len(records[1]["test"]) == 24

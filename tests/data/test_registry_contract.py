@@ -7,8 +7,8 @@ import pytest
 import multitask as mt
 from multitask.data import DATASETS
 
-NAMES = ["celeba", "cityscapes", "mnist_domains", "multimnist", "nyuv2", "office31", "office_home", "sarcos",
-         "school", "shapes"]
+NAMES = ["celeba", "cityscapes", "mnist_domains", "multimnist", "nyuv2", "office31", "office_home",
+         "planted_groups", "sarcos", "school", "shapes"]
 
 
 def test_all_datasets_registered_with_split_and_root() -> None:
