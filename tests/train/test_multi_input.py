@@ -88,3 +88,13 @@ def test_office_loaders_train_end_to_end_on_a_tiny_fixture(tmp_path, name, domai
     result = Trainer(cfg).fit()
     assert sorted(result["test"]) == sorted(d.replace(" ", "_") for d in domains)
     assert all(0.0 <= m["accuracy"] <= 1.0 for m in result["test"].values())
+
+
+def test_multi_input_with_a_domain_batch_without_labels(tmp_path):
+    trainer = Trainer(_config(tmp_path, "upgrad", "features"))
+    xs, ys = next(trainer.splits["train"].batches(trainer._order(0)[:1]))
+    ys = {**ys, "rotated": torch.full_like(ys["rotated"], -1)}
+    head = [p.detach().clone() for p in trainer.model.task_parameters("rotated")]
+    info = trainer.train_step(xs, ys)
+    assert info is not None and info.absent == ["rotated"]
+    assert all(torch.equal(p, h) for p, h in zip(trainer.model.task_parameters("rotated"), head))

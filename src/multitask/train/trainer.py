@@ -138,7 +138,7 @@ class Trainer:
             return self._decode(self.model.encode(x))
         return self.model(x)
 
-    def train_step(self, x: Tensor, targets: dict[str, Tensor]) -> StepInfo | None:
+    def train_step(self, x: Any, targets: dict[str, Tensor]) -> StepInfo | None:
         t0 = time.perf_counter()
         losses, features = self._losses(x, targets)
         finite, present = self._step_flags(losses, targets)  # the step's one host synchronisation
@@ -159,6 +159,8 @@ class Trainer:
         if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
             regularization.backward(retain_graph=True)
         step_losses = {t: (v if ok else None) for (t, v), ok in zip(losses.items(), present)}
+        if isinstance(x, dict) and features is not None:  # multi-input: an absent task's features go too
+            features = [z for z, ok in zip(features, present) if ok]
         info = backward(
             step_losses, self.method, shared=list(self.model.shared_parameters()), features=features
         )
