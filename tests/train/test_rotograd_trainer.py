@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from multitask.methods.gradient.rotograd import RotoGrad
@@ -36,3 +37,17 @@ def test_evaluation_uses_the_rotated_views(tiny_config):
     for k, task in enumerate(["left", "right"]):
         torch.testing.assert_close(preds[task], rot.model.decode(views[k])[task])
     assert not torch.allclose(preds["left"], rot.model(x)["left"])
+
+
+def test_rotograd_on_a_feature_map_is_a_clear_error(tmp_path):
+    from multitask.train.config import Config
+
+    cfg = Config.from_dict({
+        "data": {"name": "shapes", "batch_size": 4, "eval_batch_size": 8, "kwargs": {"size": 32},
+                 "split_kwargs": {"train": {"n": 8}, "val": {"n": 4}, "test": {"n": 4}}},
+        "model": {"name": "hps", "backbone": "unet", "kwargs": {"backbone_kwargs": {"width": 8}}},
+        "method": {"name": "rotograd"},
+        "train": {"epochs": 1, "out_dir": str(tmp_path / "run"), "progress": False, "tensorboard": False},
+    })  # fmt: skip
+    with pytest.raises(ValueError, match=r"'rotograd'.*vector representation.*'unet'"):
+        Trainer(cfg)

@@ -142,7 +142,14 @@ def _feature_dim(c: Config, model: MultiTaskModel, datasets: dict[str, Any]) -> 
     with torch.no_grad():
         z = model.encode(torch.as_tensor(datasets["train"][0][0])[None].to(device))
     model.train(training)
-    return int(z.shape[-1]) if isinstance(z, torch.Tensor) else None
+    if not isinstance(z, torch.Tensor) or z.dim() != 2:
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else f"a {type(z).__name__}"
+        raise ValueError(
+            f"method {c.method.name!r} wraps the shared representation along its last dimension, which needs "
+            f"a vector representation [B, d]; model {c.model.name!r} with backbone {c.model.backbone!r} "
+            f"gives {shape} for one sample"
+        )
+    return int(z.shape[-1])
 
 
 def resolve_mode(c: Config, method: Method, model: MultiTaskModel) -> str:
