@@ -127,3 +127,24 @@ def test_nash_mtl_solves_the_present_tasks_game() -> None:
     fresh = create_method("nash_mtl").weights(gram[[0, 2]][:, [0, 2]])
     torch.testing.assert_close(w, fresh, rtol=1e-6, atol=1e-8)
     assert m.weights(gram).shape == (3,)  # back to all three tasks
+
+
+@pytest.mark.parametrize("name", ["dwa", "stch", "famo", "nash_mtl"])
+def test_a_state_saved_before_partial_labels_still_loads(name: str) -> None:
+    method = create_method(name, **({"num_tasks": 3} if name == "famo" else {}))
+    if isinstance(method, GradientMethod):
+        method.weights(torch.eye(3, dtype=torch.float64))
+    else:
+        for _ in range(2):
+            method.combine(torch.rand(3) + 0.5, list("abc"))
+    state = method.state_dict()
+    extra = dict(state["_extra_state"])
+    for key in ("task_counts", "prev_present"):
+        extra.pop(key, None)
+    state["_extra_state"] = extra
+    state.pop("task_steps", None)
+    fresh = create_method(name, **({"num_tasks": 3} if name == "famo" else {}))
+    fresh.load_state_dict(state)
+    assert fresh.step_count == method.step_count
+    if name == "famo":
+        assert torch.equal(fresh.task_steps, torch.full((3,), float(method.adam_steps)))

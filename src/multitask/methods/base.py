@@ -101,6 +101,8 @@ class Method(nn.Module):
     #: parameters, buffers or per-task state works on the present tasks as it would on any task set);
     #: a stateful method declares ``True`` once it keeps its per-task state across absent steps
     supports_absent: ClassVar[bool | None] = None
+    #: state attributes added later (partial labels) that a state saved before them may lack
+    _optional_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         super().__init__()
@@ -120,12 +122,14 @@ class Method(nn.Module):
     def set_extra_state(self, state: Any) -> None:
         if not isinstance(state, dict):
             raise ValueError(f"{type(self).__name__}: extra state must be a dict, got {type(state).__name__}")
-        missing = [k for k in ("step_count", *self._state_attrs) if k not in state]
+        optional = set(self._optional_state)
+        missing = [k for k in ("step_count", *self._state_attrs) if k not in state and k not in optional]
         if missing:
             raise ValueError(f"{type(self).__name__}: state is missing {missing}")
         self.step_count = int(state["step_count"])
         for key in self._state_attrs:
-            setattr(self, key, state[key])
+            if key in state:  # an optional key absent from an older state keeps its initial value
+                setattr(self, key, state[key])
 
     def reset(self) -> None:
         """Forget history (loss records, moving averages); learnable parameters are kept."""

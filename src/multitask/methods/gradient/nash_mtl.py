@@ -51,6 +51,7 @@ class NashMTL(GradientMethod):
     needs = "gramian"
     _state_attrs = ("prev_solution", "prev_weights", "prev_present")
     supports_absent = True
+    _optional_state = ("prev_present",)
 
     def __init__(
         self,

@@ -53,6 +53,7 @@ class DWA(LossWeighting):
         "task_counts",
     )
     supports_absent = True
+    _optional_state = ("task_counts",)
 
     def __init__(
         self, num_tasks: int | None = None, temperature: float = 2.0, iters_per_epoch: int | None = None

@@ -56,6 +56,7 @@ class FAMO(LossWeighting):
 
     _state_attrs: ClassVar[tuple[str, ...]] = ("adam_steps", "prev_losses", "prev_present")
     supports_absent = True
+    _optional_state = ("prev_present",)
 
     logits: Tensor
     exp_avg: Tensor
@@ -109,6 +110,14 @@ class FAMO(LossWeighting):
         self.task_steps.zero_()
         self.exp_avg.zero_()
         self.exp_avg_sq.zero_()
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
+        key = prefix + "task_steps"
+        if key not in state_dict:  # saved before partial labels: every logit took every Adam step
+            extra = state_dict.get(prefix + "_extra_state", {})
+            steps = float(extra.get("adam_steps", 0)) if isinstance(extra, dict) else 0.0
+            state_dict[key] = torch.full_like(self.task_steps, steps)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[arg-type]
 
     def set_min_losses(self, min_losses: Sequence[float] | Tensor) -> None:
         """Set the offsets ``bₜ`` (lower bounds of the losses)."""

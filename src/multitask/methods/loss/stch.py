@@ -95,6 +95,7 @@ class STCH(LossWeighting):
         "task_counts",
     )
     supports_absent = True
+    _optional_state = ("task_counts",)
 
     def __init__(
         self,
