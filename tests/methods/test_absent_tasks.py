@@ -32,6 +32,8 @@ def _state_of_c(name: str, m) -> list[torch.Tensor]:
         return [m.targets[2], m.targets[:, 2]]
     if name == "moco":
         return [m.tracked[2], m.lambd[2]]
+    if name == "db_mtl":
+        return [m.grad_buffer[2]]
     raise AssertionError(name)
 
 
@@ -43,6 +45,7 @@ KWARGS = {
     "imtl_l": {"num_tasks": 3},
     "gradvac": {"beta": 0.5, "seed": 0},
     "moco": {},
+    "db_mtl": {},
 }
 
 

@@ -113,7 +113,7 @@ SUITES: dict[str, dict[str, Any]] = {
             "train": {"epochs": 4},
         },
         "architectures": ["hps"],
-        "methods": ["ew", "uw", "dwa", "famo", "stch", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl"],
+        "methods": ["ew", "uw", "dwa", "famo", "stch", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "db_mtl"],
         "all_methods": False,  # the methods that keep per-task state across absent tasks, and stateless ones
         "seeds": [0, 1, 2],
     },

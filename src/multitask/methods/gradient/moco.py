@@ -148,10 +148,14 @@ class MoCo(GradientMethod):
         idx = self.present.to(jacobian.device)
         sub_tracked, sub_lambd = tracked[idx], lambd[idx]
         mass = sub_lambd.sum()
+        original = (self.tracked, self.lambd)
         self.tracked, self.lambd = sub_tracked, sub_lambd / mass.clamp_min(torch.finfo(mass.dtype).tiny)
         self.present, saved = None, self.present  # the full rule on the present tasks
         try:
             d = self.direction(jacobian, losses)
+        except Exception:
+            self.tracked, self.lambd = original  # a failed step leaves the state as it was
+            raise
         finally:
             self.present = saved
         tracked[idx] = self.tracked.to(tracked.dtype)
