@@ -113,7 +113,9 @@ SUITES: dict[str, dict[str, Any]] = {
             "train": {"epochs": 4},
         },
         "architectures": ["hps"],
-        "methods": ["ew", "uw", "dwa", "famo", "stch", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "db_mtl"],
+        "methods": [
+            "ew", "uw", "dwa", "famo", "stch", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "db_mtl"
+        ],  # fmt: skip
         "all_methods": False,  # the methods that keep per-task state across absent tasks, and stateless ones
         "seeds": [0, 1, 2],
     },
