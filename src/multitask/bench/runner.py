@@ -114,8 +114,18 @@ SUITES: dict[str, dict[str, Any]] = {
         },
         "architectures": ["hps"],
         "methods": [
-            "ew", "uw", "dwa", "famo", "stch", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "db_mtl"
-        ],  # fmt: skip
+            "ew",
+            "uw",
+            "dwa",
+            "famo",
+            "stch",
+            "mgda",
+            "pcgrad",
+            "cagrad",
+            "imtl_g",
+            "nash_mtl",
+            "db_mtl",
+        ],
         "all_methods": False,  # the methods that keep per-task state across absent tasks, and stateless ones
         "seeds": [0, 1, 2],
     },
@@ -136,12 +146,16 @@ SUITES: dict[str, dict[str, Any]] = {
     # many tasks (issue 14): 24 synthetic regression tasks in 4 planted groups, an MLP encoder
     "many": {
         "base": {
-            "data": {"name": "planted_groups", "batch_size": 128, "eval_batch_size": 500,
-                     "kwargs": {"num_tasks": 24, "num_groups": 4}},
+            "data": {
+                "name": "planted_groups",
+                "batch_size": 128,
+                "eval_batch_size": 500,
+                "kwargs": {"num_tasks": 24, "num_groups": 4},
+            },
             "model": {"backbone": "mlp", "kwargs": {"backbone_kwargs": {"hidden": [64, 64]}}},
             "optim": {"name": "adam", "lr": 1e-3},
             "train": {"epochs": 8},
-        },  # fmt: skip
+        },
         "architectures": ["hps"],
         "methods": ["ew", "uw", "dwa", "famo", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "upgrad"],
         "all_methods": False,
