@@ -34,6 +34,8 @@ def _state_of_c(name: str, m) -> list[torch.Tensor]:
         return [m.tracked[2], m.lambd[2]]
     if name == "db_mtl":
         return [m.grad_buffer[2]]
+    if name == "excess_mtl":
+        return [m.grad_sq_sum[2], m.initial_excess[2], m.loss_weights[2]]
     raise AssertionError(name)
 
 
@@ -46,6 +48,7 @@ KWARGS = {
     "gradvac": {"beta": 0.5, "seed": 0},
     "moco": {},
     "db_mtl": {},
+    "excess_mtl": {},
 }
 
 
