@@ -31,6 +31,10 @@ class IMTLL(LossWeighting):
     Args:
         num_tasks: number of tasks ``T``, required (``TypeError`` saying so when missing).
         init: initial value of every ``sₜ`` (default 0: unit weights, as in the paper and LibMTL).
+    Partial labels (a task absent from a step): the objective covers the present tasks; the absent
+    task's parameter gets a zero gradient (one tensor holds every task's), so a momentum optimizer still
+    moves it by its momentum while the task is absent.
+
     Modes: loss weighting (one backward pass; no Jacobian). The losses should be positive (the minimiser
     ``sₜ = −log Lₜ`` exists only for ``Lₜ > 0``); the objective itself is finite for any finite loss.
     """

@@ -33,6 +33,10 @@ class UW(LossWeighting):
         num_tasks: number of tasks ``T``, required (the parameters exist before the optimizer is built;
             a missing value raises ``TypeError`` saying so).
         init: initial value of every ``sₜ`` (default 0, i.e. σₜ = 1 and weights ½; LibMTL uses −0.5).
+    Partial labels (a task absent from a step): the objective covers the present tasks; the absent
+    task's parameter gets a zero gradient (one tensor holds every task's), so a momentum optimizer still
+    moves it by its momentum while the task is absent.
+
     Modes: loss weighting (one backward pass; no Jacobian). Losses may be negative (no logarithms).
     """
 
