@@ -58,6 +58,8 @@ class StepInfo:
         grad_norms: per-task gradient norms ``[T]`` (w.r.t. the Jacobian's inputs) when computed.
         cosines: ``[T, T]`` cosine similarities of the task gradients when computed.
         mode: ``"loss"``, ``"parameters"`` or ``"features"``.
+        absent: tasks left out of this step (no labelled sample); the other fields cover the present
+            tasks only.
     """
 
     task_names: list[str]
@@ -67,6 +69,7 @@ class StepInfo:
     cosines: Tensor | None = None
     mode: str = "loss"
     extra: dict[str, float] = field(default_factory=dict)
+    absent: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, float]:
         """Flat ``{name: float}`` record (``loss/<task>``, ``weight/<task>``, ``grad_norm/<task>``)."""
@@ -99,8 +102,14 @@ def backward(
 ) -> StepInfo:
     """Accumulate gradients into ``.grad`` like ``Tensor.backward`` does, balanced by ``method``.
 
+    Partial labels: a loss given as ``None`` marks a task absent from this step (none of its samples is
+    labelled). The step then aggregates the present tasks only (``T_eff < T``): the method sees their
+    losses / Jacobian rows, stateful methods keep the absent tasks' state by task position (see
+    :meth:`~multitask.methods.base.Method.begin_subset`), and the absent tasks' heads get no gradient.
+
     Args:
-        losses: ``{task: scalar loss}`` (or a sequence of scalar losses, named ``"0"``, ``"1"``, ...).
+        losses: ``{task: scalar loss}`` (or a sequence of scalar losses, named ``"0"``, ``"1"``, ...);
+            ``None`` for an absent task.
         method: a :class:`~multitask.methods.base.LossWeighting` or
             :class:`~multitask.methods.base.GradientMethod`.
         shared: the shared parameters (they receive the method's combined update).
@@ -122,6 +131,22 @@ def backward(
     """
     if not isinstance(method, Method):
         raise TypeError(f"method must be a multitask Method, got {type(method).__name__}")
+    if reduce is not None:  # every rank learns together whether some rank lacks a task's labels (no hang)
+        _dp_refuse_absent(losses, reduce)
+    present, all_names, absent = _split_absent(losses)  # partial labels
+    if absent:
+        return _subset_backward(
+            present,
+            all_names,
+            absent,
+            method,
+            shared,
+            features,
+            retain_graph,
+            strategy,
+            chunk_size,
+            grad_scale,
+        )
     names, scalars, vec = _stack_losses(losses, check_finite=reduce is None)
     scale = 1.0
     if grad_scale is not None:  # mixed precision: differentiate S·L; the method sees L and J
@@ -517,3 +542,68 @@ def _dp_grads_into(grads: Sequence[Tensor | None], params: Sequence[Tensor], red
     dense = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
     for p, g in zip(params, reduce.mean(dense)):
         _accumulate(p, g)
+
+
+# ---- partial labels: a step without the absent tasks --------------------------------------------
+def _split_absent(losses: LossesLike) -> tuple[dict[str, Tensor], list[str], list[str]]:
+    """``({present task: loss}, all task names, absent task names)``; ``None`` marks an absent task."""
+    if isinstance(losses, Tensor):
+        return {}, [], []
+    if isinstance(losses, Mapping):
+        items = [(str(k), v) for k, v in losses.items()]
+    else:
+        items = [(str(i), v) for i, v in enumerate(losses)]
+    absent = [k for k, v in items if v is None]
+    if absent and len(absent) == len(items):
+        raise ValueError(
+            f"every task is absent from this step (no labelled sample for {absent}): nothing to "
+            "back-propagate; skip the step"
+        )
+    return {k: v for k, v in items if v is not None}, [k for k, _ in items], absent
+
+
+def _subset_backward(
+    present: dict[str, Tensor],
+    all_names: list[str],
+    absent: list[str],
+    method: Method,
+    shared: Iterable[Tensor],
+    features: Tensor | Sequence[Tensor] | None,
+    retain_graph: bool,
+    strategy: str,
+    chunk_size: int | None,
+    grad_scale: float | None = None,
+) -> StepInfo:
+    index = [all_names.index(name) for name in present]
+    method.begin_subset(index, len(all_names), absent)
+    try:
+        info = backward(
+            present,
+            method,
+            shared=shared,
+            features=features,
+            retain_graph=retain_graph,
+            strategy=strategy,
+            chunk_size=chunk_size,
+            grad_scale=grad_scale,
+        )
+    finally:
+        method.end_subset()
+    info.absent = list(absent)
+    return info
+
+
+def _dp_refuse_absent(losses: LossesLike, reduce: Reduce) -> None:
+    """Partial labels are not supported under data parallelism yet (a task's loss would have to average
+    over its labelled samples of every rank): all ranks sum their absent-task flags and raise together."""
+    if isinstance(losses, Tensor):
+        return
+    items = list(losses.items()) if isinstance(losses, Mapping) else list(enumerate(losses))
+    flags = torch.tensor([float(v is None) for _, v in items], dtype=torch.float64)
+    (total,) = reduce.sum([flags])
+    missing = [str(k) for (k, _), f in zip(items, total.tolist()) if f > 0]
+    if missing:
+        raise ValueError(
+            f"tasks {missing} have no labelled sample on some process in this step: partial labels are not "
+            "supported under data parallelism yet (every process raises)"
+        )

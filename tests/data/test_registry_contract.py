@@ -7,8 +7,8 @@ import pytest
 import multitask as mt
 from multitask.data import DATASETS
 
-NAMES = ["celeba", "cityscapes", "multimnist", "nyuv2", "office31", "office_home", "sarcos", "school",
-         "shapes"]
+NAMES = ["celeba", "cityscapes", "mnist_domains", "multimnist", "nyuv2", "office31", "office_home",
+         "planted_groups", "sarcos", "school", "shapes"]
 NAMES = sorted(NAMES + ["domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech",
                         "pascal_context", "reuters", "taskonomy"])
 

@@ -109,6 +109,69 @@ SUITES: dict[str, dict[str, Any]] = {
         "all_methods": False,  # dense training on a CPU: the listed methods only (--methods for more)
         "seeds": [0, 1, 2],
     },
+    # partial labels (issue 14): MultiMNIST with 10 % of the "right" digit's training labels kept; other
+    # fractions with --set data.label_fraction.right=0.5 (1.0: the default suite's data)
+    "partial": {
+        "base": {
+            "data": {
+                "name": "multimnist",
+                "batch_size": 128,
+                "eval_batch_size": 1000,
+                "label_fraction": {"right": 0.1},
+            },
+            "model": {"backbone": "lenet"},
+            "optim": {"name": "adam", "lr": 1e-3},
+            "train": {"epochs": 4},
+        },
+        "architectures": ["hps"],
+        "methods": [
+            "ew",
+            "uw",
+            "dwa",
+            "famo",
+            "stch",
+            "mgda",
+            "pcgrad",
+            "cagrad",
+            "imtl_g",
+            "nash_mtl",
+            "db_mtl",
+        ],
+        "all_methods": False,  # the methods that keep per-task state across absent tasks, and stateless ones
+        "seeds": [0, 1, 2],
+    },
+    # multi-input (issue 14): one dataset per task, four domains of the shipped MNIST digits (plain,
+    # inverted, rotated, textured), one batch of every domain per step
+    "domains": {
+        "base": {
+            "data": {"name": "mnist_domains", "batch_size": 64, "eval_batch_size": 500},
+            "model": {"backbone": "lenet"},
+            "optim": {"name": "adam", "lr": 1e-3},
+            "train": {"epochs": 4},
+        },
+        "architectures": ["hps"],
+        "methods": ["ew", "uw", "dwa", "famo", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "upgrad"],
+        "all_methods": False,
+        "seeds": [0, 1, 2],
+    },
+    # many tasks (issue 14): 24 synthetic regression tasks in 4 planted groups, an MLP encoder
+    "many": {
+        "base": {
+            "data": {
+                "name": "planted_groups",
+                "batch_size": 128,
+                "eval_batch_size": 500,
+                "kwargs": {"num_tasks": 24, "num_groups": 4},
+            },
+            "model": {"backbone": "mlp", "kwargs": {"backbone_kwargs": {"hidden": [64, 64]}}},
+            "optim": {"name": "adam", "lr": 1e-3},
+            "train": {"epochs": 8},
+        },
+        "architectures": ["hps"],
+        "methods": ["ew", "uw", "dwa", "famo", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "upgrad"],
+        "all_methods": False,
+        "seeds": [0, 1, 2],
+    },
 }
 
 

@@ -67,36 +67,91 @@ class Task:
         """True for per-pixel tasks."""
         return self.kind in DENSE_KINDS
 
-    def loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        """The default training loss of this task's kind (a scalar mean)."""
-        return task_loss(self, pred, target)
+    def loss(self, pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+        """The default training loss of this task's kind, averaged over the labelled entries."""
+        return task_loss(self, pred, target, mask)
 
 
-def task_loss(task: Task, pred: Tensor, target: Tensor) -> Tensor:
-    """Default loss for ``task`` (see the table in the module docstring)."""
+def task_loss(task: Task, pred: Tensor, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Default loss for ``task`` (see the table in the module docstring), a mean over labelled entries.
+
+    Partial labels: an entry is unlabelled when ``mask`` (bool, ``[B]`` per sample or the target's shape)
+    is ``False`` there, or when it holds the kind's missing value: ``ignore_index`` for classification,
+    segmentation, binary, multilabel and edges targets, NaN for every float target, 0 for depth, an all-0
+    vector for normals. The loss averages over the labelled entries only; with none it is an exact 0 that
+    still depends on ``pred`` (zero gradient, never NaN); :func:`label_count` says how many there are.
+    """
+    values, valid = _elementwise(task, pred, target, mask)
+    count = valid.sum()
+    return (values * valid.to(values.dtype)).sum() / count.clamp_min(1).to(values.dtype)
+
+
+def labelled(task: Task, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Bool tensor: which target entries are labelled (per sample, per pixel or per entry)."""
     kind = task.kind
     if kind in ("classification", "segmentation"):
-        if pred.shape[-2:] != target.shape[-2:] and kind == "segmentation":
+        valid = target != task.ignore_index
+    elif kind == "normals":
+        finite = torch.isfinite(target).all(dim=1, keepdim=True)
+        valid = finite & (torch.nan_to_num(target) != 0).any(dim=1, keepdim=True)
+    else:
+        valid = torch.isfinite(target)
+        if kind == "depth":
+            valid = valid & (target != 0)
+        elif kind in ("binary", "multilabel", "edges"):
+            valid = valid & (target != task.ignore_index)
+    if mask is not None:
+        valid = valid & _broadcast_mask(task, mask, valid)
+    return valid
+
+
+def label_count(task: Task, target: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Number of labelled target entries (a 0-dim tensor, no host synchronisation)."""
+    return labelled(task, target, mask).sum()
+
+
+def _broadcast_mask(task: Task, mask: Tensor, like: Tensor) -> Tensor:
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"task {task.name!r}: the label mask must be a tensor, got {type(mask).__name__}")
+    mask = mask.to(device=like.device).bool()
+    if mask.shape == like.shape:
+        return mask
+    if mask.dim() == 1 and mask.shape[0] == like.shape[0]:
+        return mask.reshape(-1, *([1] * (like.dim() - 1))).expand_as(like)
+    raise ValueError(
+        f"task {task.name!r}: label mask of shape {tuple(mask.shape)} fits neither the batch "
+        f"({like.shape[0]},) nor the target {tuple(like.shape)}"
+    )
+
+
+def _elementwise(task: Task, pred: Tensor, target: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Unreduced loss values and the bool mask of labelled entries (broadcastable to the values)."""
+    kind = task.kind
+    valid = labelled(task, target, mask)
+    if kind in ("classification", "segmentation"):
+        if kind == "segmentation" and pred.shape[-2:] != target.shape[-2:]:
             pred = F.interpolate(pred, size=target.shape[-2:], mode="bilinear", align_corners=False)
-        return F.cross_entropy(pred, target.long(), ignore_index=task.ignore_index)
+        target = torch.where(valid, target.long(), torch.full_like(target.long(), task.ignore_index))
+        return F.cross_entropy(pred, target, ignore_index=task.ignore_index, reduction="none"), valid
+    clean = torch.where(valid, target.float(), torch.zeros_like(target, dtype=torch.float32))
     if kind in ("binary", "multilabel"):
-        return F.binary_cross_entropy_with_logits(pred.reshape(target.shape), target.float())
+        logits = pred.reshape(target.shape)
+        return F.binary_cross_entropy_with_logits(logits, clean.to(logits.dtype), reduction="none"), valid
     if kind == "regression":
-        return F.mse_loss(pred.reshape(target.shape), target.float())
+        out = pred.reshape(target.shape)
+        return (out - clean.to(out.dtype)) ** 2, valid
     pred = _match_size(pred, target)
+    clean = clean.to(pred.dtype)
     if kind == "depth":
-        valid = target != 0
-        return _masked_mean((pred - target).abs(), valid, task)
+        return (pred - clean).abs(), valid
     if kind == "normals":
-        valid = (target != 0).any(dim=1, keepdim=True)
-        pred_n = F.normalize(pred, dim=1)
-        cos = (pred_n * target).sum(dim=1, keepdim=True)
-        return _masked_mean(1.0 - cos, valid, task)
+        cos = (F.normalize(pred, dim=1) * clean).sum(dim=1, keepdim=True)
+        return 1.0 - cos, valid
     if kind == "edges":
-        target = target.float()
-        pos = target.mean().clamp(1e-6, 1 - 1e-6)
-        weight = torch.where(target > 0.5, 1.0 - pos, pos)
-        return F.binary_cross_entropy_with_logits(pred, target, weight=weight) * 2.0
+        v = valid.to(clean.dtype)
+        pos = ((clean * v).sum() / v.sum().clamp_min(1.0)).clamp(1e-6, 1 - 1e-6)
+        weight = torch.where(clean > 0.5, 1.0 - pos, pos)
+        return 2.0 * F.binary_cross_entropy_with_logits(pred, clean, weight=weight, reduction="none"), valid
     raise ValueError(f"task {task.name!r}: no default loss for kind {kind!r}")
 
 
@@ -104,10 +159,3 @@ def _match_size(pred: Tensor, target: Tensor) -> Tensor:
     if pred.shape[-2:] != target.shape[-2:]:
         pred = F.interpolate(pred, size=target.shape[-2:], mode="bilinear", align_corners=False)
     return pred
-
-
-def _masked_mean(values: Tensor, valid: Tensor, task: Task) -> Tensor:
-    mask = valid.expand_as(values).to(values.dtype)
-    count = mask.sum()
-    # an all-invalid batch contributes zero loss (and zero gradient), not NaN
-    return (values * mask).sum() / count.clamp_min(1.0)

@@ -67,12 +67,32 @@ class LossContext:
         reduce: under data parallelism, the mean over the processes of a list of tensors (``None``: one
             process). A method that differentiates through ``shared`` (GradNorm) averages those gradients
             with it, so that every rank sees the global batch's.
+        present: indices (in the full task order) of the tasks in the loss vector when some tasks are
+            absent from this step (no labelled sample; see ``multitask.backward``), else ``None``.
+        num_tasks: the number of tasks of the problem, absent ones included.
     """
 
     task_names: list[str]
     shared: list[Tensor] = field(default_factory=list)
     step: int = 0
     reduce: Callable[[Sequence[Tensor]], list[Tensor]] | None = None
+    present: Tensor | None = None
+    num_tasks: int | None = None
+
+    def expected(self, num_tasks: int | None) -> int | None:
+        """The loss vector's expected length for a method built for ``num_tasks`` tasks (``None``: any).
+
+        When tasks are absent, ``num_tasks`` must be the problem's full task count and the vector holds the
+        present tasks only.
+        """
+        if self.present is None:
+            return num_tasks
+        if num_tasks is not None and self.num_tasks is not None and num_tasks != self.num_tasks:
+            raise ValueError(
+                f"built for num_tasks={num_tasks}, but the problem has {self.num_tasks} tasks "
+                f"(present in this step: {list(self.task_names)})"
+            )
+        return len(self.task_names)
 
 
 class Method(nn.Module):
@@ -83,11 +103,20 @@ class Method(nn.Module):
     _state_attrs: ClassVar[tuple[str, ...]] = ()
     #: why the method cannot give the one-process update under data parallelism ("" when it can)
     data_parallel_error: ClassVar[str] = ""
+    #: whether a step may leave out absent tasks (partial labels): ``None`` infers it (a method without
+    #: parameters, buffers or per-task state works on the present tasks as it would on any task set);
+    #: a stateful method declares ``True`` once it keeps its per-task state across absent steps
+    supports_absent: ClassVar[bool | None] = None
+    #: state attributes added later (partial labels) that a state saved before them may lack
+    _optional_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         super().__init__()
         self.step_count = 0
         self.last_weights: Tensor | None = None
+        #: during a step with absent tasks: indices of the present tasks in the full order, and the full T
+        self.present: Tensor | None = None
+        self.total_tasks: int | None = None
 
     # ---- state -------------------------------------------------------------------------------
     def get_extra_state(self) -> dict[str, Any]:
@@ -99,12 +128,14 @@ class Method(nn.Module):
     def set_extra_state(self, state: Any) -> None:
         if not isinstance(state, dict):
             raise ValueError(f"{type(self).__name__}: extra state must be a dict, got {type(state).__name__}")
-        missing = [k for k in ("step_count", *self._state_attrs) if k not in state]
+        optional = set(self._optional_state)
+        missing = [k for k in ("step_count", *self._state_attrs) if k not in state and k not in optional]
         if missing:
             raise ValueError(f"{type(self).__name__}: state is missing {missing}")
         self.step_count = int(state["step_count"])
         for key in self._state_attrs:
-            setattr(self, key, state[key])
+            if key in state:  # an optional key absent from an older state keeps its initial value
+                setattr(self, key, state[key])
 
     def reset(self) -> None:
         """Forget history (loss records, moving averages); learnable parameters are kept."""
@@ -131,6 +162,38 @@ class Method(nn.Module):
 
     def extra_repr(self) -> str:
         return ""
+
+    # ---- partial labels: a step on a subset of the tasks ----------------------------------------------
+    def handles_absent_tasks(self) -> bool:
+        """Whether this method can take a step in which some tasks are absent (see ``supports_absent``)."""
+        if self.supports_absent is not None:
+            return bool(self.supports_absent)
+        stateful = [a for a in self._state_attrs if a not in _RNG_ATTRS]
+        has_tensors = any(True for _ in self.parameters()) or any(True for _ in self.buffers())
+        return not stateful and not has_tensors
+
+    def begin_subset(self, present: Sequence[int], num_tasks: int, absent: Sequence[str] = ()) -> None:
+        """Enter a step on the tasks ``present`` (indices in the full order of ``num_tasks`` tasks).
+
+        Raises ``ValueError`` for a method that keeps per-task state but has not declared how it skips
+        absent tasks. :meth:`end_subset` leaves the step.
+        """
+        if not self.handles_absent_tasks():
+            raise ValueError(
+                f"{type(self).__name__} keeps per-task state and does not support steps with absent tasks "
+                f"(tasks {list(absent)} have no labelled sample in this step); use another method or give "
+                "every task a label in every batch"
+            )
+        self.present = torch.as_tensor(list(present), dtype=torch.long)
+        self.total_tasks = int(num_tasks)
+
+    def end_subset(self) -> None:
+        self.present = None
+        self.total_tasks = None
+
+
+#: state attributes that hold only a random generator (the same for any task subset)
+_RNG_ATTRS = ("rng_state", "generator_state")
 
 
 class LossWeighting(Method):
@@ -170,7 +233,14 @@ class LossWeighting(Method):
         """
         vec = torch.stack(list(losses)) if not isinstance(losses, Tensor) else losses
         names = list(task_names) if task_names is not None else [str(i) for i in range(vec.numel())]
-        ctx = LossContext(task_names=names, shared=list(shared), step=self.step_count, reduce=reduce)
+        ctx = LossContext(
+            task_names=names,
+            shared=list(shared),
+            step=self.step_count,
+            present=self.present,
+            num_tasks=self.total_tasks if self.present is not None else len(names),
+            reduce=reduce,
+        )
         total, w = self.objective(vec, ctx)
         if total.dim() != 0 or not torch.isfinite(total):
             raise ValueError(f"{type(self).__name__} produced a non-finite or non-scalar objective: {total}")
@@ -198,6 +268,15 @@ class GradientMethod(Method):
     supports_parameters: ClassVar[bool] = True
     parameters_error: ClassVar[str] = ""
     uses_losses: ClassVar[bool] = False
+    #: features mode: the method wraps the shared representation, i.e. the task heads see
+    #: :meth:`wrap_features` ``(z)[k]`` (one view per task) instead of ``z``, in training and in evaluation
+    #: (RotoGrad's rotations). A trainer builds such a method with ``dim=`` the representation's last
+    #: dimension when its constructor takes ``dim``.
+    wraps_features: ClassVar[bool] = False
+
+    def wrap_features(self, z: Tensor) -> list[Tensor]:
+        """Features mode, ``wraps_features`` methods: one view of the representation ``z`` per task."""
+        raise NotImplementedError(f"{type(self).__name__} does not wrap the shared representation")
 
     def on_features(self, features: Sequence[Tensor]) -> None:
         """Features mode: the shared representation (batch dimension first) whose per-task gradients form

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from torch import Tensor
 
-from multitask.core.tasks import Task
+from multitask.core.tasks import Task, labelled
 from multitask.metrics.base import Metric
 from multitask.metrics.factory import task_metrics
 
@@ -19,10 +19,16 @@ class MultiTaskMetrics:
 
     ``update(preds, targets)`` updates the tasks present in the batch: both dicts must have the same
     keys, each a known task (multi-input data sets such as Office-31 feed one task per batch).
+
+    Partial labels: built from tasks, a classification, binary, multilabel or regression task counts only
+    the samples whose target is labelled (:func:`multitask.core.tasks.labelled`; for multilabel and
+    multi-output regression a sample counts when all its entries are labelled); dense tasks already
+    skip their invalid pixels.
     """
 
     def __init__(self, tasks: Sequence[Task] | Mapping[str, Metric]) -> None:
         metrics: dict[str, Metric] = {}
+        self._tasks: dict[str, Task] = {}  # partial labels: which samples are labelled
         if isinstance(tasks, Mapping):
             for name, metric in tasks.items():
                 if not isinstance(metric, Metric):
@@ -35,6 +41,7 @@ class MultiTaskMetrics:
                 if task.name in metrics:
                     raise ValueError(f"task {task.name!r} is listed twice")
                 metrics[task.name] = task_metrics(task)
+                self._tasks[task.name] = task
         if not metrics:
             raise ValueError("MultiTaskMetrics needs at least one task")
         self.metrics = metrics
@@ -52,7 +59,9 @@ class MultiTaskMetrics:
         if unknown:
             raise ValueError(f"unknown task(s) {unknown}; known: {sorted(self.metrics)}")
         for name in preds:
-            self.metrics[name].update(preds[name], targets[name])
+            pred, target = _labelled_only(self._tasks.get(name), preds[name], targets[name])
+            if target.shape[0] > 0:  # a batch without a labelled sample of this task adds nothing
+                self.metrics[name].update(pred, target)
 
     def compute(self) -> dict[str, dict[str, float]]:
         """``{task: {metric: value}}`` over everything seen since the last reset."""
@@ -89,3 +98,13 @@ class MultiTaskMetrics:
 
     def __repr__(self) -> str:
         return f"MultiTaskMetrics({', '.join(f'{k}: {type(v).__name__}' for k, v in self.metrics.items())})"
+
+
+def _labelled_only(task: Task | None, pred: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Partial labels: the samples of a per-sample task whose target is labelled (all of them otherwise)."""
+    if task is None or task.dense or target.dim() == 0:
+        return pred, target
+    keep = labelled(task, target).reshape(target.shape[0], -1).all(dim=1)
+    if bool(keep.all()):
+        return pred, target
+    return pred[keep], target[keep]

@@ -20,12 +20,13 @@ import torch
 
 from multitask.core.tasks import Task
 from multitask.data import create_dataset
+from multitask.data.partial import label_fraction
 from multitask.methods import METHODS
 from multitask.methods.base import GradientMethod, Method
 from multitask.models import create_model
 from multitask.models.base import MultiTaskModel
 from multitask.train.config import Config
-from multitask.train.loader import StreamSplit, TensorSplit, make_split
+from multitask.train.loader import MultiInputSplit, StreamSplit, TensorSplit, is_multi_input, make_split
 
 SPLITS = ("train", "val", "test")
 
@@ -36,7 +37,7 @@ class Run:
 
     device: torch.device
     datasets: dict[str, Any]
-    splits: dict[str, TensorSplit | StreamSplit]
+    splits: dict[str, TensorSplit | StreamSplit | MultiInputSplit]
     tasks: list[Task]
     model: MultiTaskModel
     method: Method
@@ -82,7 +83,7 @@ def build_datasets(c: Config) -> dict[str, Any]:
     unknown = sorted(set(c.data.split_kwargs) - set(SPLITS))
     if unknown:
         raise ValueError(f"unknown config key 'data.split_kwargs.{unknown[0]}' (allowed: train, val, test)")
-    return {
+    datasets = {
         split: create_dataset(
             c.data.name,
             split=split,
@@ -91,6 +92,9 @@ def build_datasets(c: Config) -> dict[str, Any]:
         )
         for split in SPLITS
     }
+    if c.data.label_fraction is not None:  # partial labels: on the training split only
+        datasets["train"] = label_fraction(datasets["train"], c.data.label_fraction, c.data.label_seed or 0)
+    return datasets
 
 
 def build_model(c: Config, tasks: list[Task], in_channels: int) -> MultiTaskModel:
@@ -106,12 +110,16 @@ def build_model(c: Config, tasks: list[Task], in_channels: int) -> MultiTaskMode
     return model
 
 
-def build_method(name: str, kwargs: dict[str, Any], num_tasks: int) -> Method:
-    """``create_method(name, **kwargs)``, passing ``num_tasks`` when the method's constructor takes it."""
+def build_method(name: str, kwargs: dict[str, Any], num_tasks: int, feature_dim: int | None = None) -> Method:
+    """``create_method(name, **kwargs)``, passing ``num_tasks`` when the method's constructor takes it
+    (and, for a method that wraps the shared representation, ``dim=feature_dim``)."""
     cls = METHODS.get(name)
     kwargs = dict(kwargs)
-    if "num_tasks" in inspect.signature(cls).parameters:
+    params = inspect.signature(cls).parameters
+    if "num_tasks" in params:
         kwargs.setdefault("num_tasks", num_tasks)
+    if getattr(cls, "wraps_features", False) and "dim" in params and feature_dim is not None:
+        kwargs.setdefault("dim", feature_dim)
     method = cls(**kwargs)
     if not isinstance(method, Method):
         raise TypeError(
@@ -121,11 +129,38 @@ def build_method(name: str, kwargs: dict[str, Any], num_tasks: int) -> Method:
     return method
 
 
+def _feature_dim(c: Config, model: MultiTaskModel, datasets: dict[str, Any]) -> int | None:
+    """The last dimension of the shared representation, for methods that wrap it (else ``None``)."""
+    if (
+        not getattr(METHODS.get(c.method.name), "wraps_features", False)
+        or not model.has_shared_representation
+    ):
+        return None
+    device = next(model.parameters()).device
+    training = model.training
+    model.eval()  # one sample: batch-norm layers must not use (or update) batch statistics
+    with torch.no_grad():
+        z = model.encode(torch.as_tensor(datasets["train"][0][0])[None].to(device))
+    model.train(training)
+    if not isinstance(z, torch.Tensor) or z.dim() != 2:
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else f"a {type(z).__name__}"
+        raise ValueError(
+            f"method {c.method.name!r} wraps the shared representation along its last dimension, which needs "
+            f"a vector representation [B, d]; model {c.model.name!r} with backbone {c.model.backbone!r} "
+            f"gives {shape} for one sample"
+        )
+    return int(z.shape[-1])
+
+
 def resolve_mode(c: Config, method: Method, model: MultiTaskModel) -> str:
     """``loss`` for loss weightings; else ``method.mode``, falling back to parameters mode when the
-    architecture has no single shared representation."""
+    architecture has no single shared representation, and to features mode for a method that runs only
+    there (RotoGrad) when it has one."""
     if not isinstance(method, GradientMethod):
         return "loss"
+    if c.method.mode == "parameters" and not method.supports_parameters and method.supports_features:
+        if model.has_shared_representation:  # a features-only method (RotoGrad): features mode
+            return "features"
     if c.method.mode == "parameters":
         if not method.supports_parameters:
             raise ValueError(
@@ -176,8 +211,12 @@ def build(c: Config) -> Run:
     tasks: list[Task] = list(datasets["train"].tasks)
     names = [t.name for t in tasks]
     augment = bool(c.data.kwargs.get("augment", False))
-    splits = {
-        s: make_split(
+    splits: dict[str, Any] = {
+        s: MultiInputSplit(
+            ds, device, f"{c.data.name}/{s}", c.data.in_memory, c.data.num_workers, augment and s == "train"
+        )
+        if is_multi_input(ds)
+        else make_split(
             ds,
             names,
             device,
@@ -190,7 +229,9 @@ def build(c: Config) -> Run:
     }
     in_channels = int(torch.as_tensor(datasets["train"][0][0]).shape[0])  # channels, or features of a vector
     model = build_model(c, tasks, in_channels).to(device)
-    method = build_method(c.method.name, c.method.kwargs, len(tasks)).to(device)
+    method = build_method(c.method.name, c.method.kwargs, len(tasks), _feature_dim(c, model, datasets)).to(
+        device
+    )
     mode = resolve_mode(c, method, model)
     optimizer = build_optimizer(c, list(model.parameters()) + list(method.parameters()))
     return Run(

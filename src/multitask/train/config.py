@@ -65,6 +65,11 @@ class DataConfig:
     stacks each split once into tensors on the training device (no per-sample work per step) when it
     fits in 1 GiB, ``num_workers`` is 0 and ``kwargs`` do not ask for ``augment`` (random augmentation
     per item would be frozen); ``"always"`` / ``"never"`` force it.
+
+    ``label_fraction`` (partial labels): keep the training split's labels for this fraction of the
+    samples, one number for every task or ``{task: fraction}``; the draw is
+    :func:`multitask.data.partial.label_fraction` with seed ``label_seed`` (``None``: 0), independent of
+    ``train.seed`` so that seeds compare methods on the same labels. Validation and test keep all labels.
     """
 
     name: str = "multimnist"
@@ -75,6 +80,8 @@ class DataConfig:
     in_memory: Literal["auto", "always", "never"] = "auto"
     kwargs: dict[str, Any] = field(default_factory=dict)
     split_kwargs: dict[str, Any] = field(default_factory=dict)
+    label_fraction: float | dict[str, float] | None = None
+    label_seed: int | None = None
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """Batches for the trainer: a split stacked once into tensors on the device, or streamed by a DataLoader.
 
-A dataset item is ``(input, {task: target})`` with a target for every task. Resident splits
-(:class:`TensorSplit`) hold the whole split as device tensors; a batch is one ``index_select`` per
-tensor, with no per-sample Python work and no host-to-device copy per step. Streamed splits
-(:class:`StreamSplit`) go through a ``DataLoader`` with the same batch order (for datasets too large to
-hold, with per-item random augmentation, or with loader workers).
+A dataset item is ``(input, {task: target})`` with a target for every task; a multi-input dataset
+(``multi_input = True``, one dataset per task in ``domains``) becomes a :class:`MultiInputSplit`.
+Resident splits (:class:`TensorSplit`) hold the whole split as device tensors; a batch is one
+``index_select`` per tensor, with no per-sample Python work and no host-to-device copy per step.
+Streamed splits (:class:`StreamSplit`) go through a ``DataLoader`` with the same batch order (for
+datasets too large to hold, with per-item random augmentation, or with loader workers).
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ def check_item(item: Any, task_names: Sequence[str], dataset: str, index: int) -
     if sorted(item[1]) != sorted(task_names):
         raise ValueError(
             f"dataset {dataset!r}: item {index} has targets for {sorted(item[1])} but the tasks are "
-            f"{sorted(task_names)}; the trainer needs every item to carry every task's target "
-            "(multi-input datasets, one input set per task, are not supported)"
+            f"{sorted(task_names)}; the trainer needs every item to carry every task's target (a "
+            "multi-input dataset, one input set per task, declares multi_input = True and domains)"
         )
 
 
@@ -144,3 +145,65 @@ def make_split(
     if resident:
         return TensorSplit(dataset, task_names, device, name)
     return StreamSplit(dataset, task_names, device, name, num_workers)
+
+
+# ---- multi-input data (one dataset per task; issue 14) ------------------------------------------
+def is_multi_input(dataset: Any) -> bool:
+    """A multi-input dataset declares ``multi_input = True`` and ``domains = {task: single-task dataset}``."""
+    return bool(getattr(dataset, "multi_input", False))
+
+
+class MultiInputSplit:
+    """One split of a multi-input dataset: one resident or streamed split per task (domain).
+
+    Epoch: ``max_t ⌈N_t / B⌉`` steps (the largest domain is seen once; as in LibMTL), each step takes one
+    batch of every domain; a domain with fewer batches cycles through its own epoch order again
+    (``step mod its batch count``). Each domain's order is a permutation drawn from ``(seed + k, epoch)``,
+    ``k`` the domain's position. A batch is ``({task: x_t}, {task: y_t}``): each task's input and target.
+    """
+
+    multi_input = True
+
+    def __init__(self, dataset: Any, device: torch.device, name: str, in_memory: str, num_workers: int,
+                 augment: bool) -> None:  # fmt: skip
+        domains = getattr(dataset, "domains", None)
+        names = [t.name for t in getattr(dataset, "tasks", [])]
+        if not isinstance(domains, dict) or sorted(domains) != sorted(names):
+            raise ValueError(
+                f"dataset {name!r}: a multi-input dataset needs `domains`, a dict with one dataset per task "
+                f"{names}, got {type(domains).__name__} with keys {sorted(domains or {})}"
+            )
+        self.task_names = names
+        self.domains = {
+            t: make_split(domains[t], [t], device, f"{name}/{t}", in_memory, num_workers, augment)
+            for t in names
+        }
+
+    def __len__(self) -> int:
+        return max(len(s) for s in self.domains.values())
+
+    def orders(self, batch_size: int, seed: int, epoch: int, limit: int | None) -> list[dict[str, Tensor]]:
+        per = {
+            t: epoch_order(len(s), batch_size, seed + k, epoch, None)
+            for k, (t, s) in enumerate(self.domains.items())
+        }
+        steps = max(len(o) for o in per.values())
+        if limit is not None:
+            steps = min(steps, limit)
+        return [{t: o[i % len(o)] for t, o in per.items()} for i in range(steps)]
+
+    def batches(self, order: Sequence[dict[str, Tensor]], seed: int = 0) -> Iterator[tuple[dict, dict]]:
+        if not order:
+            return
+        streams = [self.domains[t].batches([step[t] for step in order], seed) for t in self.task_names]
+        for parts in zip(*streams):
+            yield (
+                {t: x for t, (x, _) in zip(self.task_names, parts)},
+                {t: y[t] for t, (_, y) in zip(self.task_names, parts)},
+            )
+
+    def eval_batches(self, batch_size: int) -> Iterator[tuple[dict, dict]]:
+        """Each domain's batches in turn, as single-task batches ``({t: x}, {t: y})``."""
+        for t in self.task_names:
+            for x, y in self.domains[t].eval_batches(batch_size):
+                yield {t: x}, {t: y[t]}

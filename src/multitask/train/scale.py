@@ -78,6 +78,14 @@ class Scale:
     # ---- data ---------------------------------------------------------------------------------
     def micro_batches(self, x: Tensor, targets: dict[str, Tensor]) -> Iterator[Batch]:
         """This rank's share of the batch, cut into the ``accumulate`` micro-batches."""
+        if self.world == 1 and self.k == 1:
+            yield x, targets
+            return
+        if not isinstance(x, Tensor):  # one dataset per task: a dict of inputs
+            raise ValueError(
+                "one dataset per task (multi-input data) is not supported with several processes or "
+                "train.accumulate > 1 yet; train it on one process with train.accumulate: 1"
+            )
         n, parts = x.shape[0], self.world * self.k
         if n % parts:
             raise ValueError(

@@ -10,7 +10,13 @@ training (also on resume, with the full budget); ``model.regularization()`` (DSe
 ``None`` for most models) is back-propagated as is each step, outside the balancing; each prediction in
 ``model.aux_outputs[task]`` (PAD-Net, MTI-Net deep supervision) adds ``train.aux_weight`` times its task
 loss to the task's loss before balancing; ``method.on_epoch_end(val_metrics, higher_is_better)`` runs
-after each epoch's validation.
+after each epoch's validation. A gradient method with ``wraps_features`` (RotoGrad) gets the shared
+representation in features mode and gives each task head its own view, ``method.wrap_features(z)[k]``,
+in training and evaluation (the model's ``decode`` runs once per task view).
+
+Partial labels: a task without a labelled sample in a batch (:func:`multitask.core.tasks.label_count`
+is 0) is absent from that step (``None`` loss in ``multitask.backward``); a batch without any label is
+skipped; ``data.label_fraction`` drops training labels reproducibly.
 
 Construction: :mod:`multitask.train.build`; the run directory's rules (lock, no overwrite, resume only
 the same config): :mod:`multitask.train.rundir`. Outputs in ``train.out_dir``: ``config.yaml``,
@@ -31,12 +37,13 @@ import torch
 from torch import Tensor
 
 from multitask._backward import GradientOverflowError, StepInfo, backward
+from multitask.core.tasks import label_count
 from multitask.distributed import all_finite, merge_metrics
 from multitask.metrics import MultiTaskMetrics, delta_m
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from multitask.train.config import Config
-from multitask.train.loader import epoch_order, epoch_seed
+from multitask.train.loader import MultiInputSplit, epoch_order, epoch_seed
 from multitask.train.logging import RunLogger, epoch_summary, write_json
 from multitask.train.rundir import RunLock, prepare_run_dir
 from multitask.train.scale import NullLogger, Scale
@@ -74,11 +81,13 @@ class Trainer:
         self.last_checkpoint: dict[str, int] | None = None  # position of the newest checkpoint.pt
 
     # ---- one step -------------------------------------------------------------------------------
-    def _losses(self, x: Tensor, targets: dict[str, Tensor]) -> tuple[dict[str, Tensor], Any]:
+    def _losses(self, x: Any, targets: dict[str, Tensor]) -> tuple[dict[str, Tensor], Any]:
+        if isinstance(x, dict):
+            return self._multi_input_losses(x, targets)
         features = None
         if self.mode == "features":
             features = self.model.encode(x)
-            preds = self.model.decode(features)
+            preds = self._decode(features)
         else:
             preds = self.model(x)
         aux = self.model.aux_outputs
@@ -90,7 +99,50 @@ class Trainer:
             losses[task.name] = loss
         return losses, features
 
-    def train_step(self, x: Tensor, targets: dict[str, Tensor]) -> StepInfo | None:
+    def _multi_input_losses(
+        self, xs: dict[str, Tensor], targets: dict[str, Tensor]
+    ) -> tuple[dict[str, Tensor], list[Tensor] | None]:
+        """Multi-input data: each task's loss on its own batch through the shared encoder and its head;
+        in features mode one representation per task (``features`` in the order of the tasks)."""
+        if self._wraps():
+            raise ValueError(
+                f"method {self.config.method.name!r} wraps the shared representation; with multi-input data "
+                "(one representation per task) this is not supported"
+            )
+        losses, features = {}, []
+        for task in self.tasks:
+            x = xs[task.name]
+            if self.mode == "features":
+                z = self.model.encode(x)
+                features.append(z)
+                pred = self.model.decode(z)[task.name]
+            else:
+                pred = self.model(x)[task.name]
+            loss = task.loss(pred, targets[task.name])
+            for extra in self.model.aux_outputs.get(task.name, []):
+                loss = loss + self.config.train.aux_weight * task.loss(extra, targets[task.name])
+            losses[task.name] = loss
+        return losses, (features if self.mode == "features" else None)
+
+    def _wraps(self) -> bool:
+        return bool(getattr(self.method, "wraps_features", False))
+
+    def _decode(self, z: Any) -> dict[str, Tensor]:
+        """The heads on the representation; a method that wraps it (RotoGrad) gives each task its view."""
+        if not getattr(self.method, "wraps_features", False):
+            return self.model.decode(z)
+        views = self.method.wrap_features(z)
+        return {task.name: self.model.decode(v)[task.name] for task, v in zip(self.tasks, views)}
+
+    def _predict(self, x: Any) -> dict[str, Tensor]:
+        if isinstance(x, dict):  # multi-input: a single-task batch {task: x}
+            ((name, xt),) = x.items()
+            return {name: self._predict(xt)[name]}
+        if self.mode == "features" and self._wraps():
+            return self._decode(self.model.encode(x))
+        return self.model(x)
+
+    def train_step(self, x: Any, targets: dict[str, Tensor]) -> StepInfo | None:
         t0 = time.perf_counter()
         sc = self.scale
         snapshot = sc.snapshot(self.method)
@@ -102,16 +154,29 @@ class Trainer:
                     losses, features = self._losses(xm, tm)
                 if sc.precision != "fp32":
                     losses = {t: v.float() for t, v in losses.items()}
-                if not all_finite(torch.stack([v.detach().reshape(()) for v in losses.values()]), sc.reduce):
+                finite, present = self._step_flags(losses, tm)  # the step's one host synchronisation
+                if not finite:
                     return self._nonfinite(losses)
+                if not any(present) and sc.reduce is None:  # no labelled sample of any task: skip
+                    self.optimizer.zero_grad(set_to_none=True)
+                    return None
                 regularization = self.model.regularization()
                 if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
                     self._regularize(regularization / sc.k)
                 if sc.accumulator is not None:
+                    if not all(present):
+                        raise ValueError(
+                            "train.accumulate > 1 with tasks absent from a micro-batch (partial labels) is "
+                            "not supported yet; use train.accumulate: 1"
+                        )
                     sc.accumulator.add(losses)
                     continue
+                # partial labels: a task without a labelled sample leaves this step's aggregation
+                step_losses = {t: (v if ok else None) for (t, v), ok in zip(losses.items(), present)}
+                if isinstance(xm, dict) and features is not None:  # multi-input: its features go too
+                    features = [z for z, ok in zip(features, present) if ok]
                 info = backward(
-                    losses, self.method, shared=shared, features=features, reduce=sc.reduce,
+                    step_losses, self.method, shared=shared, features=features, reduce=sc.reduce,
                     grad_scale=sc.loss_scale(),
                 )  # fmt: skip
             if sc.accumulator is not None:
@@ -161,6 +226,16 @@ class Trainer:
         for p, g in zip(params, self.scale.reduce.mean(dense)):
             p.grad = g if p.grad is None else p.grad + g
 
+    def _step_flags(self, losses: dict[str, Tensor], targets: dict[str, Tensor]) -> tuple[bool, list[bool]]:
+        """Whether every loss is finite (on every process), and per task whether the batch has a labelled
+        sample of it (partial labels: a task without one is absent from the step's aggregation)."""
+        vec = torch.stack([v.detach().reshape(()) for v in losses.values()])
+        counts = torch.stack([label_count(task, targets[task.name]) for task in self.tasks]).to(vec.device)
+        if self.scale.reduce is not None:  # the processes agree on finiteness (one collective)
+            return all_finite(vec, self.scale.reduce), [bool(c) for c in (counts > 0).tolist()]
+        flags = [bool(f) for f in torch.cat([torch.isfinite(vec), counts > 0]).tolist()]
+        return all(flags[: len(vec)]), flags[len(vec) :]
+
     def _checkpoint_note(self) -> str:
         if self.last_checkpoint is None:
             return f"no checkpoint was written yet; the logs so far are in {self.out_dir}"
@@ -178,7 +253,7 @@ class Trainer:
         metrics = MultiTaskMetrics(self.tasks)
         for i, (x, targets) in enumerate(self.splits[split].eval_batches(self.config.data.eval_batch_size)):
             if self.scale.eval_mine(i):  # several processes: a share of the batches each, merged below
-                metrics.update(self.model(x), targets)
+                metrics.update(self._predict(x), targets)
         return merge_metrics(metrics).compute()
 
     # ---- checkpoints ----------------------------------------------------------------------------
@@ -288,8 +363,11 @@ class Trainer:
         finally:
             torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
-    def _order(self, epoch: int) -> list[Tensor]:
+    def _order(self, epoch: int) -> list[Any]:
         t = self.config.train
+        train = self.splits["train"]
+        if isinstance(train, MultiInputSplit):  # one batch of every domain per step
+            return train.orders(self.config.data.batch_size, t.seed, epoch, t.max_steps_per_epoch)
         return epoch_order(
             len(self.splits["train"]), self.config.data.batch_size, t.seed, epoch, t.max_steps_per_epoch
         )

@@ -43,6 +43,7 @@ class DBMTL(GradientMethod):
         "meaning (the authors' code rejects representation gradients too). Use parameters mode."
     )
     _state_attrs = ("grad_buffer",)
+    supports_absent = True  # partial labels: an absent task's buffer row waits (see _partial_direction)
 
     def __init__(self, beta: float = 0.9, beta_sigma: float = 0.0) -> None:
         super().__init__()
@@ -61,6 +62,8 @@ class DBMTL(GradientMethod):
         self.last_scales = None
 
     def direction(self, jacobian: Tensor, losses: Tensor | None = None) -> Tensor:
+        if self.present is not None:
+            return self._partial_direction(jacobian, losses)
         if losses is None:
             raise ValueError("DB-MTL needs the loss values: call aggregate(J, losses)")
         losses = torch.as_tensor(losses, dtype=jacobian.dtype, device=jacobian.device).detach()
@@ -93,6 +96,33 @@ class DBMTL(GradientMethod):
         # max‖ĝ‖ · Σ ĝₜ/‖ĝₜ‖ — unit rows first, so tiny norms cannot overflow the factor
         units = buffer / safe[:, None] * nonzero[:, None].to(buffer.dtype)
         return norms.max() * units.sum(dim=0)
+
+    def _partial_direction(self, jacobian: Tensor, losses: Tensor | None) -> Tensor:
+        """Partial labels: the rule on the present tasks' rows of the buffer; absent rows are kept."""
+        assert self.present is not None
+        full_t = int(self.total_tasks or jacobian.shape[0])
+        buffer = self.grad_buffer
+        if buffer is None:
+            buffer = jacobian.new_zeros((full_t, jacobian.shape[1]))
+        elif tuple(buffer.shape) != (full_t, jacobian.shape[1]):
+            raise ValueError(
+                f"DB-MTL: the gradient buffer holds {tuple(buffer.shape)} but the problem has {full_t} tasks "
+                f"and {jacobian.shape[1]} columns; call reset()"
+            )
+        buffer = buffer.to(dtype=jacobian.dtype, device=jacobian.device).clone()
+        idx = self.present.to(jacobian.device)
+        original, saved = self.grad_buffer, self.present
+        self.grad_buffer, self.present = buffer[idx], None
+        try:
+            d = self.direction(jacobian, losses)
+        except Exception:
+            self.grad_buffer = original  # a failed step leaves the state as it was
+            raise
+        finally:
+            self.present = saved
+        buffer[idx] = self.grad_buffer
+        self.grad_buffer = buffer
+        return d
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, beta_sigma={self.beta_sigma}"

@@ -49,6 +49,7 @@ class ExcessMTL(GradientMethod):
 
     needs = "jacobian"
     _state_attrs = ("grad_sq_sum", "initial_excess", "loss_weights")
+    supports_absent = True  # partial labels: see _partial_direction
 
     def __init__(
         self, robust_step_size: float = 1e-2, eps: float = 1e-7, feature_dim: int | None = None
@@ -83,6 +84,8 @@ class ExcessMTL(GradientMethod):
         self.last_excess = None
 
     def direction(self, jacobian: Tensor, losses: Tensor | None = None) -> Tensor:
+        if self.present is not None:
+            return self._partial_direction(jacobian, losses)
         t = jacobian.shape[0]
         rows = self._reduce(jacobian.detach())
         acc = self.grad_sq_sum
@@ -117,6 +120,48 @@ class ExcessMTL(GradientMethod):
         w = weights.to(jacobian.dtype)
         self.last_weights = w
         return w @ jacobian
+
+    def _partial_direction(self, jacobian: Tensor, losses: Tensor | None) -> Tensor:
+        """Partial labels: the rule on the present tasks; an absent task's accumulator, reference and
+        weight wait. The present weights enter renormalised to sum ``T_eff`` and are stored back scaled
+        to their previous share, so the full weights keep summing to ``T``."""
+        assert self.present is not None
+        full_t, t = int(self.total_tasks or jacobian.shape[0]), jacobian.shape[0]
+        idx = self.present
+        shape = self._reduce(jacobian.detach()).shape[1:]
+        acc = self.grad_sq_sum if self.grad_sq_sum is not None else jacobian.new_zeros((full_t, *shape))
+        if acc.shape[0] != full_t:
+            raise ValueError(
+                f"ExcessMTL: the accumulator holds {acc.shape[0]} tasks, the problem has {full_t}"
+            )
+        first = self.loss_weights is None or self.initial_excess is None
+        initial = self.initial_excess if not first else torch.zeros(full_t, dtype=acc.dtype)
+        weights = self.loss_weights if not first else torch.ones(full_t, dtype=acc.dtype)
+        assert initial is not None and weights is not None
+        acc, initial, weights = acc.clone(), initial.clone(), weights.clone()
+        mass = weights[idx.to(weights.device)].sum()
+        original = (self.grad_sq_sum, self.initial_excess, self.loss_weights)
+        self.grad_sq_sum = acc[idx.to(acc.device)]
+        self.initial_excess = None if first else initial[idx.to(initial.device)]
+        self.loss_weights = None if first else weights[idx.to(weights.device)] * (t / mass)
+        self.present, saved = None, self.present
+        try:
+            d = self.direction(jacobian, losses)
+        except Exception:
+            self.grad_sq_sum, self.initial_excess, self.loss_weights = original
+            raise
+        finally:
+            self.present = saved
+        assert (
+            self.grad_sq_sum is not None and self.initial_excess is not None and self.loss_weights is not None
+        )
+        acc[idx.to(acc.device)] = self.grad_sq_sum.to(acc)
+        initial = initial.to(self.initial_excess)
+        initial[idx.to(initial.device)] = self.initial_excess
+        weights = weights.to(self.loss_weights)
+        weights[idx.to(weights.device)] = self.loss_weights * (mass.to(weights) / t)
+        self.grad_sq_sum, self.initial_excess, self.loss_weights = acc, initial, weights
+        return d
 
     def _reduce(self, rows: Tensor) -> Tensor:
         if self.feature_dim is None:

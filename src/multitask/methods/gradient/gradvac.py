@@ -60,6 +60,7 @@ class GradVac(GradientMethod):
 
     needs = "gramian"
     _state_attrs = ("targets", "rng_state")
+    supports_absent = True  # partial labels: the targets of pairs of present tasks only are used and updated
 
     def __init__(
         self,
@@ -123,7 +124,7 @@ class GradVac(GradientMethod):
         targets = self._targets(work.shape[0], 1, work)
         order = self.orders(work.shape[0]).to(work.device)
         w, targets[..., 0] = _vaccinate(work, targets[..., 0], order, self.beta)
-        self.targets = targets
+        self._store(targets)
         return self._reduce(w).to(gramian.dtype)
 
     def direction(self, jacobian: Tensor, losses: Tensor | None = None) -> Tensor:
@@ -143,7 +144,7 @@ class GradVac(GradientMethod):
             work = work_gramian(block @ block.T)
             w, targets[..., k] = _vaccinate(work, targets[..., k], order, self.beta)
             parts.append(self._reduce(w).to(jacobian.dtype) @ block)
-        self.targets = targets
+        self._store(targets)
         self.last_weights = None
         return torch.cat(parts)
 
@@ -151,15 +152,32 @@ class GradVac(GradientMethod):
         return w / w.shape[0] if self.reduction == "mean" else w
 
     def _targets(self, t: int, k: int, like: Tensor) -> Tensor:
+        """The targets of the step's tasks (all, or the present ones under partial labels), a copy."""
         dtype = torch.float32 if like.device.type == "mps" else torch.float64
+        full_t = t if self.present is None else int(self.total_tasks or t)
         if self.targets is None:
-            return torch.zeros(t, t, k, dtype=dtype, device=like.device)
-        if tuple(self.targets.shape) != (t, t, k):
+            full = torch.zeros(full_t, full_t, k, dtype=dtype, device=like.device)
+        elif tuple(self.targets.shape) != (full_t, full_t, k):
             raise ValueError(
-                f"GradVac: stored targets have shape {tuple(self.targets.shape)} but this call has {t} tasks "
-                f"and {k} groups; call reset()"
+                f"GradVac: stored targets have shape {tuple(self.targets.shape)} but this call has {full_t} "
+                f"tasks and {k} groups; call reset()"
             )
-        return self.targets.to(dtype=dtype, device=like.device).clone()
+        else:
+            full = self.targets.to(dtype=dtype, device=like.device).clone()
+        if self.present is None:
+            return full
+        self._full_targets = full
+        idx = self.present.to(like.device)
+        return full[idx][:, idx].clone()
+
+    def _store(self, targets: Tensor) -> None:
+        if self.present is None:
+            self.targets = targets
+            return
+        full = self._full_targets
+        idx = self.present.to(full.device)
+        full[idx[:, None], idx[None, :]] = targets
+        self.targets = full
 
     def extra_repr(self) -> str:
         return (

@@ -67,6 +67,7 @@ class MoCo(GradientMethod):
         "meaning (the authors' code rejects representation gradients too). Use parameters mode."
     )
     _state_attrs = ("tracked", "lambd")
+    supports_absent = True  # partial labels: see _partial_direction
 
     def __init__(
         self,
@@ -108,6 +109,8 @@ class MoCo(GradientMethod):
         self.lambd = None
 
     def direction(self, jacobian: Tensor, losses: Tensor | None = None) -> Tensor:
+        if self.present is not None:
+            return self._partial_direction(jacobian, losses)
         t, n = jacobian.shape
         rows = jacobian.detach()
         if self.normalize:
@@ -132,11 +135,39 @@ class MoCo(GradientMethod):
         self.last_weights = None
         return lambd.to(tracked.dtype) @ tracked
 
+    def _partial_direction(self, jacobian: Tensor, losses: Tensor | None) -> Tensor:
+        """Partial labels: MoCo's step on the present tasks' rows of ``Y`` and their share of ``λ``.
+
+        The absent tasks' tracked gradients and ``λ`` entries wait unchanged; the present tasks' ``λ``
+        (renormalised to the simplex) takes the step and is stored back scaled to its previous mass, so
+        the full ``λ`` stays on the simplex.
+        """
+        assert self.present is not None
+        full_t, n = int(self.total_tasks or jacobian.shape[0]), jacobian.shape[1]
+        tracked, lambd = self._current_state(full_t, n, jacobian.detach())
+        idx = self.present.to(jacobian.device)
+        sub_tracked, sub_lambd = tracked[idx], lambd[idx]
+        mass = sub_lambd.sum()
+        original = (self.tracked, self.lambd)
+        self.tracked, self.lambd = sub_tracked, sub_lambd / mass.clamp_min(torch.finfo(mass.dtype).tiny)
+        self.present, saved = None, self.present  # the full rule on the present tasks
+        try:
+            d = self.direction(jacobian, losses)
+        except Exception:
+            self.tracked, self.lambd = original  # a failed step leaves the state as it was
+            raise
+        finally:
+            self.present = saved
+        tracked[idx] = self.tracked.to(tracked.dtype)
+        lambd[idx] = self.lambd * mass
+        self.tracked, self.lambd = tracked, lambd
+        return d
+
     def _current_state(self, t: int, n: int, like: Tensor) -> tuple[Tensor, Tensor]:
         work = torch.float32 if like.device.type == "mps" else torch.float64
         tracked, lambd = self.tracked, self.lambd
         if tracked is None:
-            tracked = torch.zeros_like(like)
+            tracked = like.new_zeros((t, n))
         elif tuple(tracked.shape) != (t, n):
             raise ValueError(
                 f"MoCo: the Jacobian has shape {(t, n)} but the tracked gradients Y have shape "

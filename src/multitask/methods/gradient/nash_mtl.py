@@ -49,7 +49,9 @@ class NashMTL(GradientMethod):
     """
 
     needs = "gramian"
-    _state_attrs = ("prev_solution", "prev_weights")
+    _state_attrs = ("prev_solution", "prev_weights", "prev_present")
+    supports_absent = True
+    _optional_state = ("prev_present",)
 
     def __init__(
         self,
@@ -77,22 +79,33 @@ class NashMTL(GradientMethod):
         self.prev_solution: Tensor | None = None
         #: the unclipped ``α`` for ``G`` of the last update (reused between updates)
         self.prev_weights: Tensor | None = None
+        #: partial labels: task indices of the last solve when tasks were absent from it (``None``: all)
+        self.prev_present: list[int] | None = None
 
     def weights(self, gramian: Tensor, losses: Tensor | None = None) -> Tensor:
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
-        if self.prev_weights is not None and self.prev_weights.shape != (t,):
-            raise ValueError(
-                f"NashMTL: the number of tasks changed from {self.prev_weights.shape[0]} to {t}; call reset()"
-            )
+        present = None if self.present is None else [int(i) for i in self.present]
+        if present is None and self.prev_present is None:
+            if self.prev_weights is not None and self.prev_weights.shape != (t,):
+                raise ValueError(
+                    f"NashMTL: the number of tasks changed from {self.prev_weights.shape[0]} to {t}; "
+                    "call reset()"
+                )
+        same_tasks = present == self.prev_present  # partial labels: reuse/warm-start on the same tasks only
         due = self.step_count % self.update_weights_every == 0
-        if due or self.prev_weights is None:
+        if due or self.prev_weights is None or not same_tasks:
             sol, scale = normalized_fair_weights(
-                gramian, 1.0, eps=self.eps, max_iter=self.optim_niter, init=self.prev_solution
+                gramian,
+                1.0,
+                eps=self.eps,
+                max_iter=self.optim_niter,
+                init=self.prev_solution if same_tasks else None,
             )
             self.prev_solution = sol.detach().cpu()
             alpha = sol * scale**-0.5 if scale > 0 else sol
             self.prev_weights = alpha.to(gramian.dtype).detach().cpu()
+            self.prev_present = present
         alpha = self.prev_weights.to(device=gramian.device, dtype=gramian.dtype)
         return clip_weights(alpha, gramian, self.max_norm)
 
@@ -100,6 +113,7 @@ class NashMTL(GradientMethod):
         super().reset()
         self.prev_solution = None
         self.prev_weights = None
+        self.prev_present = None
 
     def extra_repr(self) -> str:
         return (

@@ -91,6 +91,8 @@ class RotoGrad(GradientMethod):
         "backward(losses, method, shared=encoder.parameters(), features=z)"
     )
     _state_attrs = ("initial_norms",)
+    #: the trainer's hook: the heads see ``wrap_features(z) = rotate(z)``; the trainer passes ``dim``
+    wraps_features: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -164,6 +166,10 @@ class RotoGrad(GradientMethod):
             rotated = lo @ rots[k].T
             out.append(rotated if r == self.dim else torch.cat([rotated, hi], dim=-1))
         return out
+
+    def wrap_features(self, z: Tensor) -> list[Tensor]:
+        """The declared trainer hook (:attr:`GradientMethod.wraps_features`): :meth:`rotate`."""
+        return self.rotate(z)
 
     # ---- the update --------------------------------------------------------------------------
     def direction(self, jacobian: Tensor, losses: Tensor | None = None) -> Tensor:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import torch
@@ -33,6 +33,11 @@ class DWA(LossWeighting):
     when that argument is given. :meth:`record` adds losses without a training step (rarely needed).
     Only the last two epoch averages are kept.
 
+    Partial labels (a task absent from a step, see ``multitask.backward``): a task's epoch average is
+    over the steps where it was present; a task absent for a whole epoch carries its previous average
+    (none yet: the step uses equal weights). The weights of a step cover its present tasks,
+    ``wₜ = T_eff exp(rₜ/τ) / Σ_{i present} exp(rᵢ/τ)``.
+
     Args:
         num_tasks: optional number of tasks, checked against the loss vector when given.
         temperature: ``τ`` (paper default 2; larger is softer, ``τ → ∞`` gives equal weights).
@@ -40,7 +45,15 @@ class DWA(LossWeighting):
     Modes: loss weighting (one backward pass; no Jacobian).
     """
 
-    _state_attrs: ClassVar[tuple[str, ...]] = ("epoch_averages", "epoch_sum", "epoch_count", "epochs_done")
+    _state_attrs: ClassVar[tuple[str, ...]] = (
+        "epoch_averages",
+        "epoch_sum",
+        "epoch_count",
+        "epochs_done",
+        "task_counts",
+    )
+    supports_absent = True
+    _optional_state = ("task_counts",)
 
     def __init__(
         self, num_tasks: int | None = None, temperature: float = 2.0, iters_per_epoch: int | None = None
@@ -56,10 +69,12 @@ class DWA(LossWeighting):
         self._clear()
 
     def _clear(self) -> None:
-        #: averages of the last (at most two) completed epochs, oldest first
-        self.epoch_averages: list[list[float]] = []
+        #: averages of the last (at most two) completed epochs, oldest first (``None``: never present)
+        self.epoch_averages: list[list[float | None]] = []
         self.epoch_sum: list[float] | None = None
         self.epoch_count = 0
+        #: steps of the current epoch in which each task was present (partial labels)
+        self.task_counts: list[int] | None = None
         self.epochs_done = 0
 
     def reset(self) -> None:
@@ -67,14 +82,24 @@ class DWA(LossWeighting):
         self._clear()
 
     # ---- epochs ------------------------------------------------------------------------------
-    def record(self, losses: Tensor) -> None:
-        """Add one step's loss values to the current epoch's average."""
+    def record(
+        self, losses: Tensor, present: Sequence[int] | None = None, num_tasks: int | None = None
+    ) -> None:
+        """Add one step's loss values to the current epoch's average (``present``: their task indices
+        among ``num_tasks`` when some tasks are absent)."""
         values = [float(v) for v in torch.as_tensor(losses).detach().reshape(-1).tolist()]
+        total = len(values) if present is None else int(num_tasks if num_tasks is not None else len(values))
+        index = list(range(len(values))) if present is None else [int(i) for i in present]
         if self.epoch_sum is None:
-            self.epoch_sum = [0.0] * len(values)
-        if len(values) != len(self.epoch_sum):
-            raise ValueError(f"DWA: got {len(values)} losses, earlier steps had {len(self.epoch_sum)}")
-        self.epoch_sum = [a + b for a, b in zip(self.epoch_sum, values)]
+            self.epoch_sum = [0.0] * total
+            self.task_counts = [0] * total
+        if total != len(self.epoch_sum):
+            raise ValueError(f"DWA: got {total} tasks, earlier steps had {len(self.epoch_sum)}")
+        counts = self.task_counts if self.task_counts is not None else [self.epoch_count] * total
+        for i, v in zip(index, values):
+            self.epoch_sum[i] += v
+            counts[i] += 1
+        self.task_counts = counts
         self.epoch_count += 1
 
     def on_epoch_end(
@@ -85,28 +110,39 @@ class DWA(LossWeighting):
         """Close the current epoch: its average loss becomes the newest entry of the history."""
         if self.epoch_sum is None or self.epoch_count == 0:
             raise ValueError("DWA: on_epoch_end() called but no losses were recorded in this epoch")
-        average = [s / self.epoch_count for s in self.epoch_sum]
+        counts = self.task_counts or [self.epoch_count] * len(self.epoch_sum)
+        last = self.epoch_averages[-1] if self.epoch_averages else [None] * len(self.epoch_sum)
+        average = [s / c if c > 0 else prev for s, c, prev in zip(self.epoch_sum, counts, last)]
         self.epoch_averages = [*self.epoch_averages, average][-2:]
         self.epoch_sum = None
+        self.task_counts = None
         self.epoch_count = 0
         self.epochs_done += 1
 
     # ---- weights -----------------------------------------------------------------------------
     def weights(self, losses: Tensor) -> Tensor:
+        return self._weights(losses, None)
+
+    def _weights(self, losses: Tensor, present: Tensor | None) -> Tensor:
         t = losses.shape[0]
         if len(self.epoch_averages) < 2:
             return torch.ones(t, dtype=losses.dtype, device=losses.device)
-        older, newer = (torch.tensor(a, dtype=torch.float64) for a in self.epoch_averages)
-        if older.numel() != t:
-            raise ValueError(f"DWA: got {t} losses, the recorded epochs have {older.numel()}")
-        ratio = newer / older.clamp_min(torch.finfo(torch.float64).tiny)
+        older, newer = self.epoch_averages
+        if present is None and len(older) != t:
+            raise ValueError(f"DWA: got {t} losses, the recorded epochs have {len(older)}")
+        index = list(range(t)) if present is None else [int(i) for i in present]
+        pairs = [(older[i], newer[i]) for i in index]
+        if any(a is None or b is None for a, b in pairs):  # a present task never seen in two epochs
+            return torch.ones(t, dtype=losses.dtype, device=losses.device)
+        old_t, new_t = (torch.tensor(v, dtype=torch.float64) for v in zip(*pairs))
+        ratio = new_t / old_t.clamp_min(torch.finfo(torch.float64).tiny)
         w = t * torch.softmax(ratio / self.temperature, dim=0)
         return w.to(dtype=losses.dtype, device=losses.device)
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("DWA", losses, ctx.task_names, self.num_tasks)
-        w = self.weights(losses.detach())
-        self.record(losses)
+        check_losses("DWA", losses, ctx.task_names, ctx.expected(self.num_tasks))
+        w = self._weights(losses.detach(), ctx.present)
+        self.record(losses, ctx.present, ctx.num_tasks)
         if self.iters_per_epoch is not None and self.epoch_count >= self.iters_per_epoch:
             self.on_epoch_end()
         return (w * losses).sum(), w

@@ -46,11 +46,18 @@ class FAMO(LossWeighting):
         eps: ``ε`` in ``Dₜ`` (official 1e-8).
         betas: Adam's moment factors for the logits (torch defaults 0.9, 0.999).
         adam_eps: Adam's denominator term for the logits (torch default 1e-8).
+    Partial labels (a task absent from a step, see ``multitask.backward``): the step's weights are FAMO's
+    on the present tasks (``z`` the softmax of their logits); the logits update uses the tasks present
+    in both steps of the decrease ``δ`` and moves only their logits and Adam moments (each logit counts
+    its own Adam steps for the bias correction); an absent task's logit waits unchanged.
+
     Modes: loss weighting (one backward pass; no Jacobian). A loss below its offset raises ``ValueError``
     naming the task; ``Lₜ = bₜ`` is fine (``Dₜ = ε``).
     """
 
-    _state_attrs: ClassVar[tuple[str, ...]] = ("adam_steps", "prev_losses")
+    _state_attrs: ClassVar[tuple[str, ...]] = ("adam_steps", "prev_losses", "prev_present")
+    supports_absent = True
+    _optional_state = ("prev_present",)
 
     logits: Tensor
     exp_avg: Tensor
@@ -86,18 +93,32 @@ class FAMO(LossWeighting):
         self.register_buffer("exp_avg", torch.zeros(self.num_tasks))
         self.register_buffer("exp_avg_sq", torch.zeros(self.num_tasks))
         self.register_buffer("min_losses", torch.zeros(self.num_tasks))
+        #: Adam steps each logit has taken (differs from ``adam_steps`` only under partial labels)
+        self.register_buffer("task_steps", torch.zeros(self.num_tasks))
         if min_losses is not None:
             self.set_min_losses(min_losses)
         self.adam_steps = 0
         self.prev_losses: Tensor | None = None
+        #: task indices of ``prev_losses`` when tasks were absent from that step (``None``: all present)
+        self.prev_present: list[int] | None = None
 
     def reset(self) -> None:
         """Forget the pending losses and the logits' Adam state; the logits themselves are kept."""
         super().reset()
         self.adam_steps = 0
         self.prev_losses = None
+        self.prev_present = None
+        self.task_steps.zero_()
         self.exp_avg.zero_()
         self.exp_avg_sq.zero_()
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
+        key = prefix + "task_steps"
+        if key not in state_dict:  # saved before partial labels: every logit took every Adam step
+            extra = state_dict.get(prefix + "_extra_state", {})
+            steps = float(extra.get("adam_steps", 0)) if isinstance(extra, dict) else 0.0
+            state_dict[key] = torch.full_like(self.task_steps, steps)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[arg-type]
 
     def set_min_losses(self, min_losses: Sequence[float] | Tensor) -> None:
         """Set the offsets ``bₜ`` (lower bounds of the losses)."""
@@ -130,18 +151,50 @@ class FAMO(LossWeighting):
         new = new.to(self.prev_losses)
         self._apply_update(new, names)
 
-    def _apply_update(self, new: Tensor, names: Sequence[str]) -> None:
-        check_losses("FAMO", new, names, self.num_tasks)
-        check_nonnegative("FAMO", new, names, self.min_losses)
-        delta = self._log_gap(self.prev_losses) - self._log_gap(new)
-        z = torch.softmax(self.logits.to(delta), dim=0)
-        grad = z * (delta - (z * delta).sum())  # = J_softmax(ξ)ᵀ δ = ∂(zᵀδ)/∂ξ
-        self._adam_step(grad.to(self.logits))
-        self.prev_losses = None
+    def _apply_update(self, new: Tensor, names: Sequence[str], present: list[int] | None = None) -> None:
+        if present is None and self.prev_present is None:
+            check_losses("FAMO", new, names, self.num_tasks)
+            check_nonnegative("FAMO", new, names, self.min_losses)
+            delta = self._log_gap(self.prev_losses) - self._log_gap(new)
+            z = torch.softmax(self.logits.to(delta), dim=0)
+            grad = z * (delta - (z * delta).sum())  # = J_softmax(ξ)ᵀ δ = ∂(zᵀδ)/∂ξ
+            self._adam_step(grad.to(self.logits))
+            self.prev_losses = None
+            return
+        self._apply_partial_update(new, present)
 
-    def _adam_step(self, grad: Tensor) -> None:
+    def _apply_partial_update(self, new: Tensor, present: list[int] | None) -> None:
+        """Partial labels: the update on the tasks present in both steps (``new`` holds ``present``)."""
+        prev_index = self.prev_present if self.prev_present is not None else list(range(self.num_tasks))
+        new_index = present if present is not None else list(range(self.num_tasks))
+        common = [i for i in new_index if i in prev_index]
+        self.prev_losses, prev = None, self.prev_losses
+        if not common:
+            return
+        idx = torch.tensor(common, device=self.logits.device)
+        before = prev.reshape(-1)[torch.tensor([prev_index.index(i) for i in common])].to(self.logits)
+        after = new.reshape(-1)[torch.tensor([new_index.index(i) for i in common])].to(self.logits)
+        offsets = self.min_losses[idx]
+        delta = torch.log(before - offsets + self.eps) - torch.log(after - offsets + self.eps)
+        z = torch.softmax(self.logits[idx], dim=0)
+        grad = torch.zeros_like(self.logits)
+        grad[idx] = z * (delta - (z * delta).sum())
+        self._adam_step(grad, idx)
+
+    def _adam_step(self, grad: Tensor, index: Tensor | None = None) -> None:
         beta1, beta2 = self.betas
         self.adam_steps += 1
+        if index is not None:  # partial labels: only these logits move, each with its own step count
+            self.task_steps[index] += 1
+            g = grad[index] + self.gamma * self.logits[index]
+            self.exp_avg[index] = self.exp_avg[index] * beta1 + (1.0 - beta1) * g
+            self.exp_avg_sq[index] = self.exp_avg_sq[index] * beta2 + (1.0 - beta2) * g * g
+            steps = self.task_steps[index]
+            m_hat = self.exp_avg[index] / (1.0 - beta1**steps)
+            v_hat = self.exp_avg_sq[index] / (1.0 - beta2**steps)
+            self.logits[index] -= self.lr * m_hat / (v_hat.sqrt() + self.adam_eps)
+            return
+        self.task_steps += 1
         grad = grad + self.gamma * self.logits
         self.exp_avg.mul_(beta1).add_(grad, alpha=1.0 - beta1)
         self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
@@ -150,15 +203,19 @@ class FAMO(LossWeighting):
         self.logits.sub_(self.lr * m_hat / (v_hat.sqrt() + self.adam_eps))
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("FAMO", losses, ctx.task_names, self.num_tasks)
-        check_nonnegative("FAMO", losses, ctx.task_names, self.min_losses)
+        check_losses("FAMO", losses, ctx.task_names, ctx.expected(self.num_tasks))
+        present = None if ctx.present is None else [int(i) for i in ctx.present]
+        idx = None if present is None else torch.tensor(present, device=self.logits.device)
+        offsets = self.min_losses if idx is None else self.min_losses[idx]
+        check_nonnegative("FAMO", losses, ctx.task_names, offsets)
         if self.prev_losses is not None:  # no update() since the last step: use this step's losses
-            self._apply_update(losses.detach(), ctx.task_names)
-        gap = losses - self.min_losses.to(losses) + self.eps
-        z = torch.softmax(self.logits.to(losses), dim=0)
+            self._apply_update(losses.detach(), ctx.task_names, present)
+        gap = losses - offsets.to(losses) + self.eps
+        z = torch.softmax((self.logits if idx is None else self.logits[idx]).to(losses), dim=0)
         c = (z / gap.detach()).sum()
         total = (z * torch.log(gap)).sum() / c
         self.prev_losses = losses.detach().clone()
+        self.prev_present = present
         return total, (z / (c * gap.detach())).detach()
 
     def extra_repr(self) -> str:

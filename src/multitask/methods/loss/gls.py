@@ -41,7 +41,7 @@ class GLS(LossWeighting):
         self.eps = float(eps)
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("GLS", losses, ctx.task_names, self.num_tasks)
+        check_losses("GLS", losses, ctx.task_names, ctx.expected(self.num_tasks))
         check_nonnegative("GLS", losses, ctx.task_names)
         total = torch.exp(torch.log(losses.clamp_min(self.eps)).mean())
         values = losses.detach()

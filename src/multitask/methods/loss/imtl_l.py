@@ -31,9 +31,15 @@ class IMTLL(LossWeighting):
     Args:
         num_tasks: number of tasks ``T``, required (``TypeError`` saying so when missing).
         init: initial value of every ``sₜ`` (default 0: unit weights, as in the paper and LibMTL).
+    Partial labels (a task absent from a step): the objective covers the present tasks; the absent
+    task's parameter gets a zero gradient (one tensor holds every task's), so a momentum optimizer still
+    moves it by its momentum while the task is absent.
+
     Modes: loss weighting (one backward pass; no Jacobian). The losses should be positive (the minimiser
     ``sₜ = −log Lₜ`` exists only for ``Lₜ > 0``); the objective itself is finite for any finite loss.
     """
+
+    supports_absent = True  # one parameter per task: an absent task's gets no gradient
 
     def __init__(self, num_tasks: int | None = None, init: float = 0.0) -> None:
         super().__init__()
@@ -42,9 +48,14 @@ class IMTLL(LossWeighting):
         self._watch = FrozenParameterWatch()
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("IMTL_L", losses, ctx.task_names, self.num_tasks)
+        check_losses("IMTL_L", losses, ctx.task_names, ctx.expected(self.num_tasks))
         self._watch.check("IMTL_L", [self.log_scales], "log-scales")
-        s = self.log_scales.to(device=losses.device, dtype=losses.dtype)
+        s = (
+            self.log_scales
+            if ctx.present is None
+            else self.log_scales[ctx.present.to(self.log_scales.device)]
+        )
+        s = s.to(device=losses.device, dtype=losses.dtype)  # partial labels: the present tasks only
         scale = torch.exp(s)
         total = (scale * losses - s).sum()
         return total, scale.detach()

@@ -64,7 +64,7 @@ class RLW(LossWeighting):
         self._generator.manual_seed(self.seed)
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("RLW", losses, ctx.task_names, self.num_tasks)
+        check_losses("RLW", losses, ctx.task_names, ctx.expected(self.num_tasks))
         return super().objective(losses, ctx)
 
     def weights(self, losses: Tensor) -> Tensor:

@@ -41,7 +41,7 @@ class SI(LossWeighting):
         self.eps = float(eps)
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("SI", losses, ctx.task_names, self.num_tasks)
+        check_losses("SI", losses, ctx.task_names, ctx.expected(self.num_tasks))
         check_nonnegative("SI", losses, ctx.task_names)
         clamped = losses.clamp_min(self.eps)
         total = torch.log(clamped).sum()

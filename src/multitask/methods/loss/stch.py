@@ -69,6 +69,10 @@ class STCH(LossWeighting):
     in warm-up forever unless
     ``warmup_epochs = 0``.
 
+    Partial labels (a task absent from a step, see ``multitask.backward``): ``T``, ``λ``, ``n`` and ``z*``
+    are those of the present tasks; a task's epoch average is over the steps where it was present (a task
+    never present in the measuring epoch keeps ``nₜ = 1``) and its running minimum is kept while absent.
+
     Args:
         num_tasks: optional number of tasks, checked against the loss vector when given.
         mu: smoothing ``μ > 0`` (official default 1.0).
@@ -88,7 +92,10 @@ class STCH(LossWeighting):
         "epochs_done",
         "normalizer",
         "ideal_point",
+        "task_counts",
     )
+    supports_absent = True
+    _optional_state = ("task_counts",)
 
     def __init__(
         self,
@@ -140,8 +147,10 @@ class STCH(LossWeighting):
         self.epochs_done = 0
         #: the normaliser n (None until the warm-up ends)
         self.normalizer: list[float] | None = None
-        #: running minimum of f (ideal="running_min")
-        self.ideal_point: list[float] | None = None
+        #: running minimum of f (ideal="running_min"; ``None`` entries: task never present)
+        self.ideal_point: list[float | None] | None = None
+        #: steps of the current epoch in which each task was present (partial labels)
+        self.task_counts: list[int] | None = None
 
     def reset(self) -> None:
         super().reset()
@@ -168,14 +177,24 @@ class STCH(LossWeighting):
                 stacklevel=2,
             )
 
-    def record(self, losses: Tensor) -> None:
-        """Add one step's loss values to the current epoch's average."""
+    def record(
+        self, losses: Tensor, present: Sequence[int] | None = None, num_tasks: int | None = None
+    ) -> None:
+        """Add one step's loss values to the current epoch's average (``present``: their task indices
+        among ``num_tasks`` when some tasks are absent)."""
         values = [float(v) for v in losses.detach().reshape(-1).tolist()]
+        total = len(values) if present is None else int(num_tasks if num_tasks is not None else len(values))
+        index = list(range(len(values))) if present is None else [int(i) for i in present]
         if self.epoch_sum is None:
-            self.epoch_sum = [0.0] * len(values)
-        if len(values) != len(self.epoch_sum):
-            raise ValueError(f"STCH: got {len(values)} losses, earlier steps had {len(self.epoch_sum)}")
-        self.epoch_sum = [a + b for a, b in zip(self.epoch_sum, values)]
+            self.epoch_sum = [0.0] * total
+            self.task_counts = [0] * total
+        if total != len(self.epoch_sum):
+            raise ValueError(f"STCH: got {total} tasks, earlier steps had {len(self.epoch_sum)}")
+        counts = self.task_counts or [self.epoch_count] * total
+        for i, v in zip(index, values):
+            self.epoch_sum[i] += v
+            counts[i] += 1
+        self.task_counts = counts
         self.epoch_count += 1
 
     def on_epoch_end(
@@ -188,45 +207,58 @@ class STCH(LossWeighting):
             raise ValueError("STCH: on_epoch_end() called but no losses were recorded in this epoch")
         self.epochs_done += 1
         if self.epochs_done == self.warmup_epochs:
-            self.normalizer = [s / self.epoch_count for s in self.epoch_sum]
+            counts = self.task_counts or [self.epoch_count] * len(self.epoch_sum)
+            self.normalizer = [s / c if c > 0 else 1.0 for s, c in zip(self.epoch_sum, counts)]
         self.epoch_sum = None
+        self.task_counts = None
         self.epoch_count = 0
 
     # ---- objective ---------------------------------------------------------------------------
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("STCH", losses, ctx.task_names, self.num_tasks)
+        check_losses("STCH", losses, ctx.task_names, ctx.expected(self.num_tasks))
         if self.log_losses:
             check_nonnegative("STCH", losses, ctx.task_names)
-        t = losses.shape[0]
+        t = losses.shape[0] if ctx.present is None else int(ctx.num_tasks or losses.shape[0])
         if self.preference is not None and len(self.preference) != t:
             raise ValueError(f"STCH: preference has {len(self.preference)} entries, got {t} losses")
+        index = list(range(t)) if ctx.present is None else [int(i) for i in ctx.present]
         if self.warming_up:
             total = torch.log(losses + self.eps).sum()
             weights = torch.ones_like(losses.detach())
         else:
-            total, weights = self._smooth_tchebycheff(losses)
-        self.record(losses)
+            total, weights = self._smooth_tchebycheff(losses, index, t)
+        self.record(losses, ctx.present, ctx.num_tasks)
         if self.iters_per_epoch is not None and self.epoch_count >= self.iters_per_epoch:
             self.on_epoch_end()
         return total, weights
 
-    def _smooth_tchebycheff(self, losses: Tensor) -> tuple[Tensor, Tensor]:
-        t = losses.shape[0]
+    def _smooth_tchebycheff(self, losses: Tensor, index: list[int], total: int) -> tuple[Tensor, Tensor]:
+        t = losses.shape[0]  # the present tasks (all of them unless some are absent from this step)
         ref = losses.detach()
-        norm = torch.ones_like(ref) if self.normalizer is None else torch.tensor(self.normalizer).to(ref)
+        norm = torch.ones_like(ref)
+        if self.normalizer is not None:
+            norm = torch.tensor([self.normalizer[i] for i in index]).to(ref)
         norm = norm.clamp_min(torch.finfo(ref.dtype).tiny)
         f = torch.log(losses / norm + self.eps) if self.log_losses else losses / norm
         if self.ideal == "running_min":
             current = f.detach()
-            if self.ideal_point is not None:
-                current = torch.minimum(current, torch.tensor(self.ideal_point).to(current))
-            self.ideal_point = [float(v) for v in current.tolist()]
+            point = self.ideal_point if self.ideal_point is not None else [None] * total
+            if len(point) != total:
+                raise ValueError(f"STCH: the ideal point has {len(point)} entries, got {total} tasks")
+            seen = torch.tensor([point[i] if point[i] is not None else math.inf for i in index]).to(current)
+            current = torch.minimum(current, seen)
+            point = list(point)
+            for i, v in zip(index, current.tolist()):
+                point[i] = float(v)
+            self.ideal_point = point
             f = f - current
-        lam = torch.ones_like(ref) if self.preference is None else torch.tensor(self.preference).to(ref)
+        lam = torch.ones_like(ref)
+        if self.preference is not None:
+            lam = torch.tensor([self.preference[i] for i in index]).to(ref)
         scaled = lam * f / self.mu
-        total = t * self.mu * torch.logsumexp(scaled, dim=0)
+        total_obj = t * self.mu * torch.logsumexp(scaled, dim=0)
         weights = t * lam * torch.softmax(scaled.detach(), dim=0)
-        return total, weights
+        return total_obj, weights
 
     def extra_repr(self) -> str:
         return (

@@ -33,8 +33,14 @@ class UW(LossWeighting):
         num_tasks: number of tasks ``T``, required (the parameters exist before the optimizer is built;
             a missing value raises ``TypeError`` saying so).
         init: initial value of every ``sₜ`` (default 0, i.e. σₜ = 1 and weights ½; LibMTL uses −0.5).
+    Partial labels (a task absent from a step): the objective covers the present tasks; the absent
+    task's parameter gets a zero gradient (one tensor holds every task's), so a momentum optimizer still
+    moves it by its momentum while the task is absent.
+
     Modes: loss weighting (one backward pass; no Jacobian). Losses may be negative (no logarithms).
     """
+
+    supports_absent = True  # one parameter per task: an absent task's gets no gradient
 
     def __init__(self, num_tasks: int | None = None, init: float = 0.0) -> None:
         super().__init__()
@@ -43,9 +49,10 @@ class UW(LossWeighting):
         self._watch = FrozenParameterWatch()
 
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:
-        check_losses("UW", losses, ctx.task_names, self.num_tasks)
+        check_losses("UW", losses, ctx.task_names, ctx.expected(self.num_tasks))
         self._watch.check("UW", [self.log_vars], "log-variances")
-        s = self.log_vars.to(device=losses.device, dtype=losses.dtype)
+        s = self.log_vars if ctx.present is None else self.log_vars[ctx.present.to(self.log_vars.device)]
+        s = s.to(device=losses.device, dtype=losses.dtype)  # partial labels: the present tasks only
         precision = 0.5 * torch.exp(-s)
         total = (precision * losses + 0.5 * s).sum()
         return total, precision.detach()
