@@ -2,7 +2,8 @@
 
 ``multitask train CONFIG.yaml [--set key=value ...] [--resume | --force] [--no-plots]``,
 ``multitask eval CHECKPOINT``, ``multitask list [methods|models|datasets]``,
-``multitask bench [--suite default|dense] [--ray [ADDRESS]] ...``, ``multitask report DIR``,
+``multitask bench [--suite default|dense|partial|domains|many] [--ray [ADDRESS]] ...``,
+``multitask report DIR``,
 ``multitask affinity CONFIG.yaml --method tag|cosine|rsa`` (task affinity and groups).
 
 Errors are one line on stderr (exit 2). Ctrl-C during ``train`` prints one line with the last checkpoint
@@ -66,7 +67,9 @@ def _parser() -> argparse.ArgumentParser:
             "parameter sharing, the single-task baseline and every registered method, 3 seeds."
         ),
     )
-    b.add_argument("--suite", default="default", help="default (MultiMNIST) or dense (synthetic scenes)")
+    b.add_argument(
+        "--suite", default="default", help="default (MultiMNIST), dense (synthetic scenes), partial, domains, many"
+    )
     b.add_argument("--methods", nargs="+", default=None, help="methods to run (default: all registered)")
     b.add_argument("--archs", nargs="+", default=None, help="architectures (default: the suite's)")
     b.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the suite's, 0 1 2)")

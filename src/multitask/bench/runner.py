@@ -51,6 +51,7 @@ from multitask.bench._pool import execute
 from multitask.bench._ray import check_resources, require_ray, run_resources
 from multitask.bench.records import grid_title, write_manifest
 from multitask.methods import METHODS, list_methods
+from multitask.methods.base import runs_in_parameters_grid
 from multitask.train.config import Config
 from multitask.train.logging import write_json
 
@@ -191,7 +192,7 @@ def suite_grid(
         chosen += [
             m
             for m in list_methods()
-            if m not in present and getattr(METHODS.get(m), "supports_parameters", True)
+            if m not in present and runs_in_parameters_grid(METHODS.get(m))
         ]
     return Grid(
         base=spec["base"],
@@ -321,7 +322,7 @@ def check_grid(grid: Grid, out_dir: str | Path = ".") -> None:
         cls = attempt(METHODS.get, name)
         if cls is None:
             continue
-        if grid.mode == "parameters" and not getattr(cls, "supports_parameters", True):
+        if grid.mode == "parameters" and not runs_in_parameters_grid(cls):
             problems.append(f"method {name!r} does not run in parameters mode: {cls.parameters_error}")
         attempt(_check_kwargs, f"method {name!r}", cls, _method_kwargs(grid, label, name, kwargs))
     models = [_arch(a, grid.base) for a in [BASELINE[0], *grid.architectures]]

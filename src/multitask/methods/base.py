@@ -249,6 +249,20 @@ class LossWeighting(Method):
         return total
 
 
+def wraps_representation(factory: Any) -> bool:
+    """Whether a registry entry is a gradient method that wraps the shared representation (RotoGrad)."""
+    return isinstance(factory, type) and issubclass(factory, GradientMethod) and factory.wraps_features
+
+
+def runs_in_parameters_grid(factory: Any) -> bool:
+    """Whether a registry entry trains in a parameters-mode grid: every loss weighting and gradient method
+    with a parameters mode, and features-only methods that wrap the representation (they fall back to
+    features mode on a model with one). A user's factory that is not a class is assumed to."""
+    if not (isinstance(factory, type) and issubclass(factory, GradientMethod)):
+        return True
+    return factory.supports_parameters or factory.wraps_features
+
+
 class GradientMethod(Method):
     """A method that combines task gradients.
 

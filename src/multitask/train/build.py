@@ -22,7 +22,7 @@ from multitask.core.tasks import Task
 from multitask.data import create_dataset
 from multitask.data.partial import label_fraction
 from multitask.methods import METHODS
-from multitask.methods.base import GradientMethod, Method
+from multitask.methods.base import GradientMethod, Method, wraps_representation
 from multitask.models import create_model
 from multitask.models.base import MultiTaskModel
 from multitask.train.config import Config
@@ -118,7 +118,7 @@ def build_method(name: str, kwargs: dict[str, Any], num_tasks: int, feature_dim:
     params = inspect.signature(cls).parameters
     if "num_tasks" in params:
         kwargs.setdefault("num_tasks", num_tasks)
-    if getattr(cls, "wraps_features", False) and "dim" in params and feature_dim is not None:
+    if wraps_representation(cls) and "dim" in params and feature_dim is not None:
         kwargs.setdefault("dim", feature_dim)
     method = cls(**kwargs)
     if not isinstance(method, Method):
@@ -132,7 +132,7 @@ def build_method(name: str, kwargs: dict[str, Any], num_tasks: int, feature_dim:
 def _feature_dim(c: Config, model: MultiTaskModel, datasets: dict[str, Any]) -> int | None:
     """The last dimension of the shared representation, for methods that wrap it (else ``None``)."""
     if (
-        not getattr(METHODS.get(c.method.name), "wraps_features", False)
+        not wraps_representation(METHODS.get(c.method.name))
         or not model.has_shared_representation
     ):
         return None

@@ -39,6 +39,7 @@ from torch import Tensor
 from multitask._backward import GradientOverflowError, StepInfo, backward
 from multitask.core.tasks import label_count
 from multitask.distributed import all_finite, merge_metrics
+from multitask.methods.base import GradientMethod
 from multitask.metrics import MultiTaskMetrics, delta_m
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -125,12 +126,13 @@ class Trainer:
         return losses, (features if self.mode == "features" else None)
 
     def _wraps(self) -> bool:
-        return bool(getattr(self.method, "wraps_features", False))
+        return isinstance(self.method, GradientMethod) and self.method.wraps_features
 
     def _decode(self, z: Any) -> dict[str, Tensor]:
         """The heads on the representation; a method that wraps it (RotoGrad) gives each task its view."""
-        if not getattr(self.method, "wraps_features", False):
+        if not self._wraps():
             return self.model.decode(z)
+        assert isinstance(self.method, GradientMethod)
         views = self.method.wrap_features(z)
         return {task.name: self.model.decode(v)[task.name] for task, v in zip(self.tasks, views)}
 
