@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     b.add_argument(
-        "--suite", default="default", help="default (MultiMNIST), dense (synthetic scenes), partial, domains, many"
+        "--suite", default="default", help="default (MultiMNIST), dense (scenes), partial, domains, many"
     )
     b.add_argument("--methods", nargs="+", default=None, help="methods to run (default: all registered)")
     b.add_argument("--archs", nargs="+", default=None, help="architectures (default: the suite's)")
