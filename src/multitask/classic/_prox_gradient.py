@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from multitask.classic._base import MultiTaskLinearModel, hyperparameters
+from multitask.classic._cd import cd_applies, cd_solve
 from multitask.classic._fista import fista
 from multitask.classic._losses import LeastSquaresLoss, PenalisedLoss, SmoothLoss
 from multitask.classic._prox import Regulariser
@@ -116,10 +117,14 @@ class ProxGradientEstimator(MultiTaskLinearModel):
     Class attributes set by the estimator:
         _terms: the :class:`PenaltyTerm` of each component of W (one or two).
         _ridge: the name of the squared-Frobenius strength field (no ½ factor), or None.
+        _cd_penalty: ``"l1"`` or ``"l21"`` for the one-term Lasso / ℓ2,1 estimators: under ``stop="gap"``
+            their least-squares fits run the certified coordinate-descent engine of
+            :mod:`multitask.classic._cd` instead of FISTA; None for the others.
     """
 
     _terms = ()
     _ridge = None
+    _cd_penalty = None
 
     def _validate_params_extra(self) -> None:
         ridge = [self._ridge] if self._ridge else []
@@ -194,6 +199,15 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         ``_parts_`` (for warm starts). The intercepts are not penalised."""
         k = len(parts0)
         loss, rho_l2 = problem.smooth, problem.rho_l2
+        rho1 = float(getattr(self, self._terms[0].strength)) if self._cd_penalty else 0.0
+        if self._cd_penalty and self.stop == "gap" and problem.gap is not None and cd_applies(loss, rho1):
+            W, n_iter, path, gap = cd_solve(
+                loss, self._cd_penalty, rho1, rho_l2, parts0[0],
+                tol=float(self.tol), max_iter=int(self.max_iter), gap=problem.gap,
+            )
+            self.gap_, self.objective_path_, self.n_iter_ = float(gap), np.asarray(path, dtype=float), n_iter
+            self._parts_ = (W.copy(),)
+            return (W,), c0
 
         def smooth(x: Parts) -> tuple[float, Parts]:
             W = x[0] if k == 1 else sum(x[1:k], x[0])

@@ -23,6 +23,7 @@ class _Lasso(ProxGradientEstimator):
     rho_l2: float = 0.0
 
     _ridge = "rho_l2"
+    _cd_penalty = "l1"
     _terms = (PenaltyTerm("rho1", L1),)
 
 
