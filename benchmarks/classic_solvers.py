@@ -167,7 +167,7 @@ def main() -> None:
                       stop="gap" if certified else "rel_change")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                t, est = best_time(lambda est=est: _fit(est, prob), repeat)
+                t, est = best_time(lambda est=est, prob=prob: _fit(est, prob), repeat)
             gap = f"{est.gap_:.1e}" if certified else "no certificate"
             sk, ratio = "—", "—"
             if name in ("LassoRegressor", "L21Regressor"):

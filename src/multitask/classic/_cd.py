@@ -8,9 +8,10 @@ Solves ``min_W Σₜ ½‖yₜ − Xₜwₜ‖² + rho_l2‖W‖²_F + rho1 · N
   after dividing by n: ``MultiTaskLasso`` / ``MultiTaskElasticNet`` for ℓ2,1 (Obozinski, Taskar, Jordan,
   2006) and ``Lasso`` / ``ElasticNet`` column by column for ℓ1 (Friedman, Hastie, Tibshirani, J. Stat.
   Softw. 2010), with ``alpha = (rho1 + 2 rho_l2) / n`` and ``l1_ratio = rho1 / (rho1 + 2 rho_l2)``.
-  scikit-learn stops on its own gap ``P − D ≤ tol_sk ‖Y‖²_F``; we pass ``tol_sk = tol · P(W) / ‖Y‖²_F``
-  (P at the current point), check our relative gap and refit from the current point with a smaller
-  ``tol_sk`` until it holds;
+  (the solver of those estimators, called through the public ``enet_path`` at one ``alpha`` with the
+  input checks done once). scikit-learn stops on its own gap ``P − D ≤ tol_sk ‖Y‖²_F``; we pass
+  ``tol_sk = tol · D̂ / ‖Y‖²_F`` (D̂ an estimate of P* from our dual), check our relative gap and refit
+  from the current point with a smaller ``tol_sk`` until it holds;
 * **per-task designs** (``fit(X, y, task=t)``) with the per-task Gram matrices precomputed (more samples
   than T·d): block coordinate descent over the feature rows Wⱼ,: ∈ ℝᵀ written here in numpy, the
   gradient kept up to date with one column of each Gram matrix per update (Tseng & Yun, Math. Program.
@@ -29,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet, Lasso, MultiTaskElasticNet, MultiTaskLasso
+from sklearn.linear_model import enet_path
 
 from multitask.classic._losses import LeastSquaresLoss
 
@@ -48,46 +49,57 @@ def _objective(loss: LeastSquaresLoss, W: np.ndarray, penalty: str, rho1: float,
     return loss.value(W) + rho_l2 * float(np.sum(W * W)) + rho1 * float(norm)
 
 
-def _sklearn_engine(
-    penalty: str, alpha: float, l1_ratio: float, tol: float, max_iter: int, gram: np.ndarray | None
-) -> object:
-    common = dict(alpha=alpha, fit_intercept=False, tol=tol, max_iter=max_iter, warm_start=True)
-    if penalty == "l21":
-        return MultiTaskLasso(**common) if l1_ratio == 1.0 else MultiTaskElasticNet(l1_ratio=l1_ratio, **common)
-    precompute = gram if gram is not None else False  # our Gram matrix XᵀX when n > d
-    if l1_ratio == 1.0:
-        return Lasso(precompute=precompute, **common)
-    return ElasticNet(l1_ratio=l1_ratio, precompute=precompute, **common)
+def _sklearn_round(
+    X: np.ndarray, Y: np.ndarray, G: np.ndarray | None, B: np.ndarray, penalty: str,
+    alpha: float, l1_ratio: float, W: np.ndarray, tol: float, max_iter: int,
+) -> tuple[np.ndarray, int]:
+    """One call of scikit-learn's coordinate descent (``enet_path`` at the single ``alpha``, inputs already
+    Fortran-ordered float64, so ``check_input=False``) from W; returns (W, iterations)."""
+    kw = dict(l1_ratio=l1_ratio, alphas=[alpha], tol=tol, max_iter=max_iter, check_input=False,
+              return_n_iter=True, copy_X=False)
+    if penalty == "l21":  # multi-output: MultiTaskLasso / MultiTaskElasticNet's solver
+        _, coefs, _, n_iters = enet_path(X, Y, coef_init=np.asfortranarray(W.T), precompute=False, **kw)
+        return coefs[..., 0].T.copy(), int(n_iters[0])
+    out, its = np.empty_like(W), 0
+    for t in range(W.shape[1]):  # Lasso / ElasticNet column by column (their fit does the same)
+        pre = dict(precompute=False) if G is None else dict(precompute=G, Xy=np.ascontiguousarray(B[:, t]))
+        _, coefs, _, n_iters = enet_path(X, Y[:, t], coef_init=np.ascontiguousarray(W[:, t]), **pre, **kw)
+        out[:, t], its = coefs[:, 0], max(its, int(n_iters[0]))
+    return out, its
 
 
 def _solve_sklearn(
     loss: LeastSquaresLoss, penalty: str, rho1: float, rho_l2: float, W: np.ndarray,
     tol: float, max_iter: int, gap: Gap,
 ) -> tuple[np.ndarray, int, list[float], float]:
-    X = loss.Xs[0]
-    Y = np.stack(loss.ys, axis=1)
+    X = np.asfortranarray(loss.Xs[0])
+    Y = np.asfortranarray(np.stack(loss.ys, axis=1))
+    G = None if loss.G is None else np.ascontiguousarray(loss.G)  # symmetric: C order is what cd_fast reads
     n = X.shape[0]
     yy = float(np.sum(Y * Y))
     alpha, l1_ratio = (rho1 + 2.0 * rho_l2) / n, rho1 / (rho1 + 2.0 * rho_l2)
     c0 = np.zeros(loss.n_tasks)
     path: list[float] = []
-    n_iter, g = 0, gap((W,), c0)
-    rounds = 0
+    n_iter, rounds = 0, 0
+    if W.any():
+        primal, g = _objective(loss, W, penalty, rho1, rho_l2), gap((W,), c0)
+    else:  # at W = 0 (a cold start) P = ½‖Y‖² and the dual value is closed-form: no pass over the data
+        dual = float(np.abs(loss.B).max() if penalty == "l1" else np.linalg.norm(loss.B, axis=1).max())
+        a = min(1.0, rho1 / dual) if dual > 0 else 1.0
+        primal, g = 0.5 * yy, (1.0 - a) ** 2 if yy > 0 else 0.0  # (P − yy(a − a²/2)) / P
     while g > tol and n_iter < max_iter and rounds < 20:
-        primal = _objective(loss, W, penalty, rho1, rho_l2)
-        # sklearn stops at P − D_sk ≤ tol_sk ‖Y‖², and our dual point is at least as good as its (the same
-        # scaled residual, our scale optimal), so tol_sk = tol · D / ‖Y‖² with D = P(1 − gap) ≤ P* (a dual
-        # value) certifies in one round; a later round (rarely needed) asks 10 times more
-        lower = primal * (1.0 - g) if g < 1.0 else 1e-3 * primal
+        # scikit-learn stops at P − D_sk ≤ tol_sk ‖Y‖²; our dual point is at least as good as its (the same
+        # scaled residual, our scale optimal), so tol_sk = tol · D / ‖Y‖² with D = P(1 − gap) ≤ P* certifies
+        # in one round (a tighter tol_sk costs CD, linearly convergent, a few epochs; a second call costs
+        # more); a rare further round (e.g. max_iter reached) asks 10 times tighter
+        lower = primal * max(1.0 - g, 1e-3)
         tol_sk = tol * lower / max(yy, np.finfo(float).tiny) / 10.0**rounds
-        est = _sklearn_engine(penalty, alpha, l1_ratio, tol_sk, max_iter - n_iter, loss.G)
-        est.coef_ = np.ascontiguousarray(W.T)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # ours is raised by fit on our own gap
-            est.fit(X, Y)
-        W = np.asarray(est.coef_, dtype=float).reshape(loss.n_tasks, -1).T.copy()
-        n_iter += int(np.max(est.n_iter_))
-        path.append(_objective(loss, W, penalty, rho1, rho_l2))
+            W, its = _sklearn_round(X, Y, G, loss.B, penalty, alpha, l1_ratio, W, tol_sk, max_iter - n_iter)
+        n_iter += its
+        primal = _objective(loss, W, penalty, rho1, rho_l2)
+        path.append(primal)
         g = gap((W,), c0)
         rounds += 1
     return W, max(n_iter, 1), path, g
