@@ -146,17 +146,22 @@ class LassoRegressorCV(_PathCV, LassoRegressor):
     warm-started regularisation path (scikit-learn's ``LassoCV`` pattern; Friedman, Hastie, Tibshirani,
     J. Stat. Softw. 2010).
 
+    ``fit`` fits the path once per fold (every fit stops on the relative duality gap at ``tol``), picks
+    the strength of least mean validation squared error and refits on all the data along the path down
+    to it; ``rho1`` itself is ignored. The other parameters and the fitted attributes (``coef_``,
+    ``intercept_``, ``gap_``, ...) are those of :class:`~multitask.classic.LassoRegressor`, at ``rho1_``.
+
     Args:
         rho1s: the strengths to try (default: ``n_rho1s`` log-spaced from ``rho_max`` down to
-            ``eps·rho_max``, see :mod:`multitask.classic.path`); ``rho1`` itself is ignored by ``fit``.
-        n_rho1s, eps: the default grid's length and ratio.
+            ``eps·rho_max``, see :mod:`multitask.classic.path`).
+        n_rho1s: the default grid's length (20).
+        eps: the default grid's ratio of smallest to largest strength (1e-3).
         cv: number of folds (``KFold``, or ``StratifiedKFold`` by task for per-task rows; shuffled, seed 0).
-        the others: as :class:`~multitask.classic.LassoRegressor`; every fit stops on the relative
-            duality gap at ``tol``.
 
     Attributes:
-        rho1_ (the chosen strength), rho1s_ (the grid, decreasing), mse_path_ (n_rho1s, cv: validation mean
-        squared error), and :class:`~multitask.classic.LassoRegressor`'s fitted attributes at ``rho1_``.
+        rho1_ (float): the chosen strength.
+        rho1s_ (ndarray): the grid, decreasing.
+        mse_path_ (ndarray): validation mean squared errors, shape (n_rho1s, cv).
     """
 
     rho1s: tuple[float, ...] | None = None
@@ -173,17 +178,22 @@ class L21RegressorCV(_PathCV, L21Regressor):
     warm-started regularisation path (scikit-learn's ``MultiTaskLassoCV`` pattern; Friedman, Hastie,
     Tibshirani, J. Stat. Softw. 2010).
 
+    ``fit`` fits the path once per fold (every fit stops on the relative duality gap at ``tol``), picks
+    the strength of least mean validation squared error and refits on all the data along the path down
+    to it; ``rho1`` itself is ignored. The other parameters and the fitted attributes (``coef_``,
+    ``intercept_``, ``gap_``, ...) are those of :class:`~multitask.classic.L21Regressor`, at ``rho1_``.
+
     Args:
         rho1s: the strengths to try (default: ``n_rho1s`` log-spaced from ``rho_max`` down to
-            ``eps·rho_max``, see :mod:`multitask.classic.path`); ``rho1`` itself is ignored by ``fit``.
-        n_rho1s, eps: the default grid's length and ratio.
+            ``eps·rho_max``, see :mod:`multitask.classic.path`).
+        n_rho1s: the default grid's length (20).
+        eps: the default grid's ratio of smallest to largest strength (1e-3).
         cv: number of folds (``KFold``, or ``StratifiedKFold`` by task for per-task rows; shuffled, seed 0).
-        the others: as :class:`~multitask.classic.L21Regressor`; every fit stops on the relative
-            duality gap at ``tol``.
 
     Attributes:
-        rho1_ (the chosen strength), rho1s_ (the grid, decreasing), mse_path_ (n_rho1s, cv: validation mean
-        squared error), and :class:`~multitask.classic.L21Regressor`'s fitted attributes at ``rho1_``.
+        rho1_ (float): the chosen strength.
+        rho1s_ (ndarray): the grid, decreasing.
+        mse_path_ (ndarray): validation mean squared errors, shape (n_rho1s, cv).
     """
 
     rho1s: tuple[float, ...] | None = None
