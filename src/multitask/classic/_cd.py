@@ -93,14 +93,16 @@ def _solve_sklearn(
         # in one round (a tighter tol_sk costs CD, linearly convergent, a few epochs; a second call costs
         # more); a rare further round (e.g. max_iter reached) asks 10 times tighter
         lower = primal * max(1.0 - g, 1e-3)
-        tol_sk = tol * lower / max(yy, np.finfo(float).tiny) / 10.0**rounds
+        guess = np.sqrt(lower * primal) if rounds == 0 else lower / 10.0 ** (rounds - 1)
+        tol_sk = tol * guess / max(yy, np.finfo(float).tiny)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # ours is raised by fit on our own gap
             W, its = _sklearn_round(X, Y, G, loss.B, penalty, alpha, l1_ratio, W, tol_sk, max_iter - n_iter)
         n_iter += its
-        primal = _objective(loss, W, penalty, rho1, rho_l2)
-        path.append(primal)
         g = gap((W,), c0)
+        primal = getattr(gap, "primal", None)  # least_squares_gap keeps P(W): no second pass over X
+        primal = _objective(loss, W, penalty, rho1, rho_l2) if primal is None else float(primal)
+        path.append(primal)
         rounds += 1
     return W, max(n_iter, 1), path, g
 
