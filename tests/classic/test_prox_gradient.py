@@ -118,12 +118,30 @@ def test_gap_hand_value_on_a_scalar_lasso():
     assert problem.gap((np.zeros((1, 1)),), np.zeros(1)) == pytest.approx(2.0 / 4.5)
 
 
-def test_stop_gap_is_refused_where_no_gap_is_computed():
+def test_stop_gap_is_refused_only_for_the_alternating_estimators():
     X, Y = _data()
-    for est in (CFGLassoRegressor(stop="gap"), MTFLRegressor(stop="gap"), L21Classifier(stop="gap")):
-        with pytest.raises(ValueError, match="stop='gap'"):
-            est.fit(X, Y > 0 if isinstance(est, L21Classifier) else Y)
-    assert np.isnan(CMTLRegressor().fit(X, Y).gap_)
+    with pytest.raises(ValueError, match="stop='gap'"):
+        MTFLRegressor(stop="gap").fit(X, Y)
+
+
+def test_kkt_residual_where_no_dual_is_computed():
+    """cFSGL, CMTL and the classifiers report the relative KKT residual (gradient mapping): it shrinks as
+    the fit converges, stop='gap' reaches it, and there the objective is within tol of cvxpy's optimum."""
+    X, Y = _data(seed=3)
+    d, T = X.shape[1], Y.shape[1]
+    loose = CFGLassoRegressor(rho1=1.0, rho2=2.0, rho3=3.0, fit_intercept=False, max_iter=5, tol=0.0)
+    with pytest.warns(ConvergenceWarning):
+        loose.fit(X, Y)
+    tight = CFGLassoRegressor(rho1=1.0, rho2=2.0, rho3=3.0, fit_intercept=False, stop="gap", tol=1e-8,
+                              max_iter=50000).fit(X, Y)
+    assert tight.gap_ <= 1e-8 < loose.gap_
+    W = cp.Variable((d, T))
+    pen = 1.0 * cp.sum(cp.abs(W)) + 2.0 * cp.sum(cp.abs(W[:, 1:] - W[:, :-1])) + 3.0 * _l21(W)
+    ref = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(Y - X @ W) + pen)).solve(**EXACT)
+    assert (tight.objective_path_[-1] - ref) / ref <= 1e-6
+    for est, target in ((CMTLRegressor(), Y), (L21Classifier(), Y > 0)):
+        m = est.set_params(stop="gap", tol=1e-6, max_iter=20000).fit(X, target)
+        assert 0.0 <= m.gap_ <= 1e-6
 
 
 def test_gap_of_the_smooth_task_couplings_tgl_and_srmtl():

@@ -30,6 +30,7 @@ from multitask.classic.lasso import LassoClassifier, LassoRegressor
 from multitask.classic.msmtfl import MSMTFLClassifier, MSMTFLRegressor
 from multitask.classic.mtfl import MTFLRegressor
 from multitask.classic.mtrl import MTRLRegressor
+from multitask.classic.path import L21RegressorCV, LassoRegressorCV, regularisation_path, rho_max
 from multitask.classic.rmtfl import RMTFLClassifier, RMTFLRegressor
 from multitask.classic.rmtl import RMTLClassifier, RMTLRegressor
 from multitask.classic.sparse_trace import SparseTraceClassifier, SparseTraceRegressor
@@ -48,8 +49,10 @@ __all__ = [
     "DirtyRegressor",
     "L21Classifier",
     "L21Regressor",
+    "L21RegressorCV",
     "LassoClassifier",
     "LassoRegressor",
+    "LassoRegressorCV",
     "MSMTFLClassifier",
     "MSMTFLRegressor",
     "MTFLRegressor",
@@ -69,4 +72,6 @@ __all__ = [
     "TGLRegressor",
     "TraceClassifier",
     "TraceRegressor",
+    "regularisation_path",
+    "rho_max",
 ]

@@ -84,12 +84,17 @@ class MultiTaskLinearModel(BaseEstimator):
         fit_intercept: fit an unpenalised intercept per task (default True; MALSAR's ``Least_*``
             functions have none, i.e. ``fit_intercept=False``).
         max_iter: maximal solver iterations (MALSAR ``opts.maxIter``, default 1000).
-        tol: stopping tolerance (MALSAR ``opts.tol``, default 1e-4).
-        stop: ``"rel_change"`` (relative objective change, MALSAR's default ``tFlag = 1``),
-            ``"obj_change"`` (absolute objective change), ``"iterate_change"``, or ``"gap"``: stop when
-            the relative duality gap ``gap_`` is at most ``tol`` (checked every 10 iterations), which bounds
-            the relative suboptimality (P − P*) / P — the only certified rule; available for the
-            least-squares Lasso, L21, Trace, Dirty, rMTFL, RMTL, SparseTrace, TGL and SRMTL estimators.
+        tol: stopping tolerance (MALSAR ``opts.tol``, default 1e-4); what it bounds depends on ``stop``.
+        stop: ``"rel_change"`` (default, MALSAR's ``tFlag = 1``: the relative objective change between two
+            iterations is at most ``tol``, which certifies nothing), ``"obj_change"`` (absolute change),
+            ``"iterate_change"``, or ``"gap"``: stop when ``gap_`` is at most ``tol`` (checked every 10
+            iterations), ``tol`` then meaning the same for every estimator — the relative suboptimality
+            (P − P*)/P, proven upper bound by the relative duality gap for the least-squares Lasso, L21,
+            Trace, Dirty, rMTFL, RMTL, SparseTrace, TGL and SRMTL, and estimated by the relative KKT
+            residual (gradient mapping) for cFSGL, CMTL, cASO, MSMTFL's stages and the classifiers. Under
+            ``"gap"`` the least-squares Lasso and L21 run coordinate descent
+            (:mod:`multitask.classic._cd`) instead of FISTA. MTFL and MTRL (alternating minimisation)
+            refuse it.
         init: ``"zero"`` or ``"lstsq"`` (per-task least-squares solution) starting point.
         warm_start: start from the previous fit's solution when the shapes agree.
         verbose: print the objective every iteration.
@@ -99,8 +104,9 @@ class MultiTaskLinearModel(BaseEstimator):
 
     Attributes (common to every fitted estimator):
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_ (the objective
-        after each iteration), n_iter_ (iterations run), gap_ (the relative duality gap at the solution,
-        whatever the ``stop`` rule, for the estimators that ``stop="gap"`` supports; NaN for the others).
+        after each iteration), n_iter_ (iterations run, or coordinate-descent epochs), gap_ (at the solution,
+        whatever the ``stop`` rule: the relative duality gap, or the relative KKT residual where no dual is
+        computed, see ``stop``; NaN for MTFL and MTRL).
     """
 
     fit_intercept: bool = True

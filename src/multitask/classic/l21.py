@@ -24,6 +24,7 @@ class _L21(ProxGradientEstimator):
 
     _terms = (PenaltyTerm("rho1", L21_ROWS),)
     _ridge = "rho_l2"
+    _cd_penalty = "l21"
 
 
 class L21Regressor(MultiTaskRegressorMixin, _L21):
@@ -52,6 +53,12 @@ class L21Regressor(MultiTaskRegressorMixin, _L21):
 
     MALSAR's ``Least_L21`` solves the same problem without intercept (``fit_intercept=False``), with
     max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
+
+    With ``stop="gap"`` the fit runs coordinate descent instead of FISTA (scikit-learn's ``MultiTaskLasso``
+    solver on a shared design, block coordinate descent in numpy for per-task rows; see
+    :mod:`multitask.classic._cd`) until the relative duality gap ``gap_`` is at most ``tol``.
+    :class:`~multitask.classic.path.L21RegressorCV` and :func:`~multitask.classic.path.regularisation_path`
+    fit a warm-started regularisation path.
     """
 
 
