@@ -52,11 +52,9 @@ class LassoRegressor(MultiTaskRegressorMixin, _Lasso):
     MALSAR's ``Least_Lasso`` solves the same problem without intercept (``fit_intercept=False``), with
     max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
 
-    With ``stop="gap"`` the fit runs coordinate descent instead of FISTA (scikit-learn's ``Lasso``
-    solver on a shared design, block coordinate descent in numpy for per-task rows; see
-    :mod:`multitask.classic._cd`) until the relative duality gap ``gap_`` is at most ``tol``.
-    :class:`~multitask.classic.path.LassoRegressorCV` and :func:`~multitask.classic.path.regularisation_path`
-    fit a warm-started regularisation path.
+    ``stop="gap"`` switches to coordinate descent, as for :class:`~multitask.classic.L21Regressor`
+    (here with scikit-learn's ``Lasso`` solver on a shared design) until ``gap_ <= tol``;
+    :class:`~multitask.classic.path.LassoRegressorCV` chooses ``rho1`` along a warm-started path.
     """
 
 

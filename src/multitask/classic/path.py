@@ -174,26 +174,12 @@ class LassoRegressorCV(_PathCV, LassoRegressor):
 
 @hyperparameters
 class L21RegressorCV(_PathCV, L21Regressor):
-    """:class:`~multitask.classic.L21Regressor` with ``rho1`` chosen by cross-validation along a
-    warm-started regularisation path (scikit-learn's ``MultiTaskLassoCV`` pattern; Friedman, Hastie,
-    Tibshirani, J. Stat. Softw. 2010).
+    """:class:`~multitask.classic.L21Regressor` with ``rho1`` chosen by cross-validation, as
+    :class:`LassoRegressorCV` does for the ℓ1 penalty (scikit-learn's ``MultiTaskLassoCV`` pattern).
 
-    ``fit`` fits the path once per fold (every fit stops on the relative duality gap at ``tol``), picks
-    the strength of least mean validation squared error and refits on all the data along the path down
-    to it; ``rho1`` itself is ignored. The other parameters and the fitted attributes (``coef_``,
-    ``intercept_``, ``gap_``, ...) are those of :class:`~multitask.classic.L21Regressor`, at ``rho1_``.
-
-    Args:
-        rho1s: the strengths to try (default: ``n_rho1s`` log-spaced from ``rho_max`` down to
-            ``eps·rho_max``, see :mod:`multitask.classic.path`).
-        n_rho1s: the default grid's length (20).
-        eps: the default grid's ratio of smallest to largest strength (1e-3).
-        cv: number of folds (``KFold``, or ``StratifiedKFold`` by task for per-task rows; shuffled, seed 0).
-
-    Attributes:
-        rho1_ (float): the chosen strength.
-        rho1s_ (ndarray): the grid, decreasing.
-        mse_path_ (ndarray): validation mean squared errors, shape (n_rho1s, cv).
+    Same arguments (``rho1s``, ``n_rho1s``, ``eps``, ``cv``) and attributes (``rho1_``, ``rho1s_``,
+    ``mse_path_``) as :class:`LassoRegressorCV`; the other parameters and fitted attributes are
+    :class:`~multitask.classic.L21Regressor`'s, at ``rho1_``.
     """
 
     rho1s: tuple[float, ...] | None = None
