@@ -68,7 +68,8 @@ def _plain(value: Any) -> Any:
 def check_positive(arch: str, field: str, value: Any, integer: bool = False) -> None:
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
-        raise ValueError(f"{arch}: {field} must be a positive {'int' if integer else 'number'}, got {value!r}")
+        what = "int" if integer else "number"
+        raise ValueError(f"{arch}: {field} must be a positive {what}, got {value!r}")
 
 
 def check_fraction(arch: str, field: str, value: Any) -> None:
