@@ -4,8 +4,14 @@ import torch
 import multitask as mt
 from multitask.models.sharing.maximum_roaming import initial_partition, roam
 
-CASES = [("lenet", "two"), ("lenet", "three"), ("lenet", "five"), ("resnet18", "two"), ("resnet18", "three"),
-         ("resnet18", "five")]
+CASES = [
+    ("lenet", "two"),
+    ("lenet", "three"),
+    ("lenet", "five"),
+    ("resnet18", "two"),
+    ("resnet18", "three"),
+    ("resnet18", "five"),
+]
 
 
 @pytest.mark.parametrize("bb,config", CASES)
