@@ -21,9 +21,18 @@ def test_shapes_partition_and_grads(bb, config, case_for, check_shapes, check_pa
     out = model(x)
     losses = {t.name: t.loss(out[t.name], y[t.name]) for t in tasks}
     model.on_losses({k: v.detach() for k, v in losses.items()})
-    (sum(losses.values()) + model.regularization()).backward()
+    model.regularization().backward(retain_graph=True)
+    mt.backward(losses, mt.create_method("pcgrad"), shared=list(model.shared_parameters()))
     routes = model.routes()
     used = {(d, int(routes[t, d])) for t in range(len(tasks)) for d in range(model.depth)}
+    for d, pool in enumerate(model.blocks):  # the partition follows the sampled routes
+        for k, block in enumerate(pool):
+            users = [t.name for i, t in enumerate(tasks) if int(routes[i, d]) == k]
+            p = next(block.parameters())
+            if len(users) > 1:
+                assert any(p is q for q in model.shared_parameters())
+            elif users:
+                assert any(p is q for q in model.task_parameters(users[0]))
     for d, pool in enumerate(model.blocks):
         for k, block in enumerate(pool):
             for p in block.parameters():

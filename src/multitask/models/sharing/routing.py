@@ -50,8 +50,11 @@ class RoutingNetwork(MultiTaskModel):
     Without it the routers stay at their initial (uniform) policy and the network trains as a random
     routing over the pool.
 
-    Partition: backbone and blocks are shared; task ``t`` owns its router logits and head. A block that
-    the routes of a step do not visit gets no gradient in that step (hard routing).
+    Partition (it follows the routes of the last forward, the argmax routes before any): the backbone
+    and the blocks on two or more routes are shared; task ``t`` owns its router logits, its head and the
+    blocks only its route visits. Blocks on no route get no gradient in that step (hard routing); they
+    are listed with task 0's parameters, so that every parameter has one owner and the shared ones are
+    all reached by some loss (as ``multitask.backward`` requires).
 
     Args:
         tasks: the tasks.
@@ -106,6 +109,7 @@ class RoutingNetwork(MultiTaskModel):
         self.register_buffer("baseline_ready", torch.zeros(n, dtype=torch.bool))
         self.register_buffer("frequency", torch.full((depth, num_blocks), 1.0 / num_blocks))
         self._routes: Tensor | None = None
+        self._last_routes: Tensor | None = None
         self._rewards: Tensor | None = None
 
     def policy(self, task: str | int) -> Tensor:
@@ -130,6 +134,7 @@ class RoutingNetwork(MultiTaskModel):
         else:
             self._routes = None
             routes = self.routes()
+        self._last_routes = routes
         z = self.backbone(x)
         cache: dict[tuple[int, ...], Tensor] = {(): z}
         preds = {}
@@ -176,10 +181,24 @@ class RoutingNetwork(MultiTaskModel):
             self.frequency.mul_(m).add_((1 - m) * counts / len(self.tasks))
         return self.router_weight * surrogate
 
+    def _block_owner(self) -> dict[tuple[int, int], int | None]:
+        """``{(step, block): owner}`` for the routes of the last forward: ``None`` (shared) for a block on
+        two or more routes, the task for a block on one route; blocks on no route go to task 0."""
+        routes = self._last_routes if self._last_routes is not None else self.routes()
+        owner: dict[tuple[int, int], int | None] = {}
+        for d in range(self.depth):
+            for k in range(self.num_blocks):
+                users = (routes[:, d] == k).nonzero().flatten().tolist()
+                owner[(d, k)] = None if len(users) > 1 else (users[0] if users else 0)
+        return owner
+
     def shared_parameters(self) -> Iterator[nn.Parameter]:
-        return parameters_of([self.backbone, self.blocks])
+        owner = self._block_owner()
+        shared = [self.blocks[d][k] for (d, k), o in owner.items() if o is None]
+        return parameters_of([self.backbone, *shared])
 
     def task_parameters(self, task: str) -> Iterator[nn.Parameter]:
         self._check_task(task)
         t = self.task_names.index(task)
-        return parameters_of([self.router[t], self.heads[t]])
+        own = [self.blocks[d][k] for (d, k), o in self._block_owner().items() if o == t]
+        return parameters_of([*own, self.router[t], self.heads[t]])
