@@ -53,7 +53,6 @@ def test_reinforce_gradient_matches_the_formula(case_for):
     model = case.build("routing", tasks, num_blocks=3, depth=2, collaboration=0.5, router_weight=2.0)
     with torch.no_grad():
         model.router[0].copy_(torch.tensor([[0.2, -0.1, 0.4], [0.0, 0.3, -0.2]]))
-        model.frequency.copy_(torch.tensor([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]))
         model.baseline.copy_(torch.tensor([-1.5, -0.7]))
         model.baseline_ready.fill_(True)
     x, _ = case.batch(tasks)
@@ -63,8 +62,8 @@ def test_reinforce_gradient_matches_the_formula(case_for):
     model.on_losses({"digit": torch.tensor(1.2), "pose": torch.tensor(0.4)})
     model.regularization().backward()
     a = routes[0].tolist()
-    freq = [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]]
-    bonus = [0.5 * freq[0][a[0]], 0.5 * freq[1][a[1]]]
+    share = [sum(int(routes[t, d]) == a[d] for t in range(2)) / 2 for d in range(2)]  # task 0's block share
+    bonus = [0.5 * share[0], 0.5 * share[1]]
     returns = [-1.2 + bonus[0] + bonus[1], -1.2 + bonus[1]]
     expected = torch.zeros(2, 3)
     for d in range(2):

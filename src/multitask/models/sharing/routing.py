@@ -38,9 +38,10 @@ class RoutingNetwork(MultiTaskModel):
     the same blocks share them (the computation is shared too).
 
     The blocks and heads learn by back-propagation along the chosen routes; the routers by REINFORCE:
-    the reward of task ``t``'s episode is ``-L_t`` (its batch loss, handed over through
-    ``on_losses``) plus the collaboration reward ``ρ · h_d(a_{t,d})`` at each step, with ``h_d`` the
-    running frequency with which all tasks chose each block at step ``d``. With the return
+    the final reward of task ``t``'s episode is ``-L_t`` (its batch loss, handed over through
+    ``on_losses``; the authors' code's ``NegLossReward``) plus the collaboration reward
+    ``ρ · h_d(a_{t,d})`` at each step, with ``h_d(a)`` the fraction of this step's routes (all tasks)
+    through block ``a`` at step ``d`` (the code's ``CollaborationReward``). With the return
     ``G_{t,d} = -L_t + ρ sum_{d' >= d} h_{d'}(a_{t,d'})`` and ``b_t`` a running mean of ``-L_t``,
     ``regularization()`` returns ``router_weight · sum_{t,d} -(G_{t,d} - b_t) log π_{t,d}(a_{t,d})``
     (the paper's best agents, WPL / tabular Q-learning, are replaced by this policy gradient; the reward
@@ -66,7 +67,7 @@ class RoutingNetwork(MultiTaskModel):
         depth: routing steps.
         collaboration: ``ρ`` (paper: a small positive reward; 0 disables it).
         router_weight: weight of the REINFORCE surrogate in ``regularization()``.
-        momentum: of the running baseline and choice frequencies.
+        momentum: of the running baseline.
     """
 
     has_shared_representation = False
@@ -107,7 +108,6 @@ class RoutingNetwork(MultiTaskModel):
         n = len(self.tasks)
         self.register_buffer("baseline", torch.zeros(n))
         self.register_buffer("baseline_ready", torch.zeros(n, dtype=torch.bool))
-        self.register_buffer("frequency", torch.full((depth, num_blocks), 1.0 / num_blocks))
         self._routes: Tensor | None = None
         self._last_routes: Tensor | None = None
         self._rewards: Tensor | None = None
@@ -163,10 +163,13 @@ class RoutingNetwork(MultiTaskModel):
         """The routers' REINFORCE surrogate for the last training forward (after ``on_losses``)."""
         if self._routes is None or self._rewards is None or self.router_weight == 0:
             return None
-        routes, rewards = self._routes.to(self.frequency.device), self._rewards
+        routes, rewards = self._routes.to(self.baseline.device), self._rewards
         self._rewards = None
         steps = torch.arange(self.depth, device=routes.device)
-        bonus = self.collaboration * self.frequency[steps, routes]  # [T, depth]
+        share = torch.zeros(self.depth, self.num_blocks, device=routes.device)
+        share.scatter_add_(1, routes.T, torch.ones(routes.T.shape, device=routes.device))
+        share /= len(self.tasks)  # fraction of this step's routes through each block
+        bonus = self.collaboration * share[steps, routes]  # [T, depth]
         returns = rewards[:, None] + bonus.flip(1).cumsum(1).flip(1)
         baseline = torch.where(self.baseline_ready, self.baseline, rewards)
         advantage = returns - baseline[:, None]
@@ -176,9 +179,6 @@ class RoutingNetwork(MultiTaskModel):
             m = self.momentum
             self.baseline.copy_(m * baseline + (1 - m) * rewards)
             self.baseline_ready.fill_(True)
-            counts = torch.zeros_like(self.frequency)
-            counts.scatter_add_(1, routes.T, torch.ones_like(routes.T, dtype=counts.dtype))
-            self.frequency.mul_(m).add_((1 - m) * counts / len(self.tasks))
         return self.router_weight * surrogate
 
     def _block_owner(self) -> dict[tuple[int, int], int | None]:
