@@ -162,3 +162,22 @@ def test_bad_policy_and_arguments(case_for):
     built = mt.create_model("adashare", backbone=create_backbone("resnet18", width=4), tasks=tasks)
     with pytest.raises(ValueError, match="backbone given by name"):
         built.derived_config()
+
+
+def test_sampled_derived_policy_follows_the_probabilities(case_for):
+    case = case_for("resnet18")
+    tasks = case.configs["two"]
+    model = case.build("adashare", tasks, curriculum_speed=3)  # epoch 0: only the last block is learned
+    with torch.no_grad():
+        model.logits[0][:, 1] = 30.0  # seg: skip everything it may
+        model.logits[1][:, 0] = 30.0  # digit: select everything
+    gen = torch.Generator().manual_seed(0)
+    cfg = model.derived_config(sample=True, generator=gen)
+    assert cfg["kwargs"]["policy"] == {"seg": [1] * 7 + [0], "digit": [1] * 8}
+    with torch.no_grad():
+        model.logits[0][:, 1] = 0.0
+        model.logits[0][:, 0] = 0.0  # p(select) = 1/2 for seg's last block
+    draws = [
+        model.derived_config(sample=True, generator=gen)["kwargs"]["policy"]["seg"][-1] for _ in range(200)
+    ]
+    assert 70 < sum(draws) < 130

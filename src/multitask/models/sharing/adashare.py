@@ -280,9 +280,21 @@ class AdaShare(MultiTaskModel):
                 sharing = sharing + (weights * (alpha[a] - alpha[b]).abs()).sum()
         return self.sparsity_weight * sparsity + self.sharing_weight * sharing
 
-    def derived_config(self) -> dict[str, Any]:
-        """The argmax policy as a ``model`` config: ``adashare`` with ``policy={task: [0/1, ...]}``."""
+    def derived_config(
+        self, sample: bool = False, generator: torch.Generator | None = None
+    ) -> dict[str, Any]:
+        """The found policy as a ``model`` config: ``adashare`` with ``policy={task: [0/1, ...]}``.
+
+        The argmax policy (:meth:`current_policy`), or with ``sample=True`` one drawn from the select
+        probabilities (the authors sample several and re-train each); blocks outside the curriculum stay
+        selected either way.
+        """
         policy = self.current_policy()
+        if sample and not self.fixed:
+            with torch.no_grad():
+                drawn = torch.bernoulli(self.select_probabilities().cpu(), generator=generator).bool()
+            k = self.num_learned if not self.warming_up else 0
+            policy[:, self.num_units - k :] = drawn[:, self.num_units - k :]
         fixed = {name: [int(v) for v in policy[t]] for t, name in enumerate(self.task_names)}
         return model_config("adashare", self._spec, policy=fixed)
 
