@@ -59,8 +59,8 @@ def residual_units(backbone: nn.Module) -> tuple[nn.Module, list[tuple[nn.Module
     return stem, units
 
 
-def normalize_policy(policy: Mapping[str, Sequence[int]], names: list[str], n_units: int) -> Tensor:
-    """``{task: [0/1 per residual block]}`` (1 = select) as a ``[T, L]`` bool tensor."""
+def normalize_policy(policy: Mapping[str, Sequence[int]], names: list[str], n_units: int) -> list[list[int]]:
+    """``{task: [0/1 per residual block]}`` (1 = select) as ``[T][L]`` lists, validated."""
     if not isinstance(policy, Mapping) or set(policy) != set(names):
         got = sorted(policy) if isinstance(policy, Mapping) else type(policy).__name__
         raise ValueError(f"adashare: policy must map every task {names} to a list of 0/1, got {got}")
@@ -72,7 +72,7 @@ def normalize_policy(policy: Mapping[str, Sequence[int]], names: list[str], n_un
                 f"adashare: policy[{name!r}] must be {n_units} values 0 (skip) / 1 (select), got {row}"
             )
         rows.append(row)
-    return torch.tensor(rows, dtype=torch.bool)
+    return rows
 
 
 @register_model("adashare")
@@ -164,10 +164,11 @@ class AdaShare(MultiTaskModel):
         self.num_units = n
         self.fixed = policy is not None
         if policy is not None:
-            fixed = normalize_policy(policy, self.task_names, n)
-            self.register_buffer("fixed_policy", fixed)
+            rows = normalize_policy(policy, self.task_names, n)
+            self.register_buffer("fixed_policy", torch.tensor(rows, dtype=torch.bool))
+            self._users = [[t for t, row in enumerate(rows) if row[i]] for i in range(n)]
             self.units = nn.ModuleList(
-                _Unit(u if bool(fixed[:, i].any()) else None, ds) for i, (u, ds) in enumerate(units)
+                _Unit(u if self._users[i] else None, ds) for i, (u, ds) in enumerate(units)
             )
             self.logits = nn.ParameterList()
         else:
@@ -303,7 +304,7 @@ class AdaShare(MultiTaskModel):
         """The task owning block ``i``'s body (fixed policy, one selecting task), else ``None``."""
         if not self.fixed:
             return None
-        users = self.fixed_policy[:, i].nonzero().flatten().tolist()
+        users = self._users[i]
         return users[0] if len(users) == 1 else None
 
     def shared_parameters(self) -> Iterator[nn.Parameter]:

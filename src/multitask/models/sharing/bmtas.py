@@ -49,9 +49,10 @@ class ExpectedGroups(nn.Module):
         n = num_tasks
         parts = [p for p in set_partitions(n) if len(p) < n]
         index = {tuple(map(tuple, p)): i for i, p in enumerate(parts)}
-        digits = torch.tensor(list(itertools.product(range(n), repeat=n)), dtype=torch.long)
+        rows = list(itertools.product(range(n), repeat=n))
+        digits = torch.tensor(rows, dtype=torch.long)
         which = []
-        for row in digits.tolist():
+        for row in rows:
             groups: dict[int, list[int]] = {}
             for t, c in enumerate(row):
                 groups.setdefault(c, []).append(t)

@@ -32,14 +32,15 @@ def initial_partition(num_tasks: int, units: int, ratio: float, gen: torch.Gener
     As the authors' code: a cyclic diagonal assignment covers every unit, then each task gets random
     extra units until it has its share; ``ratio=1`` uses every unit for every task (hard sharing).
     """
-    mask = torch.zeros(num_tasks, units)
-    mask[torch.arange(units) % num_tasks, torch.arange(units)] = 1.0
+    mask = torch.zeros(num_tasks, units, device="cpu")  # on the CPU also when built under a meta device
+    cols = torch.arange(units, device="cpu")
+    mask[cols % num_tasks, cols] = 1.0
     want = min(units, max(1, math.ceil(ratio * units - 1e-9)))
     for t in range(num_tasks):
         free = (mask[t] == 0).nonzero().flatten()
         extra = want - int(mask[t].sum())
         if extra > 0:
-            pick = free[torch.randperm(len(free), generator=gen)[:extra]]
+            pick = free[torch.randperm(len(free), generator=gen, device="cpu")[:extra]]
             mask[t, pick] = 1.0
     return mask
 

@@ -184,7 +184,11 @@ class RoutingNetwork(MultiTaskModel):
     def _block_owner(self) -> dict[tuple[int, int], int | None]:
         """``{(step, block): owner}`` for the routes of the last forward: ``None`` (shared) for a block on
         two or more routes, the task for a block on one route; blocks on no route go to task 0."""
-        routes = self._last_routes if self._last_routes is not None else self.routes()
+        routes = self._last_routes
+        if routes is None:  # no forward yet: the argmax routes (all block 0 when built on the meta device)
+            meta = self.router[0].device.type == "meta"
+            routes = torch.zeros(len(self.tasks), self.depth, dtype=torch.long) if meta else self.routes()
+        routes = routes.cpu()
         owner: dict[tuple[int, int], int | None] = {}
         for d in range(self.depth):
             for k in range(self.num_blocks):

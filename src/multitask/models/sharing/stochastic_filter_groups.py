@@ -83,7 +83,7 @@ class StochasticFilterGroups(MultiTaskModel):
         n_groups = len(self.tasks) + 1
         if prior is None:
             prior = [1.0 / n_groups] * n_groups
-        prior_t = torch.as_tensor(list(prior), dtype=torch.float32)
+        prior_t = torch.as_tensor(list(prior), dtype=torch.float32, device="cpu")
         if (
             prior_t.shape != (n_groups,)
             or not bool((prior_t > 0).all())
