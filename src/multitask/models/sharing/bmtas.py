@@ -116,7 +116,8 @@ class BMTAS(MultiTaskModel):
         in_channels: input channels.
         backbone_kwargs: extra arguments of ``create_backbone``.
         head: head kind for all tasks or a ``{task: kind}`` mapping.
-        resource_weight: weight of the resource term (0: no resource term).
+        resource_weight: weight of the resource term (0: no resource term). The authors' default
+            0.05 multiplies absolute GFLOPs; here the cost is relative to one single-path network.
         init_temperature: Gumbel-softmax temperature at the start.
         temperature_decay: factor applied after each epoch (after the warm-up).
         warmup_epochs: epochs of task-specific paths before the search.
