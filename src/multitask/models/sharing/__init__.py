@@ -1,6 +1,8 @@
 """Learned sharing: architectures that learn what to share (one module per entry; importing registers them).
 
-Maximum Roaming, soft layer ordering, AdaShare, Learning to Branch and BMTAS. The search models
+Maximum Roaming, soft layer ordering, routing networks, stochastic filter groups, AdaShare, Learning to
+Branch and BMTAS; ``fully_adaptive`` holds the fully-adaptive feature sharing procedure (it produces
+``branched`` configs). The search models
 (AdaShare, Learning to Branch, BMTAS) expose ``derived_config()``: the found architecture as a ``model``
 config section, which :func:`save_model_config` writes as YAML for a second training run.
 """
