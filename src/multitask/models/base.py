@@ -63,6 +63,25 @@ class MultiTaskModel(nn.Module):
         """
         return None
 
+    def on_epoch_end(self, epoch: int) -> None:
+        """Called by a training loop after the training steps of epoch ``epoch`` (0-based), before validation.
+
+        Models whose structure changes with training time act here (Maximum Roaming's partition updates,
+        the Gumbel temperature / curriculum schedules of the search models). Default: nothing.
+        """
+
+    def on_losses(self, losses: dict[str, Tensor]) -> None:
+        """Called by a training loop each training step with the task losses of the forward just run
+        (detached), before ``regularization()``. Models trained by reinforcement (routing networks) take
+        their rewards from it. Default: nothing.
+        """
+
+    def derived_config(self) -> dict[str, Any] | None:
+        """For an architecture search: the found architecture as a ``model`` config section
+        (``{"name", "backbone", "kwargs"}``) that ``create_model`` trains again; ``None`` for other models.
+        """
+        return None
+
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         raise NotImplementedError
 

@@ -1,0 +1,92 @@
+"""Helpers shared by the learned-sharing architectures: construction, per-task block runs, configs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from torch import Tensor
+
+from multitask.models.architectures._common import BackboneSpec, HeadSpec
+
+
+def spec_of(
+    arch: str,
+    backbone: BackboneSpec,
+    in_channels: int,
+    backbone_kwargs: Mapping[str, Any] | None,
+    head: HeadSpec,
+) -> dict[str, Any] | None:
+    """What ``derived_config`` needs to rebuild the network (``None`` when the backbone was given built)."""
+    if not isinstance(backbone, str):
+        return None
+    spec: dict[str, Any] = {"backbone": backbone, "in_channels": in_channels}
+    if backbone_kwargs:
+        spec["backbone_kwargs"] = dict(backbone_kwargs)
+    if head is not None:
+        spec["head"] = head if isinstance(head, str) else dict(head)
+    return spec
+
+
+def model_config(arch: str, spec: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
+    """A ``model`` config section ``{"name", "backbone", "kwargs"}`` for ``create_model``."""
+    if spec is None:
+        raise ValueError(
+            f"{arch}: derived_config needs the backbone given by name (a built backbone cannot be "
+            "written to a config)"
+        )
+    kwargs = {k: v for k, v in spec.items() if k != "backbone"}
+    kwargs.update(extra)
+    return {"name": arch, "backbone": spec["backbone"], "kwargs": kwargs}
+
+
+def save_model_config(config: Mapping[str, Any], path: str | Path) -> Path:
+    """Write ``{"model": config}`` as YAML (atomically), a config file the trainer reads.
+
+    ``config`` is what a search model's ``derived_config()`` returns.
+    """
+    from multitask.train.config import atomic_write_text  # lazy: the trainer imports the models
+
+    if not isinstance(config, Mapping) or not {"name", "backbone", "kwargs"} <= set(config):
+        raise ValueError(f"save_model_config: expected a {{name, backbone, kwargs}} mapping, got {config!r}")
+    path = Path(path)
+    atomic_write_text(path, yaml.safe_dump({"model": _plain(dict(config))}, sort_keys=False))
+    return path
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, recursively (``yaml.safe_dump`` writes only plain types)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def check_positive(arch: str, field: str, value: Any, integer: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+        what = "int" if integer else "number"
+        raise ValueError(f"{arch}: {field} must be a positive {what}, got {value!r}")
+
+
+def check_fraction(arch: str, field: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= 1.0:
+        raise ValueError(f"{arch}: {field} must be in (0, 1], got {value!r}")
+
+
+def task_index(arch: str, task: int | str, names: Sequence[str]) -> int:
+    if isinstance(task, str):
+        if task not in names:
+            raise ValueError(f"{arch}: unknown task {task!r}; tasks are {list(names)}")
+        return names.index(task)
+    if isinstance(task, bool) or not isinstance(task, int) or not 0 <= task < len(names):
+        raise ValueError(f"{arch}: task index must be in [0, {len(names)}), got {task!r}")
+    return task
+
+
+def mask_like(mask: Tensor, h: Tensor) -> Tensor:
+    """A ``[C]`` channel mask shaped to multiply ``h`` (``[B, C]`` or ``[B, C, H, W]``)."""
+    return mask.view(1, -1, *([1] * (h.dim() - 2)))
