@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -47,12 +49,18 @@ def save_model_config(config: Mapping[str, Any], path: str | Path) -> Path:
 
     ``config`` is what a search model's ``derived_config()`` returns.
     """
-    from multitask.train.config import atomic_write_text  # lazy: the trainer imports the models
-
     if not isinstance(config, Mapping) or not {"name", "backbone", "kwargs"} <= set(config):
         raise ValueError(f"save_model_config: expected a {{name, backbone, kwargs}} mapping, got {config!r}")
     path = Path(path)
-    atomic_write_text(path, yaml.safe_dump({"model": _plain(dict(config))}, sort_keys=False))
+    text = yaml.safe_dump({"model": _plain(dict(config))}, sort_keys=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:  # atomic: a reader sees the old file or the whole new one
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

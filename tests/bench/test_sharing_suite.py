@@ -2,8 +2,8 @@ import pytest
 import torch
 
 import multitask as mt
+from multitask.bench.sharing_suite import SEARCHES, _hooked_trainer, sharing_suites
 from multitask.core.tasks import Task
-from multitask.models.sharing._suite import SEARCHES, _hooked_trainer, sharing_suites
 from multitask.train.config import Config
 
 TASKS = {

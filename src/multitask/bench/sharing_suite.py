@@ -1,6 +1,6 @@
 """The ``sharing`` benchmark suites: the learned-sharing models against HPS and single-task.
 
-Run with ``python -m multitask.models.sharing._suite [--suite sharing|sharing-dense] [--out DIR]``. Each
+Run with ``python -m multitask.bench.sharing_suite [--suite sharing|sharing-dense] [--out DIR]``. Each
 architecture trains with equal weighting after the single-task baseline, as ``multitask bench`` runs
 a grid; the searches (``learning_to_branch``, ``bmtas``, ``adashare``) then save their found network
 (``found_model.yaml`` in the run folder) and train it from scratch as a second run, reported as
