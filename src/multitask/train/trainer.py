@@ -32,20 +32,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from multitask._backward import StepInfo
 from multitask.distributed import merge_metrics
-from multitask.metrics import MultiTaskMetrics, delta_m
+from multitask.metrics import MultiTaskMetrics
+from multitask.train import epoch as _epoch
 from multitask.train import forward as _forward
 from multitask.train import step as _step
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from multitask.train.config import Config
 from multitask.train.loader import MultiInputSplit, epoch_order, epoch_seed
-from multitask.train.logging import RunLogger, epoch_summary, write_json
+from multitask.train.logging import RunLogger
 from multitask.train.rundir import RunLock, prepare_run_dir
 from multitask.train.scale import NullLogger, Scale
 from multitask.train.step import NonFiniteLossError
@@ -211,8 +211,8 @@ class Trainer:
         try:
             while self.epoch < c.train.epochs:
                 self._train_epoch()
-                self._end_epoch()
-            return self._finish(time.perf_counter() - t_start)
+                _epoch.end_epoch(self)
+            return _epoch.finish(self, time.perf_counter() - t_start)
         finally:
             torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
@@ -256,50 +256,3 @@ class Trainer:
             if c.train.checkpoint_every and self.step_in_epoch % c.train.checkpoint_every == 0:
                 self.save()
         bar.close()
-
-    def _end_epoch(self) -> None:
-        assert self.logger is not None
-        val = self.evaluate("val")
-        if self.reference is None:
-            self.reference = val
-        self.method.on_epoch_end(val, self.higher_is_better)
-        dm = delta_m(val, self.reference, self.higher_is_better, convention="vandenhende")
-        record: dict[str, Any] = {"epoch": self.epoch, "val_delta_m": dm, "skipped_steps": self.skipped_steps}
-        record.update({f"val/{t}/{m}": v for t, values in val.items() for m, v in values.items()})
-        record["lr"] = self.optimizer.param_groups[0]["lr"]
-        self.logger.log_epoch(record)
-        if dm > self.best["delta_m"]:
-            self.best = {"epoch": self.epoch, "delta_m": dm, "val": val}
-            if self.scale.rank == 0:
-                save_checkpoint(
-                    self.out_dir / "best.pt", {"model": self.model.state_dict(), "epoch": self.epoch}
-                )
-        if self.config.train.progress and self.scale.rank == 0:
-            print(epoch_summary(self.epoch, self.config.train.epochs, val, dm, self.best), flush=True)
-        if self.scheduler is not None:
-            self.scheduler.step()
-        self.epoch += 1
-        self.step_in_epoch = 0
-        self.save()
-
-    def _finish(self, wall: float) -> dict[str, Any]:
-        if self.scale.reduce is not None:  # rank 0 wrote best.pt (possibly in an earlier, resumed run)
-            import torch.distributed as dist
-
-            dist.barrier()
-        best = load_checkpoint(self.out_dir / "best.pt", map_location=self.device)
-        self.model.load_state_dict(best["model"])
-        c = self.config
-        result = {
-            "dataset": c.data.name, "model": c.model.name, "backbone": c.model.backbone,
-            "method": c.method.name, "mode": self.mode, "seed": c.train.seed, "tasks": self.task_names,
-            "best_epoch": self.best["epoch"], "val": self.best["val"], "val_delta_m": self.best["delta_m"],
-            "val_delta_m_reference": "baseline" if c.train.baseline else "first epoch",
-            "test": self.evaluate("test"), "higher_is_better": self.higher_is_better,
-            "params": sum(p.numel() for p in self.model.parameters()),
-            "step_time_ms": 1e3 * float(np.mean(self.step_times)) if self.step_times else None,
-            "skipped_steps": self.skipped_steps, "wall_time_s": wall, "epochs": c.train.epochs,
-        }  # fmt: skip
-        if self.scale.rank == 0:
-            write_json(self.out_dir / "result.json", result)
-        return result
