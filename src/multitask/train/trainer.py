@@ -18,8 +18,10 @@ Partial labels: a task without a labelled sample in a batch (:func:`multitask.co
 is 0) is absent from that step (``None`` loss in ``multitask.backward``); a batch without any label is
 skipped; ``data.label_fraction`` drops training labels reproducibly.
 
-Construction: :mod:`multitask.train.build`; the run directory's rules (lock, no overwrite, resume only
-the same config): :mod:`multitask.train.rundir`. Outputs in ``train.out_dir``: ``config.yaml``,
+Construction: :mod:`multitask.train.build`; one step: :mod:`multitask.train.step` (forward passes:
+:mod:`multitask.train.forward`); the end of an epoch and of the run: :mod:`multitask.train.epoch`;
+the run directory's rules (lock, no overwrite, resume only the same config): :mod:`multitask.train.rundir`.
+Outputs in ``train.out_dir``: ``config.yaml``,
 ``checkpoint.pt`` (latest state and config), ``best.pt`` (weights of the selected epoch), ``steps.csv``,
 ``epochs.csv``, ``result.json``, ``tensorboard/``. On CPU a resumed run ends bitwise identical to an
 uninterrupted one. Per step the loop does one host synchronisation (the non-finite check).
