@@ -18,74 +18,37 @@ Jacobian: their objective (``Σₜ wₜLₜ`` or the method's own) is back-propa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor
 
+from multitask._backward_base import (
+    _GRAD_SCALE,
+    GradientOverflowError,
+    LossesLike,
+    Reduce,
+    StepInfo,
+    _accumulate,
+    _check_shared_reached,
+    _combine,
+    _scaled,
+    _stack_losses,
+    _unique,
+)
+from multitask._backward_dp import (
+    _dp_accumulate,
+    _dp_features_direction,
+    _dp_loss_step,
+    _dp_losses,
+    _dp_refuse_absent,
+)
+from multitask._backward_partial import _split_absent, _subset_backward
 from multitask.core import jacobian as jac
 from multitask.core.graph import reachable_leaves, walk
 from multitask.methods.base import GradientMethod, LossWeighting, Method
 
 __all__ = ["GradientOverflowError", "Reduce", "StepInfo", "backward"]
-
-LossesLike = Mapping[str, Tensor] | Sequence[Tensor]
-#: the loss scale of the running call (mixed precision; 1 otherwise)
-_GRAD_SCALE: ContextVar[float] = ContextVar("multitask_grad_scale", default=1.0)
-
-
-def _scaled(t: Tensor) -> Tensor:
-    scale = _GRAD_SCALE.get()
-    return t if scale == 1.0 else t * scale
-
-
-class GradientOverflowError(ValueError):
-    """Mixed precision: the scaled task gradients overflowed; the step must be skipped (the method did not
-    run, its state is untouched) and the loss scale lowered, as ``GradScaler`` does."""
-
-
-@dataclass
-class StepInfo:
-    """What one call of :func:`backward` did, for logging.
-
-    Attributes:
-        task_names: task names in order.
-        losses: detached loss values ``[T]``.
-        weights: the method's task weights ``[T]`` (``None`` for direction-only methods).
-        grad_norms: per-task gradient norms ``[T]`` (w.r.t. the Jacobian's inputs) when computed.
-        cosines: ``[T, T]`` cosine similarities of the task gradients when computed.
-        mode: ``"loss"``, ``"parameters"`` or ``"features"``.
-        absent: tasks left out of this step (no labelled sample); the other fields cover the present
-            tasks only.
-    """
-
-    task_names: list[str]
-    losses: Tensor
-    weights: Tensor | None = None
-    grad_norms: Tensor | None = None
-    cosines: Tensor | None = None
-    mode: str = "loss"
-    extra: dict[str, float] = field(default_factory=dict)
-    absent: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, float]:
-        """Flat ``{name: float}`` record (``loss/<task>``, ``weight/<task>``, ``grad_norm/<task>``)."""
-        out: dict[str, float] = {}
-        for i, name in enumerate(self.task_names):
-            out[f"loss/{name}"] = float(self.losses[i])
-            if self.weights is not None:
-                out[f"weight/{name}"] = float(self.weights[i])
-            if self.grad_norms is not None:
-                out[f"grad_norm/{name}"] = float(self.grad_norms[i])
-        if self.cosines is not None:
-            for i, a in enumerate(self.task_names):
-                for j in range(i + 1, len(self.task_names)):
-                    out[f"cos/{a}/{self.task_names[j]}"] = float(self.cosines[i, j])
-        out.update(self.extra)
-        return out
 
 
 def backward(
@@ -136,6 +99,7 @@ def backward(
     present, all_names, absent = _split_absent(losses)  # partial labels
     if absent:
         return _subset_backward(
+            backward,
             present,
             all_names,
             absent,
@@ -310,300 +274,3 @@ def _features_step(
     scaled = [_scaled(d) for d in direction]
     torch.autograd.backward(feats, grad_tensors=scaled, inputs=shared, retain_graph=retain_graph)
     return info.pop("step_info")
-
-
-def _combine(
-    names: list[str],
-    vec: Tensor,
-    method: GradientMethod,
-    blocks: list[Tensor],
-    mode: str,
-    gramian: Tensor | None = None,
-) -> dict:
-    t = len(names)
-    scale = _GRAD_SCALE.get()
-    if scale != 1.0:  # mixed precision: the blocks are of S·L, the method sees those of L
-        blocks = [b / scale for b in blocks]
-        gramian = None if gramian is None else gramian / scale**2
-    finite = torch.stack([torch.isfinite(b.reshape(t, -1)).all(dim=1) for b in blocks]).all(dim=0)
-    if not bool(finite.all()):  # one device sync for all tasks and blocks
-        bad = [names[i] for i in (~finite).nonzero().flatten().tolist()]
-        if scale != 1.0:
-            raise GradientOverflowError(f"non-finite scaled gradients for tasks {bad} (loss scale {scale:g})")
-        raise ValueError(f"non-finite gradients for tasks {bad}")
-    gram = jac.gramian_from_blocks(blocks) if gramian is None else gramian
-    losses = vec.detach()
-    direction = method.combine_blocks(blocks, losses, gramian=gram)
-    weights = method.last_weights
-    norms = gram.diagonal().clamp_min(0).sqrt()
-    denom = torch.outer(norms, norms)
-    cos = torch.where(denom > 0, gram / denom.clamp_min(torch.finfo(gram.dtype).tiny), torch.zeros_like(gram))
-    info = StepInfo(
-        task_names=names,
-        losses=losses,
-        weights=None if weights is None else weights.detach(),
-        grad_norms=norms,
-        cosines=cos.clamp(-1.0, 1.0),
-        mode=mode,
-    )
-    return {"direction": direction, "step_info": info}
-
-
-# ---- helpers ---------------------------------------------------------------------------------
-def _stack_losses(losses: LossesLike, check_finite: bool = True) -> tuple[list[str], list[Tensor], Tensor]:
-    """Names, the scalar losses (each keeps its own graph) and their stacked vector."""
-    if isinstance(losses, Mapping):
-        names = [str(k) for k in losses.keys()]
-        values = list(losses.values())
-    elif isinstance(losses, Tensor):
-        if losses.dim() != 1:
-            raise ValueError(f"a loss tensor must be a 1-D vector of task losses, got {tuple(losses.shape)}")
-        names = [str(i) for i in range(losses.shape[0])]
-        values = list(losses.unbind())
-    else:
-        values = list(losses)
-        names = [str(i) for i in range(len(values))]
-    if not values:
-        raise ValueError("no task losses given: the task set is empty")
-    for name, v in zip(names, values):
-        if not isinstance(v, Tensor):
-            raise TypeError(f"the loss of task {name!r} must be a tensor, got {type(v).__name__}")
-        if v.numel() != 1 or v.dim() > 1:
-            raise ValueError(f"the loss of task {name!r} must be a scalar, got shape {tuple(v.shape)}")
-        if not v.requires_grad:
-            raise ValueError(f"the loss of task {name!r} does not require grad (no graph to differentiate)")
-    dtype = values[0].dtype
-    for v in values[1:]:
-        dtype = torch.promote_types(dtype, v.dtype)
-    scalars = [v.reshape(()).to(dtype) for v in values]
-    vec = torch.stack(scalars)
-    if check_finite:
-        _check_finite_losses(names, vec)
-    return names, scalars, vec
-
-
-def _check_finite_losses(names: list[str], vec: Tensor) -> None:
-    finite = torch.isfinite(vec.detach())
-    if not bool(finite.all()):  # one device sync for all tasks
-        i = int((~finite).nonzero()[0])
-        raise ValueError(f"the loss of task {names[i]!r} is not finite: {vec[i].item()}")
-
-
-def _unique(tensors: list[Tensor]) -> list[Tensor]:
-    seen: set[int] = set()
-    out = []
-    for t in tensors:
-        if id(t) not in seen:
-            seen.add(id(t))
-            out.append(t)
-    return out
-
-
-def _check_shared_reached(shared: list[Tensor], leaves: dict[int, Tensor], where: str = "") -> None:
-    bad = [i for i, p in enumerate(shared) if id(p) not in leaves]
-    if bad:
-        shapes = [tuple(shared[i].shape) for i in bad]
-        suffix = f" {where}" if where else ""
-        raise ValueError(f"no task loss depends{suffix} on shared parameters {bad} (shapes {shapes})")
-
-
-def _accumulate(p: Tensor, g: Tensor) -> None:
-    g = g.detach().to(p.dtype)
-    if p.grad is None:
-        p.grad = g.clone()
-    else:
-        p.grad.add_(g)
-
-
-# ---- data parallel (DESIGN.md "Scale: one update, many processes"; issue 13) ------------------------
-class Reduce(Protocol):
-    """Collective operations over the processes of one data-parallel job (``multitask.distributed.Reducer``).
-
-    Every process calls the same operations in the same order with tensors of the same shapes.
-    """
-
-    world_size: int
-    rank: int
-
-    def mean(self, tensors: Sequence[Tensor]) -> list[Tensor]:
-        """Elementwise mean over the processes (new tensors, same shapes)."""
-        ...
-
-    def sum(self, tensors: Sequence[Tensor]) -> list[Tensor]:
-        """Elementwise sum over the processes."""
-        ...
-
-    def gather(self, tensors: Sequence[Tensor], dim: int = 0) -> list[Tensor]:
-        """Each tensor concatenated along ``dim`` over the processes, in rank order (equal shapes)."""
-        ...
-
-
-def _dp_losses(names: list[str], vec: Tensor, reduce: Reduce) -> Tensor:
-    """The loss vector whose *value* is the global (rank-averaged) one and whose *gradient* is local.
-
-    With equal per-rank batches the global loss is the mean of the ranks' losses, so for any objective
-    ``f(L)`` the chain rule gives ``∇f(L_global) = f'(L_global) · meanᵣ ∇Lᵣ``: evaluating ``f'`` at the
-    global value and averaging the local gradients over the ranks is exact.
-    """
-    (global_vec,) = reduce.mean([vec.detach()])
-    _check_finite_losses(names, global_vec)
-    return vec + (global_vec - vec).detach()
-
-
-def _dp_loss_step(
-    names: list[str],
-    scalars: list[Tensor],
-    vec: Tensor,
-    method: LossWeighting,
-    shared: list[Tensor],
-    retain_graph: bool,
-    reduce: Reduce,
-) -> StepInfo:
-    """Loss weighting under data parallelism: weights from the global losses, gradients averaged."""
-    _check_shared_reached(shared, reachable_leaves(scalars))
-    total = method.combine(vec, names, shared=shared, reduce=reduce.mean)
-    total = _scaled(total)
-    leaves = list(reachable_leaves([total]).values())  # the model's and the method's own parameters
-    _dp_grads_into(torch.autograd.grad(total, leaves, retain_graph=retain_graph, allow_unused=True), leaves,
-                   reduce)  # fmt: skip
-    return StepInfo(task_names=names, losses=vec.detach(), weights=method.last_weights, mode="loss")
-
-
-def _dp_features_direction(
-    names: list[str],
-    vec: Tensor,
-    method: GradientMethod,
-    feats: list[Tensor],
-    blocks: list[Tensor],
-    reduce: Reduce,
-) -> tuple[list[Tensor], StepInfo]:
-    """Features mode under data parallelism: this rank's rows of the global direction, times ``N``.
-
-    The global feature Jacobian is ``J = [J₁, …, J_N] / N`` (rank ``r``'s samples, mean losses), so
-    ``G = Σᵣ Gᵣ / N²``: a Gramian method needs only that all-reduce (``T²`` numbers) and its direction
-    on rank ``r`` is ``wᵀJᵣ / N``. A method that needs ``J`` itself runs on the all-gathered ``J``
-    (``T × global batch × feature`` numbers, equal per-rank batches) identically on every rank; each
-    rank keeps its own rows. The returned rows are scaled by ``N`` because the shared gradients that
-    they produce are then averaged (not summed) over the ranks.
-    """
-    n = reduce.world_size
-    if method.needs == "gramian":
-        bad = sum((~torch.isfinite(b)).sum() for b in blocks).to(blocks[0].dtype).reshape(1)
-        gram, bad = reduce.sum([jac.gramian_from_blocks(blocks), bad])
-        if bool(bad.item() > 0):  # every rank raises, not only the one whose gradients broke (no hang)
-            error = GradientOverflowError if _GRAD_SCALE.get() != 1.0 else ValueError
-            raise error(
-                f"non-finite gradients w.r.t. the features on some process (loss scale {_GRAD_SCALE.get():g})"
-            )
-        method.on_features(feats)
-        info = _combine(names, vec, method, blocks, "features", gramian=gram / n**2)
-        return [_scaled(d) for d in info["direction"]], info["step_info"]
-    sizes = reduce.gather([torch.tensor([b.shape[1] for b in blocks], device=blocks[0].device)])[0]
-    if not bool((sizes.reshape(n, -1) == sizes.reshape(n, -1)[0]).all()):
-        raise ValueError(
-            f"{type(method).__name__} needs the feature Jacobian itself: under data parallelism every rank "
-            f"must hold the same number of samples (got {sizes.reshape(n, -1)[:, 0].tolist()})"
-        )
-    full = [b / n for b in reduce.gather(blocks, dim=1)]
-    method.on_features(reduce.gather([z.detach() for z in feats], dim=0))
-    info = _combine(names, vec, method, full, "features")
-    mine = [
-        d.narrow(0, reduce.rank * b.shape[1], b.shape[1]) * (n * _GRAD_SCALE.get())
-        for d, b in zip(info["direction"], blocks)
-    ]
-    return mine, info["step_info"]
-
-
-def _dp_accumulate(
-    scalars: list[Tensor],
-    others: list[Tensor],
-    feats: list[Tensor],
-    direction: list[Tensor],
-    retain_graph: bool,
-    reduce: Reduce,
-    shared: Sequence[Tensor] = (),
-) -> None:
-    """Average over the ranks, then add to ``.grad``: the heads' ``∇ Σₜ Lₜ`` and, in features mode, the
-    shared parameters' gradient from back-propagating ``direction`` from the features."""
-    grads: list[Tensor | None] = []
-    if others:
-        keep = retain_graph or bool(feats)
-        grads += torch.autograd.grad(scalars, others, retain_graph=keep, allow_unused=True)
-    if feats:
-        grads += torch.autograd.grad(
-            feats, list(shared), grad_outputs=direction, retain_graph=retain_graph, allow_unused=True
-        )
-    _dp_grads_into(grads, [*others, *shared] if feats else others, reduce)
-
-
-def _dp_grads_into(grads: Sequence[Tensor | None], params: Sequence[Tensor], reduce: Reduce) -> None:
-    if not params:
-        return
-    dense = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
-    for p, g in zip(params, reduce.mean(dense)):
-        _accumulate(p, g)
-
-
-# ---- partial labels: a step without the absent tasks --------------------------------------------
-def _split_absent(losses: LossesLike) -> tuple[dict[str, Tensor], list[str], list[str]]:
-    """``({present task: loss}, all task names, absent task names)``; ``None`` marks an absent task."""
-    if isinstance(losses, Tensor):
-        return {}, [], []
-    if isinstance(losses, Mapping):
-        items = [(str(k), v) for k, v in losses.items()]
-    else:
-        items = [(str(i), v) for i, v in enumerate(losses)]
-    absent = [k for k, v in items if v is None]
-    if absent and len(absent) == len(items):
-        raise ValueError(
-            f"every task is absent from this step (no labelled sample for {absent}): nothing to "
-            "back-propagate; skip the step"
-        )
-    return {k: v for k, v in items if v is not None}, [k for k, _ in items], absent
-
-
-def _subset_backward(
-    present: dict[str, Tensor],
-    all_names: list[str],
-    absent: list[str],
-    method: Method,
-    shared: Iterable[Tensor],
-    features: Tensor | Sequence[Tensor] | None,
-    retain_graph: bool,
-    strategy: str,
-    chunk_size: int | None,
-    grad_scale: float | None = None,
-) -> StepInfo:
-    index = [all_names.index(name) for name in present]
-    method.begin_subset(index, len(all_names), absent)
-    try:
-        info = backward(
-            present,
-            method,
-            shared=shared,
-            features=features,
-            retain_graph=retain_graph,
-            strategy=strategy,
-            chunk_size=chunk_size,
-            grad_scale=grad_scale,
-        )
-    finally:
-        method.end_subset()
-    info.absent = list(absent)
-    return info
-
-
-def _dp_refuse_absent(losses: LossesLike, reduce: Reduce) -> None:
-    """Partial labels are not supported under data parallelism yet (a task's loss would have to average
-    over its labelled samples of every rank): all ranks sum their absent-task flags and raise together."""
-    if isinstance(losses, Tensor):
-        return
-    items = list(losses.items()) if isinstance(losses, Mapping) else list(enumerate(losses))
-    flags = torch.tensor([float(v is None) for _, v in items], dtype=torch.float64)
-    (total,) = reduce.sum([flags])
-    missing = [str(k) for (k, _), f in zip(items, total.tolist()) if f > 0]
-    if missing:
-        raise ValueError(
-            f"tasks {missing} have no labelled sample on some process in this step: partial labels are not "
-            "supported under data parallelism yet (every process raises)"
-        )

@@ -18,8 +18,10 @@ Partial labels: a task without a labelled sample in a batch (:func:`multitask.co
 is 0) is absent from that step (``None`` loss in ``multitask.backward``); a batch without any label is
 skipped; ``data.label_fraction`` drops training labels reproducibly.
 
-Construction: :mod:`multitask.train.build`; the run directory's rules (lock, no overwrite, resume only
-the same config): :mod:`multitask.train.rundir`. Outputs in ``train.out_dir``: ``config.yaml``,
+Construction: :mod:`multitask.train.build`; one step: :mod:`multitask.train.step` (forward passes:
+:mod:`multitask.train.forward`); the end of an epoch and of the run: :mod:`multitask.train.epoch`;
+the run directory's rules (lock, no overwrite, resume only the same config): :mod:`multitask.train.rundir`.
+Outputs in ``train.out_dir``: ``config.yaml``,
 ``checkpoint.pt`` (latest state and config), ``best.pt`` (weights of the selected epoch), ``steps.csv``,
 ``epochs.csv``, ``result.json``, ``tensorboard/``. On CPU a resumed run ends bitwise identical to an
 uninterrupted one. Per step the loop does one host synchronisation (the non-finite check).
@@ -32,28 +34,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from multitask._backward import GradientOverflowError, StepInfo, backward
-from multitask.core.tasks import label_count
-from multitask.distributed import all_finite, merge_metrics
-from multitask.methods.base import GradientMethod
-from multitask.metrics import MultiTaskMetrics, delta_m
+from multitask._backward import StepInfo
+from multitask.distributed import merge_metrics
+from multitask.metrics import MultiTaskMetrics
+from multitask.train import epoch as _epoch
+from multitask.train import forward as _forward
+from multitask.train import step as _step
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from multitask.train.config import Config
 from multitask.train.loader import MultiInputSplit, epoch_order, epoch_seed
-from multitask.train.logging import RunLogger, epoch_summary, write_json
+from multitask.train.logging import RunLogger
 from multitask.train.rundir import RunLock, prepare_run_dir
 from multitask.train.scale import NullLogger, Scale
+from multitask.train.step import NonFiniteLossError
 
 __all__ = ["NonFiniteLossError", "Trainer", "build_method"]  # build_method: re-exported for old imports
-
-
-class NonFiniteLossError(ValueError):
-    """A task loss became NaN or infinite."""
 
 
 class Trainer:
@@ -81,162 +80,16 @@ class Trainer:
         self.step_times: list[float] = []
         self.last_checkpoint: dict[str, int] | None = None  # position of the newest checkpoint.pt
 
-    # ---- one step -------------------------------------------------------------------------------
+    # ---- one step (multitask.train.step; forward passes in multitask.train.forward) -------------
     def _losses(self, x: Any, targets: dict[str, Tensor]) -> tuple[dict[str, Tensor], Any]:
-        if isinstance(x, dict):
-            return self._multi_input_losses(x, targets)
-        features = None
-        if self.mode == "features":
-            features = self.model.encode(x)
-            preds = self._decode(features)
-        else:
-            preds = self.model(x)
-        aux = self.model.aux_outputs
-        losses = {}
-        for task in self.tasks:
-            loss = task.loss(preds[task.name], targets[task.name])
-            for extra in aux.get(task.name, []):
-                loss = loss + self.config.train.aux_weight * task.loss(extra, targets[task.name])
-            losses[task.name] = loss
-        return losses, features
-
-    def _multi_input_losses(
-        self, xs: dict[str, Tensor], targets: dict[str, Tensor]
-    ) -> tuple[dict[str, Tensor], list[Tensor] | None]:
-        """Multi-input data: each task's loss on its own batch through the shared encoder and its head;
-        in features mode one representation per task (``features`` in the order of the tasks)."""
-        if self._wraps():
-            raise ValueError(
-                f"method {self.config.method.name!r} wraps the shared representation; with multi-input data "
-                "(one representation per task) this is not supported"
-            )
-        losses, features = {}, []
-        for task in self.tasks:
-            x = xs[task.name]
-            if self.mode == "features":
-                z = self.model.encode(x)
-                features.append(z)
-                pred = self.model.decode(z)[task.name]
-            else:
-                pred = self.model(x)[task.name]
-            loss = task.loss(pred, targets[task.name])
-            for extra in self.model.aux_outputs.get(task.name, []):
-                loss = loss + self.config.train.aux_weight * task.loss(extra, targets[task.name])
-            losses[task.name] = loss
-        return losses, (features if self.mode == "features" else None)
-
-    def _wraps(self) -> bool:
-        return isinstance(self.method, GradientMethod) and self.method.wraps_features
-
-    def _decode(self, z: Any) -> dict[str, Tensor]:
-        """The heads on the representation; a method that wraps it (RotoGrad) gives each task its view."""
-        if not self._wraps():
-            return self.model.decode(z)
-        assert isinstance(self.method, GradientMethod)
-        views = self.method.wrap_features(z)
-        return {task.name: self.model.decode(v)[task.name] for task, v in zip(self.tasks, views)}
+        return _forward.task_losses(self, x, targets)
 
     def _predict(self, x: Any) -> dict[str, Tensor]:
-        if isinstance(x, dict):  # multi-input: a single-task batch {task: x}
-            ((name, xt),) = x.items()
-            return {name: self._predict(xt)[name]}
-        if self.mode == "features" and self._wraps():
-            return self._decode(self.model.encode(x))
-        return self.model(x)
+        return _forward.predict(self, x)
 
     def train_step(self, x: Any, targets: dict[str, Tensor]) -> StepInfo | None:
-        t0 = time.perf_counter()
-        sc = self.scale
-        snapshot = sc.snapshot(self.method)
-        shared = list(self.model.shared_parameters())
-        info = None
-        try:
-            for xm, tm in sc.micro_batches(x, targets):
-                with sc.autocast():
-                    losses, features = self._losses(xm, tm)
-                if sc.precision != "fp32":
-                    losses = {t: v.float() for t, v in losses.items()}
-                finite, present = self._step_flags(losses, tm)  # the step's one host synchronisation
-                if not finite:
-                    return self._nonfinite(losses)
-                if not any(present) and sc.reduce is None:  # no labelled sample of any task: skip
-                    self.optimizer.zero_grad(set_to_none=True)
-                    return None
-                regularization = self.model.regularization()
-                if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
-                    self._regularize(regularization / sc.k)
-                if sc.accumulator is not None:
-                    if not all(present):
-                        raise ValueError(
-                            "train.accumulate > 1 with tasks absent from a micro-batch (partial labels) is "
-                            "not supported yet; use train.accumulate: 1"
-                        )
-                    sc.accumulator.add(losses)
-                    continue
-                # partial labels: a task without a labelled sample leaves this step's aggregation
-                step_losses = {t: (v if ok else None) for (t, v), ok in zip(losses.items(), present)}
-                if isinstance(xm, dict) and features is not None:  # multi-input: its features go too
-                    features = [z for z, ok in zip(features, present) if ok]
-                info = backward(
-                    step_losses, self.method, shared=shared, features=features, reduce=sc.reduce,
-                    grad_scale=sc.loss_scale(),
-                )  # fmt: skip
-            if sc.accumulator is not None:
-                info = sc.accumulator.step()
-        except GradientOverflowError:  # fp16: the scaled Jacobian overflowed, the method did not run
-            sc.overflowed()
-            return self._skip(snapshot)
-        if not sc.step(self.optimizer):  # fp16: the scaler found an overflow in .grad
-            return self._skip(snapshot)
-        self.optimizer.zero_grad(set_to_none=True)
-        self.step_times.append(time.perf_counter() - t0)
-        return info
-
-    def _nonfinite(self, losses: dict[str, Tensor]) -> None:
-        bad = [name for name, v in losses.items() if not torch.isfinite(v.detach()).all()]
-        if self.scale.accumulator is not None:
-            self.scale.accumulator.reset()
-        if self.config.train.nonfinite == "skip":
-            self.skipped_steps += 1
-            self.optimizer.zero_grad(set_to_none=True)
-            return None
-        where = f"task {bad[0]!r}" if bad else "a task on another process"
-        raise NonFiniteLossError(
-            f"non-finite loss for {where} at epoch {self.epoch} step {self.global_step} "
-            f"(all bad tasks: {bad}); {self._checkpoint_note()}"
-        )
-
-    def _skip(self, snapshot: dict[str, Any] | None) -> None:
-        """An overflowed fp16 step: no update, the method's state as before the step, counted."""
-        if snapshot is not None:
-            self.method.load_state_dict(snapshot)
-        if self.scale.accumulator is not None:
-            self.scale.accumulator.reset()
-        self.skipped_steps += 1
-        self.optimizer.zero_grad(set_to_none=True)
-        return None
-
-    def _regularize(self, regularization: Tensor) -> None:
-        """Back-propagate a model's regularizer as is (averaged over the processes, scaled in fp16)."""
-        scale = self.scale.loss_scale() or 1.0
-        if self.scale.reduce is None:
-            (regularization * scale).backward(retain_graph=True)
-            return
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        grads = torch.autograd.grad(regularization * scale, params, retain_graph=True, allow_unused=True)
-        dense = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
-        for p, g in zip(params, self.scale.reduce.mean(dense)):
-            p.grad = g if p.grad is None else p.grad + g
-
-    def _step_flags(self, losses: dict[str, Tensor], targets: dict[str, Tensor]) -> tuple[bool, list[bool]]:
-        """Whether every loss is finite (on every process), and per task whether the batch has a labelled
-        sample of it (partial labels: a task without one is absent from the step's aggregation)."""
-        vec = torch.stack([v.detach().reshape(()) for v in losses.values()])
-        counts = torch.stack([label_count(task, targets[task.name]) for task in self.tasks]).to(vec.device)
-        if self.scale.reduce is not None:  # the processes agree on finiteness (one collective)
-            return all_finite(vec, self.scale.reduce), [bool(c) for c in (counts > 0).tolist()]
-        flags = [bool(f) for f in torch.cat([torch.isfinite(vec), counts > 0]).tolist()]
-        return all(flags[: len(vec)]), flags[len(vec) :]
+        """One optimizer step on a batch; ``None`` when it was skipped (:mod:`multitask.train.step`)."""
+        return _step.train_step(self, x, targets)
 
     def _checkpoint_note(self) -> str:
         if self.last_checkpoint is None:
@@ -360,8 +213,8 @@ class Trainer:
         try:
             while self.epoch < c.train.epochs:
                 self._train_epoch()
-                self._end_epoch()
-            return self._finish(time.perf_counter() - t_start)
+                _epoch.end_epoch(self)
+            return _epoch.finish(self, time.perf_counter() - t_start)
         finally:
             torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
@@ -405,50 +258,3 @@ class Trainer:
             if c.train.checkpoint_every and self.step_in_epoch % c.train.checkpoint_every == 0:
                 self.save()
         bar.close()
-
-    def _end_epoch(self) -> None:
-        assert self.logger is not None
-        val = self.evaluate("val")
-        if self.reference is None:
-            self.reference = val
-        self.method.on_epoch_end(val, self.higher_is_better)
-        dm = delta_m(val, self.reference, self.higher_is_better, convention="vandenhende")
-        record: dict[str, Any] = {"epoch": self.epoch, "val_delta_m": dm, "skipped_steps": self.skipped_steps}
-        record.update({f"val/{t}/{m}": v for t, values in val.items() for m, v in values.items()})
-        record["lr"] = self.optimizer.param_groups[0]["lr"]
-        self.logger.log_epoch(record)
-        if dm > self.best["delta_m"]:
-            self.best = {"epoch": self.epoch, "delta_m": dm, "val": val}
-            if self.scale.rank == 0:
-                save_checkpoint(
-                    self.out_dir / "best.pt", {"model": self.model.state_dict(), "epoch": self.epoch}
-                )
-        if self.config.train.progress and self.scale.rank == 0:
-            print(epoch_summary(self.epoch, self.config.train.epochs, val, dm, self.best), flush=True)
-        if self.scheduler is not None:
-            self.scheduler.step()
-        self.epoch += 1
-        self.step_in_epoch = 0
-        self.save()
-
-    def _finish(self, wall: float) -> dict[str, Any]:
-        if self.scale.reduce is not None:  # rank 0 wrote best.pt (possibly in an earlier, resumed run)
-            import torch.distributed as dist
-
-            dist.barrier()
-        best = load_checkpoint(self.out_dir / "best.pt", map_location=self.device)
-        self.model.load_state_dict(best["model"])
-        c = self.config
-        result = {
-            "dataset": c.data.name, "model": c.model.name, "backbone": c.model.backbone,
-            "method": c.method.name, "mode": self.mode, "seed": c.train.seed, "tasks": self.task_names,
-            "best_epoch": self.best["epoch"], "val": self.best["val"], "val_delta_m": self.best["delta_m"],
-            "val_delta_m_reference": "baseline" if c.train.baseline else "first epoch",
-            "test": self.evaluate("test"), "higher_is_better": self.higher_is_better,
-            "params": sum(p.numel() for p in self.model.parameters()),
-            "step_time_ms": 1e3 * float(np.mean(self.step_times)) if self.step_times else None,
-            "skipped_steps": self.skipped_steps, "wall_time_s": wall, "epochs": c.train.epochs,
-        }  # fmt: skip
-        if self.scale.rank == 0:
-            write_json(self.out_dir / "result.json", result)
-        return result
