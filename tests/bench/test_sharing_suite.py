@@ -42,7 +42,7 @@ def test_every_suite_model_builds_and_runs(suite):
             assert set(rebuilt.eval()(x)) == set(out)
 
 
-def test_hooked_trainer_calls_the_model_hooks(tmp_path):
+def test_the_trainer_calls_the_model_hooks(tmp_path):
     cfg = {
         "data": {
             "name": "multimnist",

@@ -6,9 +6,8 @@ a grid; the searches (``learning_to_branch``, ``bmtas``, ``adashare``) then save
 (``found_model.yaml`` in the run folder) and train it from scratch as a second run, reported as
 ``<search>>found`` with the search's and the re-training's wall time.
 
-Until the trainer calls the model hooks itself, the runs use :class:`HookedTrainer`, which adds the
-two calls the trainer needs (``on_losses`` before ``regularization()``, ``on_epoch_end`` before
-validation). ``SUITES`` has the same form as ``multitask.bench.runner.SUITES``.
+The trainer calls the model hooks these models need (``on_losses`` before ``regularization()``,
+``on_epoch_end`` before validation). ``SUITES`` has the same form as ``multitask.bench.runner.SUITES``.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ import json
 import time
 from pathlib import Path
 from typing import Any
-
-from torch import Tensor
 
 SUITES: dict[str, dict[str, Any]] = {
     "sharing": {
@@ -78,23 +75,10 @@ def sharing_suites() -> dict[str, dict[str, Any]]:
 
 
 def _hooked_trainer() -> type:
+    """The trainer (it calls the model hooks ``on_losses`` and ``on_epoch_end`` itself)."""
     from multitask.train.trainer import Trainer
 
-    class HookedTrainer(Trainer):
-        """The trainer plus the model hooks: ``on_losses`` after each training forward (before
-        ``regularization()``) and ``on_epoch_end`` after each epoch's training steps."""
-
-        def _losses(self, x: Tensor, targets: dict[str, Tensor]) -> tuple[dict[str, Tensor], Any]:
-            losses, features = super()._losses(x, targets)
-            if self.model.training:
-                self.model.on_losses({k: v.detach() for k, v in losses.items()})
-            return losses, features
-
-        def _end_epoch(self) -> None:
-            self.model.on_epoch_end(self.epoch)
-            super()._end_epoch()
-
-    return HookedTrainer
+    return Trainer
 
 
 def _model(entry: Any, base: dict[str, Any]) -> dict[str, Any]:

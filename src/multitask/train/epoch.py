@@ -24,6 +24,7 @@ __all__ = ["end_epoch", "finish"]
 def end_epoch(tr: Trainer) -> None:
     """Validate, keep the best epoch (``best.pt``), log, step the scheduler, checkpoint."""
     assert tr.logger is not None
+    tr.model.on_epoch_end(tr.epoch)  # e.g. Maximum Roaming's partition update, search schedules
     val = tr.evaluate("val")
     if tr.reference is None:
         tr.reference = val

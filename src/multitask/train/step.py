@@ -45,6 +45,7 @@ def train_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> StepInfo | No
             if not any(present) and sc.reduce is None:  # no labelled sample of any task: skip
                 tr.optimizer.zero_grad(set_to_none=True)
                 return None
+            tr.model.on_losses({t: v.detach() for t, v in losses.items()})  # e.g. routing rewards
             regularization = tr.model.regularization()
             if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
                 regularize(tr, regularization / sc.k)
