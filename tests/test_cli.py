@@ -62,7 +62,7 @@ def interrupted(tmp_path_factory):
             time.sleep(0.2)
         second = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
         first.send_signal(signal.SIGINT)
-        _, err = first.communicate(timeout=120)
+        _, err = first.communicate(timeout=300)
     finally:
         if first.poll() is None:
             first.kill()

@@ -110,6 +110,7 @@ class RunLogger:
     def __init__(self, out_dir: Path, tensorboard: bool = True) -> None:
         self.out_dir = out_dir
         self.steps: list[dict[str, Any]] = []
+        self._expanded = 0  # steps before this index are plain rows already
         self.epochs: list[dict[str, Any]] = []
         self._tb = tensorboard_writer(out_dir / "tensorboard") if tensorboard else None
         self._tb_done = (0, 0)  # step and epoch records already sent to TensorBoard
@@ -126,7 +127,8 @@ class RunLogger:
         self.steps.append(record)
 
     def _expand(self) -> None:
-        for i, record in enumerate(self.steps):
+        for i in range(self._expanded, len(self.steps)):
+            record = self.steps[i]
             if "info" in record:
                 names, layout, values, extra = record["info"]
                 row = {k: v for k, v in record.items() if k not in ("info", "step_time")}
@@ -135,6 +137,7 @@ class RunLogger:
                 if "step_time" in record:
                     row["step_time"] = record["step_time"]
                 self.steps[i] = row
+        self._expanded = len(self.steps)
 
     def log_epoch(self, record: dict[str, Any]) -> None:
         self.epochs.append(record)
@@ -162,6 +165,7 @@ class RunLogger:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.steps = list(state["steps"])
+        self._expanded = 0
         self.epochs = list(state["epochs"])
         self._tb_done = (len(self.steps), len(self.epochs))
 
