@@ -53,7 +53,16 @@ def interrupted(tmp_path_factory):
     env = {**os.environ, "MULTITASK_CACHE": str(tmp / "cache")}
     env["PYTHONPATH"] = os.pathsep.join([str(folder), *filter(None, [env.get("PYTHONPATH")])])
     cmd = [sys.executable, "-m", "multitask", "train", str(cfg)]
-    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT's default action in the child even when this process was started with SIGINT ignored (a
+    # background job of a non-interactive shell): Python then installs its KeyboardInterrupt handler
+    first = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 240
         while not (out / "checkpoint.pt").is_file():
