@@ -140,7 +140,10 @@ def _dp_refuse_absent(losses: LossesLike, reduce: Reduce) -> None:
     if isinstance(losses, Tensor):
         return
     items = list(losses.items()) if isinstance(losses, Mapping) else list(enumerate(losses))
-    flags = torch.tensor([float(v is None) for _, v in items], dtype=torch.float64)
+    device = next((v.device for _, v in items if isinstance(v, Tensor)), None)
+    if device is None:  # every task absent here: the collective still runs (NCCL needs a CUDA tensor)
+        device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else None
+    flags = torch.tensor([float(v is None) for _, v in items], dtype=torch.float64, device=device)
     (total,) = reduce.sum([flags])
     missing = [str(k) for (k, _), f in zip(items, total.tolist()) if f > 0]
     if missing:

@@ -68,3 +68,22 @@ def test_one_process_reduce_reproduces_the_local_update(name: str, features: boo
 def test_a_method_that_cannot_be_exact_says_why() -> None:
     with pytest.raises(ValueError, match="OrthoReg is not exact under data parallelism: its penalty"):
         _grads("ortho_reg", False, OneProcess())
+
+
+class OtherRankLacksB(OneProcess):
+    """A ``Reduce`` whose (simulated) other process has no labelled sample of task ``b``."""
+
+    world_size = 2
+
+    def sum(self, tensors: Sequence[Tensor]) -> list[Tensor]:
+        self.calls += 1
+        return [t.detach().clone() + torch.tensor([0.0, 1.0], dtype=t.dtype) for t in tensors]
+
+
+@pytest.mark.parametrize("reduce", [OneProcess(), OtherRankLacksB()])
+def test_partial_labels_under_data_parallelism_are_refused_on_every_process(reduce: OneProcess) -> None:
+    w = torch.nn.Parameter(torch.ones(3))
+    local = {"a": (w * 2).sum(), "b": None} if type(reduce) is OneProcess else {"a": w.sum(), "b": w.sum()}
+    with pytest.raises(ValueError, match=r"tasks \['b'\] have no labelled sample on some process"):
+        mt.backward(local, create_method("mgda"), shared=[w], reduce=reduce)
+    assert w.grad is None  # refused before anything was back-propagated
