@@ -8,10 +8,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from torch import Tensor
 
 from multitask.models.architectures._common import BackboneSpec, HeadSpec
+from multitask.models.base import MultiTaskModel
 
 
 def spec_of(
@@ -98,3 +100,29 @@ def task_index(arch: str, task: int | str, names: Sequence[str]) -> int:
 def mask_like(mask: Tensor, h: Tensor) -> Tensor:
     """A ``[C]`` channel mask shaped to multiply ``h`` (``[B, C]`` or ``[B, C, H, W]``)."""
     return mask.view(1, -1, *([1] * (h.dim() - 2)))
+
+
+class AnnealedSearch(MultiTaskModel):
+    """Base of the search models whose Gumbel-softmax temperature decays once per epoch after a warm-up:
+    ``τ = τ₀ · decay^max(0, epochs done − warmup_epochs)`` (``warmup_epochs`` 0 unless a model sets it).
+
+    ``epochs_done`` is a buffer, so the schedule travels with the model's checkpoint.
+    """
+
+    warmup_epochs: int = 0
+
+    def _init_schedule(self, init_temperature: float, temperature_decay: float) -> None:
+        self.init_temperature = float(init_temperature)
+        self.temperature_decay = float(temperature_decay)
+        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
+
+    def on_epoch_end(self, epoch: int) -> None:
+        self.epochs_done.fill_(epoch + 1)
+
+    @property
+    def epochs_after_warmup(self) -> int:
+        return max(0, int(self.epochs_done) - self.warmup_epochs)
+
+    @property
+    def temperature(self) -> float:
+        return self.init_temperature * self.temperature_decay**self.epochs_after_warmup

@@ -20,8 +20,8 @@ from multitask.models.architectures._common import (
     parameters_of,
     to_size,
 )
-from multitask.models.base import MultiTaskModel, register_model
-from multitask.models.sharing._common import check_positive, model_config, spec_of
+from multitask.models.base import register_model
+from multitask.models.sharing._common import AnnealedSearch, check_positive, model_config, spec_of
 
 
 class _Unit(nn.Module):
@@ -76,7 +76,7 @@ def normalize_policy(policy: Mapping[str, Sequence[int]], names: list[str], n_un
 
 
 @register_model("adashare")
-class AdaShare(MultiTaskModel):
+class AdaShare(AnnealedSearch):
     """AdaShare: learning what to share.
 
     Sun, Panda, Feris, Saenko. AdaShare: Learning What To Share For Efficient Deep Multi-Task Learning.
@@ -177,33 +177,22 @@ class AdaShare(MultiTaskModel):
         self.heads = build_heads(self.tasks, net.out_channels, head)
         self.sparsity_weight = float(sparsity_weight)
         self.sharing_weight = float(sharing_weight)
-        self.init_temperature = float(init_temperature)
-        self.temperature_decay = float(temperature_decay)
+        self._init_schedule(init_temperature, temperature_decay)
         self.warmup_epochs = warmup_epochs
         self.curriculum_speed = curriculum_speed
         self.hard = bool(hard)
-        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
 
     # ---- schedules ----------------------------------------------------------------------------------
-    def on_epoch_end(self, epoch: int) -> None:
-        self.epochs_done.fill_(epoch + 1)
-
     @property
     def warming_up(self) -> bool:
         return not self.fixed and int(self.epochs_done) < self.warmup_epochs
-
-    @property
-    def temperature(self) -> float:
-        after = max(0, int(self.epochs_done) - self.warmup_epochs)
-        return self.init_temperature * self.temperature_decay**after
 
     @property
     def num_learned(self) -> int:
         """How many of the last blocks have a learned policy now (curriculum)."""
         if self.curriculum_speed is None:
             return self.num_units
-        after = max(0, int(self.epochs_done) - self.warmup_epochs)
-        return min(self.num_units, after // self.curriculum_speed + 1)
+        return min(self.num_units, self.epochs_after_warmup // self.curriculum_speed + 1)
 
     # ---- the policy ---------------------------------------------------------------------------------
     def select_probabilities(self) -> Tensor:

@@ -20,8 +20,8 @@ from multitask.models.architectures._common import (
     to_size,
 )
 from multitask.models.backbones import copy_context, new_context
-from multitask.models.base import MultiTaskModel, register_model
-from multitask.models.sharing._common import check_positive, model_config, spec_of
+from multitask.models.base import register_model
+from multitask.models.sharing._common import AnnealedSearch, check_positive, model_config, spec_of
 from multitask.models.sharing._supergraph import (
     block_copies,
     block_macs,
@@ -84,7 +84,7 @@ class ExpectedGroups(nn.Module):
 
 
 @register_model("bmtas")
-class BMTAS(MultiTaskModel):
+class BMTAS(AnnealedSearch):
     """Branched Multi-Task Architecture Search.
 
     Bruggemann, Kanakis, Georgoulis, Van Gool. Automated Search for Resource-Efficient Branched Multi-Task
@@ -167,25 +167,15 @@ class BMTAS(MultiTaskModel):
         self.heads = build_heads(self.tasks, template.out_channels, head)
         self.expected_groups = ExpectedGroups(n_tasks)
         self.resource_weight = float(resource_weight)
-        self.init_temperature = float(init_temperature)
-        self.temperature_decay = float(temperature_decay)
+        self._init_schedule(init_temperature, temperature_decay)
         self.warmup_epochs = warmup_epochs
         self.hard = bool(hard)
-        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
         self.register_buffer("block_macs", torch.zeros(n_blocks, dtype=torch.float64))
 
     # ---- schedules ----------------------------------------------------------------------------------
-    def on_epoch_end(self, epoch: int) -> None:
-        self.epochs_done.fill_(epoch + 1)
-
     @property
     def warming_up(self) -> bool:
         return int(self.epochs_done) < self.warmup_epochs
-
-    @property
-    def temperature(self) -> float:
-        after = max(0, int(self.epochs_done) - self.warmup_epochs)
-        return self.init_temperature * self.temperature_decay**after
 
     # ---- forward ------------------------------------------------------------------------------------
     def _weights(self, l: int, t: int) -> Tensor:

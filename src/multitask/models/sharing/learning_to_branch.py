@@ -19,13 +19,13 @@ from multitask.models.architectures._common import (
     to_size,
 )
 from multitask.models.backbones import copy_context, new_context
-from multitask.models.base import MultiTaskModel, register_model
-from multitask.models.sharing._common import check_positive, model_config, spec_of
+from multitask.models.base import register_model
+from multitask.models.sharing._common import AnnealedSearch, check_positive, model_config, spec_of
 from multitask.models.sharing._supergraph import block_copies, compact_branches, prefix_partitions
 
 
 @register_model("learning_to_branch")
-class LearningToBranch(MultiTaskModel):
+class LearningToBranch(AnnealedSearch):
     """Learning to Branch.
 
     Guo, Lee, Ulbricht. Learning to Branch for Multi-Task Learning. ICML 2020.
@@ -101,17 +101,8 @@ class LearningToBranch(MultiTaskModel):
             for l in range(1, n_blocks)
         )
         self.heads = build_heads(self.tasks, template.out_channels, head)
-        self.init_temperature = float(init_temperature)
-        self.temperature_decay = float(temperature_decay)
+        self._init_schedule(init_temperature, temperature_decay)
         self.hard = bool(hard)
-        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
-
-    def on_epoch_end(self, epoch: int) -> None:
-        self.epochs_done.fill_(epoch + 1)
-
-    @property
-    def temperature(self) -> float:
-        return self.init_temperature * self.temperature_decay ** int(self.epochs_done)
 
     def _weights(self, logits: Tensor) -> Tensor:
         if self.training:

@@ -21,12 +21,12 @@ from multitask.models.architectures._common import (
     to_size,
 )
 from multitask.models.backbones import copy_context, new_context
-from multitask.models.base import MultiTaskModel, register_model
-from multitask.models.sharing._common import check_positive, mask_like
+from multitask.models.base import register_model
+from multitask.models.sharing._common import AnnealedSearch, check_positive, mask_like
 
 
 @register_model("stochastic_filter_groups")
-class StochasticFilterGroups(MultiTaskModel):
+class StochasticFilterGroups(AnnealedSearch):
     """Stochastic filter groups.
 
     Bragman, Tanno, Ourselin, Alexander, Cardoso. Stochastic Filter Groups for Multi-Task CNNs: Learning
@@ -105,16 +105,7 @@ class StochasticFilterGroups(MultiTaskModel):
             nn.Parameter(prior_t.log().repeat(c, 1)) for c in self.backbone.block_channels
         )
         self.kl_weight = float(kl_weight)
-        self.init_temperature = float(temperature)
-        self.temperature_decay = float(temperature_decay)
-        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
-
-    def on_epoch_end(self, epoch: int) -> None:
-        self.epochs_done.fill_(epoch + 1)
-
-    @property
-    def temperature(self) -> float:
-        return self.init_temperature * self.temperature_decay ** int(self.epochs_done)
+        self._init_schedule(temperature, temperature_decay)
 
     def assignments(self) -> list[Tensor]:
         """Per block, ``[C, T + 1]`` group probabilities ``q(z_k)`` (task groups, then shared)."""
