@@ -159,14 +159,7 @@ class Trainer:
         with RunLock(self.out_dir):
             state = prepare_run_dir(self.out_dir, self.config.to_dict(), resume, force, self.device)
             self.config.to_yaml(self.out_dir / "config.yaml")
-            self.logger = RunLogger(self.out_dir, tensorboard=self.config.train.tensorboard)
-            if state is not None:
-                self.restore(state)
-            try:
-                return self._fit()
-            finally:
-                self.logger.flush()
-                self.logger.close()
+            return self._fit_logged(state)
 
     def _fit_ranks(self, resume: bool, force: bool) -> dict[str, Any]:
         """:meth:`fit` under several processes: rank 0 prepares the directory and tells the others."""
@@ -190,14 +183,19 @@ class Trainer:
                 dist.broadcast_object_list([(str(err), False)], src=0)
                 raise
             dist.broadcast_object_list([(None, state is not None)], src=0)
-            self.logger = RunLogger(self.out_dir, tensorboard=self.config.train.tensorboard)
-            if state is not None:
-                self.restore(state)
-            try:
-                return self._fit()
-            finally:
-                self.logger.flush()
-                self.logger.close()
+            return self._fit_logged(state)
+
+    def _fit_logged(self, state: dict[str, Any] | None) -> dict[str, Any]:
+        """The writing process's run: its logger, the checkpoint ``state`` restored when resuming, the
+        logs flushed whatever happens."""
+        self.logger = RunLogger(self.out_dir, tensorboard=self.config.train.tensorboard)
+        if state is not None:
+            self.restore(state)
+        try:
+            return self._fit()
+        finally:
+            self.logger.flush()
+            self.logger.close()
 
     def _fit(self) -> dict[str, Any]:
         c = self.config
