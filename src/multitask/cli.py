@@ -127,6 +127,7 @@ def _one_line(err: BaseException) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from multitask.distributed import shutdown
     from multitask.train import Config, Trainer
 
     if args.nproc < 1:
@@ -137,13 +138,16 @@ def _train(args: argparse.Namespace) -> int:
     cfg = Config.from_yaml(args.config, args.overrides, notes)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    trainer = None
+    trainer, finished = None, False
     try:
         trainer = Trainer(cfg)  # builds and validates everything before the run directory is touched
         result = trainer.fit(resume=args.resume, force=args.force)
+        finished = True
     except KeyboardInterrupt:
         print(_interrupted(args, cfg, trainer), file=sys.stderr)
         return 130
+    finally:  # under torchrun: leave the process group before exiting (after an error, without a barrier)
+        shutdown(wait=finished)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports and plots
         return 0
     print(json.dumps({k: result[k] for k in ("best_epoch", "val_delta_m", "test", "wall_time_s")}, indent=2))

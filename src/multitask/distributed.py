@@ -50,6 +50,7 @@ __all__ = [
     "merge_metrics",
     "rank",
     "shard",
+    "shutdown",
     "world_size",
 ]
 
@@ -186,6 +187,23 @@ def init_from_env() -> Reducer | None:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo")
     return Reducer()
+
+
+def shutdown(*, wait: bool = True) -> None:
+    """Leave the default process group: wait for every rank (``wait``), then destroy the group.
+
+    Call it once a distributed run ends. A process that exits with the group alive (its gloo threads still
+    running) can abort with SIGABRT ("terminate called without an active exception") while the other
+    ranks still talk to it. ``wait=False`` skips the barrier: after an error the other ranks may never
+    reach it. Does nothing without an initialised group.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    try:
+        if wait:
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
 
 
 def all_finite(values: Tensor, reduce: Reduce | None) -> bool:

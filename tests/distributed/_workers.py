@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -100,18 +99,20 @@ def train(
     return out
 
 
-def init(rank: int, world: int, port: int) -> None:
-    os.environ["MASTER_ADDR"], os.environ["MASTER_PORT"] = "127.0.0.1", str(port)
+def init(rank: int, world: int, store: Path) -> None:
+    """Rendezvous through a file, not a TCP port picked in advance: another test (Ray, torchrun) running
+    beside this one can take such a port between picking and binding."""
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", init_method=store.resolve().as_uri(), rank=rank, world_size=world)
 
 
-def exact_worker(rank: int, world: int, port: int, out_dir: str) -> None:
+def exact_worker(rank: int, world: int, out_dir: str) -> None:
     """Both modes, every method: this rank's half of the batch with a Reducer, and the one-process run."""
-    init(rank, world, port)
+    init(rank, world, Path(out_dir) / "store")
     try:
         for mode in ("parameters", "features"):
             _exact(rank, world, mode, out_dir)
+        dist.barrier()  # no rank tears its connections down while the other still works
     finally:
         dist.destroy_process_group()
 

@@ -6,7 +6,6 @@ One spawned pair of processes runs every method in both modes (spawning is the s
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,10 @@ import torch.multiprocessing as tmp
 from tests.distributed import _workers as w
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def spawned(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dp")
-    tmp.spawn(w.exact_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    tmp.spawn(w.exact_worker, args=(2, str(out)), nprocs=2, join=True)
     return out
 
 
