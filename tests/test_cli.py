@@ -212,3 +212,9 @@ def test_help_everywhere(cmd, capsys):
         main([*cmd, "--help"])
     assert exc.value.code == 0
     assert "usage: multitask" in capsys.readouterr().out
+
+
+def test_ray_timeout_without_ray_is_one_line_error(tmp_path, capsys):
+    assert main(["bench", "--out", str(tmp_path / "g"), "--ray-timeout", "60"]) == 2
+    assert "--ray-timeout applies to Ray runs: add --ray" in capsys.readouterr().err
+    assert not (tmp_path / "g").exists()

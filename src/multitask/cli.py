@@ -95,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
         "(pip install 'multitask[ray]'; per-run resources: --set resources.cpus=N --set resources.gpus=M)",
     )
     b.add_argument("--ray-retries", type=int, default=2, help="retries of a run whose Ray worker dies")
+    b.add_argument(
+        "--ray-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="cancel a Ray run still running SECONDS after it started and record it failed "
+        "(running the grid again resumes it from its last checkpoint; default: no limit)",
+    )
 
     r = sub.add_parser(
         "report",
@@ -234,6 +242,8 @@ def _bench(args: argparse.Namespace) -> int:
     from multitask.bench.runner import default_jobs, run_grid, suite_grid
     from multitask.train.config import apply_overrides
 
+    if args.ray_timeout is not None and args.ray is None:
+        raise ValueError("--ray-timeout applies to Ray runs: add --ray [ADDRESS]")
     grid = suite_grid(args.suite, methods=args.methods, seeds=args.seeds)
     if args.archs:
         grid.architectures = list(args.archs)
@@ -243,7 +253,7 @@ def _bench(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     title = grid_title(grid)
     records = run_grid(grid, out, progress=args.progress, jobs=args.jobs or default_jobs(), ray=args.ray,
-                       ray_retries=args.ray_retries, title=title)  # fmt: skip
+                       ray_retries=args.ray_retries, ray_timeout=args.ray_timeout, title=title)  # fmt: skip
     wall = time.perf_counter() - t0
     _write_report(records, out, title, f"grid wall time: {wall:.0f} s; ")
     return 0

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import time
 from pathlib import Path
 
 from multitask.methods.base import LossWeighting
@@ -25,3 +26,11 @@ class CrashOnce(EW):
             Path(marker).write_text(str(os.getpid()), encoding="utf-8")
             os.kill(os.getpid(), signal.SIGKILL)
         super().__init__()
+
+
+class Hang(LossWeighting):
+    """Never finishes being built (a run hanging inside training; never use outside the bench tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        time.sleep(3600)

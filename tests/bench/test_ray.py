@@ -82,3 +82,21 @@ def test_a_run_the_cluster_cannot_hold_fails_at_once(local_ray, tmp_path):
     records = run_grid(grid, tmp_path, ray="local", log=lambda m: None)
     assert [r["status"] for r in records] == ["failed", "failed"]
     assert all("needs 1 GPUs, the Ray cluster has 0" in r["error"] for r in records)
+
+
+def test_a_run_past_the_timeout_is_cancelled_and_recorded(local_ray, tmp_path):
+    hang = {"name": "tests.bench._crash_method:Hang", "label": "hangs"}
+    grid = Grid(base=TINY_BASE, architectures=["hps"], methods=["ew", hang], seeds=[0])
+    records = run_grid(grid, tmp_path, ray="local", ray_timeout=30.0, log=lambda m: None)
+    got = [(r["method"], r["status"]) for r in records]
+    assert got == [("ew", "ok"), ("ew", "ok"), ("hangs", "failed")], [r.get("error") for r in records]
+    assert "timed out: still running 30 s after it started" in records[2]["error"]
+    assert (tmp_path / "runs" / "hps" / "hangs" / "seed0" / "error.json").is_file()
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, True, "5"])
+def test_a_bad_timeout_is_refused_before_anything_is_written(bad, tmp_path):
+    grid = Grid(base=TINY_BASE, architectures=["hps"], methods=["ew"], seeds=[0])
+    with pytest.raises(ValueError, match="ray timeout must be a number of seconds > 0"):
+        run_grid(grid, tmp_path / "g", ray="local", ray_timeout=bad, log=lambda m: None)
+    assert not (tmp_path / "g").exists()

@@ -9,12 +9,17 @@ runs in this process (it only reads its result), so a finished grid starts no ta
 A task whose worker dies (killed, out of memory, a node lost) is retried by Ray up to ``retries`` times
 (``max_retries``; a run resumes from its checkpoint), then it is a failure record (``failure``). Nothing
 waits forever: a job that needs more CPUs or GPUs than the cluster has is a failure record at once, and
-a queued job is cancelled and recorded failed when the cluster shrinks below its needs.
+a queued job is cancelled and recorded failed when the cluster shrinks below its needs. With ``timeout_s``
+a task still running ``timeout_s`` seconds after it started (its start is reported through a
+``ray.util.queue.Queue``, so time spent queued does not count) is cancelled with its worker (it may hang
+in C code, where no Python signal reaches it) and recorded failed; its run directory keeps its last
+checkpoint, so the next ``multitask bench`` resumes it.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -49,9 +54,11 @@ def run_resources(spec: Any, threads_per_job: int | None) -> tuple[float, float]
     return cpus, gpus
 
 
-def _cell(fn: Callable[[Any], Result], job: Any, threads: int) -> Result:
+def _cell(fn: Callable[[Any], Result], job: Any, threads: int, started: Any = None) -> Result:
     import torch
 
+    if started is not None:  # the driver's clock for timeout_s starts now (a retry restarts it)
+        started.put((job.name, time.time()))
     torch.set_num_threads(threads)
     return fn(job)
 
@@ -78,14 +85,17 @@ def execute_ray(
     retries: int,
     log: Callable[[str], Any],
     failure: Callable[[Any, str], dict[str, Any]],
+    timeout_s: float | None = None,
 ) -> list[tuple[Any, dict[str, Any]]]:
     """Run every job as a Ray task; returns ``(job, record)`` pairs in the order the jobs finished.
 
     ``address`` goes to ``ray.init`` when this process is not connected to Ray yet (None: a new local
     instance), and that connection is closed at the end; an existing connection is used as it is and
-    left open. ``resources(job)``: its (CPUs, GPUs)."""
+    left open. ``resources(job)``: its (CPUs, GPUs). ``timeout_s``: the longest a task may run (module
+    docstring); None: no limit."""
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"ray retries must be an int >= 0, got {retries!r}")
+    check_timeout(timeout_s)
     ray = require_ray()
     own = not ray.is_initialized()
     if own:
@@ -93,14 +103,27 @@ def execute_ray(
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
-        return _run(ray, first, followers, fn, resources, done, retries, log, failure)
+        return _run(ray, first, followers, fn, resources, done, retries, log, failure, timeout_s)
     finally:
         if own:
             ray.shutdown()
 
 
-def _run(ray, first, followers, fn, resources, done, retries, log, failure) -> list[tuple[Any, Any]]:
+def check_timeout(timeout_s: Any) -> None:
+    """``timeout_s``: None or a number of seconds > 0."""
+    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
+                                  or not timeout_s > 0):  # fmt: skip
+        raise ValueError(f"ray timeout must be a number of seconds > 0, got {timeout_s!r}")
+
+
+def _run(ray, first, followers, fn, resources, done, retries, log, failure, timeout_s) -> list[tuple[Any, Any]]:  # noqa: E501
     remote = ray.remote(_cell)
+    started_queue = None
+    if timeout_s is not None:
+        from ray.util.queue import Queue
+
+        started_queue = Queue(actor_options={"num_cpus": 0})
+    started: dict[str, float] = {}  # job name -> when its task (last) started
     out: list[tuple[Any, dict[str, Any]]] = []
     pending: dict[Any, tuple[Any, tuple[float, float]]] = {}  # ObjectRef -> (job, (cpus, gpus))
     shrunk: dict[Any, str] = {}
@@ -124,7 +147,7 @@ def _run(ray, first, followers, fn, resources, done, retries, log, failure) -> l
             return
         ref = remote.options(
             num_cpus=need[0], num_gpus=need[1], max_retries=retries, retry_exceptions=False, name=job.name
-        ).remote(fn, job, max(1, int(need[0])))
+        ).remote(fn, job, max(1, int(need[0])), started_queue)
         pending[ref] = (job, need)
 
     def finish(job: Any, result: tuple[dict[str, Any], str] | None, message: str = "") -> None:
@@ -141,6 +164,8 @@ def _run(ray, first, followers, fn, resources, done, retries, log, failure) -> l
         submit(job)
     while pending:
         ready, waiting = ray.wait(list(pending), num_returns=1, timeout=_POLL_S)
+        if started_queue is not None:
+            _expire(ray, started_queue, started, pending, shrunk, waiting, timeout_s)
         for ref in ready:
             job, _ = pending.pop(ref)
             try:
@@ -159,3 +184,20 @@ def _run(ray, first, followers, fn, resources, done, retries, log, failure) -> l
                     shrunk[ref] = f"cancelled: {problem}"
                     ray.cancel(ref, force=True)
     return out
+
+
+def _expire(ray, queue, started, pending, shrunk, waiting, timeout_s) -> None:
+    """Cancel (with its worker) every waiting task that started more than ``timeout_s`` seconds ago."""
+    while not queue.empty():
+        name, when = queue.get_nowait()
+        started[name] = when
+    now = time.time()
+    for ref in waiting:
+        job = pending[ref][0] if ref in pending else None
+        if job is None or ref in shrunk or job.name not in started or now - started[job.name] <= timeout_s:
+            continue
+        shrunk[ref] = (
+            f"timed out: still running {timeout_s:g} s after it started (cancelled with its worker); "
+            "running the grid again resumes it from its last checkpoint"
+        )
+        ray.cancel(ref, force=True)

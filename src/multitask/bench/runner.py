@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from multitask.bench._pool import execute
-from multitask.bench._ray import check_resources, require_ray, run_resources
+from multitask.bench._ray import check_resources, check_timeout, require_ray, run_resources
 from multitask.bench.records import grid_title, write_manifest
 from multitask.bench.suites import (  # noqa: F401  (re-exported: the runner's public names)
     BASELINE,
@@ -205,6 +205,7 @@ def run_grid(
     log=print,
     ray: str | None = None,
     ray_retries: int = 2,
+    ray_timeout: float | None = None,
     title: str = "",
 ) -> list[dict[str, Any]]:
     """Run (or resume) every run of ``grid`` under ``out_dir``; returns the per-run records, the
@@ -214,7 +215,8 @@ def run_grid(
     (default 1; ``None``: torch's own setting). A CPU run's floats depend on its thread count, not on
     ``jobs``: with the same ``threads_per_job`` a grid gives bitwise the same runs serially and in a
     pool. ``progress`` shows a progress bar per run (``jobs = 1`` only). ``ray``: a Ray address or
-    ``"local"`` (module docstring); ``jobs`` is then unused. ``title`` goes into ``grid.json`` for the
+    ``"local"`` (module docstring); ``jobs`` is then unused; ``ray_timeout``: seconds a Ray task may run
+before it is cancelled and recorded failed (None: no limit). ``title`` goes into ``grid.json`` for the
     report (default :func:`grid_title`).
     """
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -223,6 +225,7 @@ def run_grid(
     check_grid(grid, out)
     if ray is not None:
         require_ray()  # before anything is written
+        check_timeout(ray_timeout)
     baselines, others = plan(grid, out)
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, baselines + others, title or grid_title(grid))
@@ -245,7 +248,7 @@ def run_grid(
         records = execute_ray(
             baselines, followers, _run_one, address=None if ray in ("", "local") else ray, log=log,
             resources=lambda s: run_resources(s, threads_per_job), retries=ray_retries, failure=failure,
-            done=lambda s: (s.run_dir / "result.json").is_file(),
+            done=lambda s: (s.run_dir / "result.json").is_file(), timeout_s=ray_timeout,
         )  # fmt: skip
     else:
         records = execute(
