@@ -177,8 +177,9 @@ def _cosines(runs, ctx: str, path: Path) -> Path | None:
         return None
     plt = P.plt()
     fig, axes = _panels(plt, len(mats), 2.8, 2.7)
+    order = P.cluster_order(np.mean([m for _, m in mats], axis=0)) if len(tasks) > 8 else None  # one for all
     for ax, (method, m) in zip(axes, mats):
-        im = P.cosine_heatmap(ax, m, tasks, method)
+        im = P.cosine_heatmap(ax, m, tasks, method, order)
     fig.subplots_adjust(wspace=0.55, hspace=0.6)
     fig.colorbar(im, ax=axes, shrink=0.6)
     fig.suptitle(f"mean task-gradient cosine over training (mean over seeds) · {ctx}", fontsize=10)
