@@ -106,3 +106,24 @@ def test_report_aggregates_seeds_and_flags_two_names_for_one_run(tmp_path):
     assert "notes" not in rows["mgda"]
     md = write_report(records, tmp_path)
     assert "0.4500 ± 0.0707" in md and "the same run under two names" in md
+
+
+def test_report_of_many_tasks_shows_each_metric_averaged_over_the_tasks(tmp_path):
+    tasks = [f"t{i}" for i in range(10)]
+    hib = {t: {"rmse": False, "ev": True} for t in tasks}
+
+    def rec(model, seed, shift):
+        test = {t: {"rmse": 1.0 + shift + i / 10, "ev": 0.5 - shift} for i, t in enumerate(tasks)}
+        return {"status": "ok", "model": model, "method": "ew", "seed": seed, "params": 1,
+                "step_time_ms": 1.0, "higher_is_better": hib, "test": test}  # fmt: skip
+
+    records = [rec("single_task", s, 0.0) for s in (0, 1)] + [rec("hps", 0, 0.1), rec("hps", 1, 0.3)]
+    md = write_report(records, tmp_path)
+    header = md.splitlines()[0]
+    assert "mean of 10 tasks/rmse (↓)" in header and "mean of 10 tasks/ev (↑)" in header
+    assert "t0/rmse" not in header and "Δm_V" in header
+    hps = next(line for line in md.splitlines() if line.startswith("| hps"))
+    # rmse: each seed's mean over tasks is 1.45 + shift -> seeds 1.55, 1.75: mean 1.65, std 0.1414
+    assert "1.6500 ± 0.1414" in hps and "0.3000 ± 0.1414" in hps
+    csv_header = (tmp_path / "results.csv").read_text().splitlines()[0]
+    assert "t9/rmse mean" in csv_header and "mean of 10 tasks/rmse mean" in csv_header

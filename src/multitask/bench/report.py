@@ -15,6 +15,9 @@ warm-up that equals another method).
 
 A cell is marked † where the method differs from EW of the same architecture over the seeds (paired
 t-test, :mod:`multitask.bench.significance`); the CSV has each p-value (``<column> p vs ew``).
+
+With more than ``MANY_TASKS`` tasks the Markdown table shows, per metric, the mean over the tasks (each
+seed's mean, then mean ± std over seeds) instead of a column per task; ``results.csv`` keeps both.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ from multitask.bench.runner import BASELINE
 from multitask.metrics import delta_m
 from multitask.train.config import atomic_write_text
 from multitask.train.logging import write_csv
+
+#: above this many tasks the Markdown table shows each metric's mean over the tasks (results.csv: every task)
+MANY_TASKS = 8
 
 
 def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -58,6 +64,8 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for metric in metrics:
                 per_seed[f"{task}/{metric}"] = {r["seed"]: r["test"][task][metric] for r in ok}
                 row[f"{task}/{metric}"] = _mean_std(list(per_seed[f"{task}/{metric}"].values()))
+        if len(hib) > MANY_TASKS:
+            row["_mean_cols"] = _task_means(ok, hib, row, per_seed)
         for key, convention in (("delta_m_V", "vandenhende"), ("delta_m_N", "nashmtl")):
             values: dict[int, float] = {}
             problems = []
@@ -88,6 +96,24 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     _flag_identical(rows)
     _test_against_ew(rows)
     return rows
+
+
+def _task_means(
+    ok: list[dict[str, Any]], hib: dict[str, dict[str, bool]], row: dict[str, Any], per_seed: dict[str, Any]
+) -> list[tuple[str, bool]]:
+    """Columns ``mean of N tasks/METRIC``: each seed's mean over the tasks reporting METRIC, then mean ±
+    std over the seeds (added to ``row`` and ``per_seed``); returns (column, higher_is_better)."""
+    by_metric: dict[str, list[str]] = {}
+    for task, metrics in hib.items():
+        for metric in metrics:
+            by_metric.setdefault(metric, []).append(task)
+    cols = []
+    for metric, tasks in by_metric.items():
+        col = f"mean of {len(tasks)} tasks/{metric}"
+        per_seed[col] = {r["seed"]: float(np.mean([r["test"][t][metric] for t in tasks])) for r in ok}
+        row[col] = _mean_std(list(per_seed[col].values()))
+        cols.append((col, hib[tasks[0]][metric]))
+    return cols
 
 
 def _test_against_ew(rows: list[dict[str, Any]]) -> None:
@@ -128,6 +154,10 @@ def _mean_std(values: list[float]) -> tuple[float, float | None]:
 def _columns(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None]]:
     """(column, higher_is_better) for the value columns, in order."""
     cols: list[tuple[str, bool | None]] = []
+    if any("_mean_cols" in row for row in rows):  # many tasks: per-metric means over the tasks (CSV: all)
+        for row in rows:
+            cols += [c for c in row.get("_mean_cols", []) if c not in cols]
+        return cols + [("delta_m_V", True), ("delta_m_N", False), ("step_ms", False), ("params", False)]
     for row in rows:
         for task, metrics in row.get("_hib", {}).items():
             for metric, higher in metrics.items():
