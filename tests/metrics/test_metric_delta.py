@@ -197,3 +197,16 @@ def test_published_metrics_come_from_the_metric_objects() -> None:
         delta_m(FULL_MTL, FULL_STL, FULL_HIB, convention="nashmtl", main={"depth": "rmse"})
     with pytest.raises(ValueError, match="selection"):
         delta_m(FULL_MTL, FULL_STL, FULL_HIB, select="first")
+
+
+def test_zero_baseline_absolute_counts_the_absolute_change() -> None:
+    zero = {"seg": dict(BASELINE["seg"], miou=0.0), "depth": BASELINE["depth"]}
+    per_task = delta_m_per_task(RESULTS, zero, HIGHER, zero_baseline="absolute")
+    assert per_task["seg"] == pytest.approx(100 * RESULTS["seg"]["miou"])  # (M - 0) · 100, higher is better
+    relative = delta_m_per_task(RESULTS, BASELINE, HIGHER)
+    assert per_task["depth"] == relative["depth"]  # a non-zero baseline is unchanged
+    lower = {"depth": {"abs_err": False}}
+    got = delta_m({"depth": {"abs_err": 0.25}}, {"depth": {"abs_err": 0.0}}, lower, zero_baseline="absolute")
+    assert got == pytest.approx(-25.0)  # lower is better: the error grew by 0.25
+    with pytest.raises(ValueError, match="zero_baseline must be 'error' or 'absolute'"):
+        delta_m(RESULTS, BASELINE, HIGHER, zero_baseline="ignore")

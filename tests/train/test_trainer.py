@@ -38,6 +38,26 @@ def test_selects_the_best_validation_epoch_and_tests_its_weights(tiny_config, ac
     assert result["test"] == real("test")  # the test split is evaluated with the selected weights
 
 
+def test_a_first_epoch_metric_of_zero_counts_its_absolute_change(tiny_config):
+    """Against its own first epoch a run whose validation metric was exactly 0 there still selects an epoch
+    (the relative change is undefined; the absolute one, in points, counts instead)."""
+    trainer = Trainer(tiny_config(epochs=3))
+    real = trainer.evaluate
+    template = real("val")
+    scripted = iter((0.0, 0.4, 0.2))
+
+    def evaluate(split):
+        if split != "val":
+            return real(split)
+        a = next(scripted)
+        return {task: {metric: a for metric in values} for task, values in template.items()}
+
+    trainer.evaluate = evaluate
+    result = trainer.fit()
+    assert result["best_epoch"] == 1
+    assert result["val_delta_m"] == pytest.approx(100 * 0.4)
+
+
 def test_fit_writes_outputs(tiny_config, tmp_path):
     cfg = tiny_config()
     result = Trainer(cfg).fit()

@@ -47,7 +47,9 @@ overrides the main metric (``vandenhende`` only). :func:`delta_metrics` shows wh
 
 Extra entries in ``results``/``baseline`` are ignored. The denominator is ``|B|`` (identical to ``B`` for
 the usual positive metrics; it keeps the sign meaning "better" if a baseline is negative). A missing
-task or metric, a non-finite value or a zero baseline raises a ``ValueError`` that names it.
+task or metric, a non-finite value or a zero baseline raises a ``ValueError`` that names it
+(``zero_baseline="absolute"``: a metric whose baseline is exactly 0 counts its absolute change
+``(-1)^l (M - B) · 100`` instead, which the trainer uses when the reference is its own first epoch).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def delta_m_per_task(
     convention: str = "vandenhende",
     main: Mapping[str, str] | None = None,
     select: str = "published",
+    zero_baseline: str = "error",
 ) -> dict[str, float]:
     """Each task's contribution to :func:`delta_m`, in percent, with the convention's sign.
 
@@ -98,7 +101,7 @@ def delta_m_per_task(
     counted = delta_metrics(higher_is_better, convention, main, select)
     out: dict[str, float] = {}
     for task, metrics in counted.items():
-        changes = [_change(task, m, results, baseline, higher_is_better) for m in metrics]
+        changes = [_change(task, m, results, baseline, higher_is_better, zero_baseline) for m in metrics]
         mean = sum(changes) / len(changes)
         out[task] = -mean if convention == "nashmtl" else mean
     return out
@@ -145,6 +148,7 @@ def delta_m(
     convention: str = "vandenhende",
     main: Mapping[str, str] | None = None,
     select: str = "published",
+    zero_baseline: str = "error",
 ) -> float:
     """Δm of ``results`` against single-task ``baseline``, in percent (see the module docstring).
 
@@ -157,8 +161,10 @@ def delta_m(
         main: ``{task: metric}`` overriding a task's main metric (``vandenhende`` only).
         select: ``"published"`` (each known task kind counts the convention's published metrics) or
             ``"listed"`` (first listed metric is the main one; every listed metric counts).
+        zero_baseline: ``"error"`` (a baseline value of 0 raises) or ``"absolute"`` (that metric counts
+            its absolute change ``(M - B) · 100``, signed like the relative one).
     """
-    per_task = delta_m_per_task(results, baseline, higher_is_better, convention, main, select)
+    per_task = delta_m_per_task(results, baseline, higher_is_better, convention, main, select, zero_baseline)
     if convention == "nashmtl":
         counted = delta_metrics(higher_is_better, convention, None, select)
         counts = {t: len(counted[t]) for t in per_task}
@@ -245,8 +251,12 @@ def _change(
     results: Nested,
     baseline: Nested,
     higher_is_better: Mapping[str, Mapping[str, bool]],
+    zero_baseline: str = "error",
 ) -> float:
-    """(-1)^{l} (M - B) / |B| · 100: positive when ``results`` is better on this metric."""
+    """(-1)^{l} (M - B) / |B| · 100: positive when ``results`` is better on this metric (B = 0 with
+    ``zero_baseline="absolute"``: (-1)^{l} (M - B) · 100)."""
+    if zero_baseline not in ("error", "absolute"):
+        raise ValueError(f"zero_baseline must be 'error' or 'absolute', got {zero_baseline!r}")
     higher = higher_is_better[task][metric]
     if not isinstance(higher, (bool, np.bool_)):
         raise TypeError(
@@ -254,6 +264,9 @@ def _change(
         )
     r = _value("results", results, task, metric)
     b = _value("baseline", baseline, task, metric)
+    if b == 0 and zero_baseline == "absolute":
+        change = (r - b) * 100.0
+        return change if higher else -change
     if b == 0:
         raise ValueError(
             f"task {task!r}: baseline value of {metric!r} is 0, so its relative change is undefined"

@@ -29,7 +29,10 @@ def end_epoch(tr: Trainer) -> None:
     if tr.reference is None:
         tr.reference = val
     tr.method.on_epoch_end(val, tr.higher_is_better)
-    dm = delta_m(val, tr.reference, tr.higher_is_better, convention="vandenhende")
+    # against the run's own first epoch a metric can be exactly 0 there (a tiny validation set): it then
+    # counts its absolute change, so model selection still works; a given baseline of 0 stays an error
+    zero = "error" if tr.config.train.baseline else "absolute"
+    dm = delta_m(val, tr.reference, tr.higher_is_better, convention="vandenhende", zero_baseline=zero)
     record: dict[str, Any] = {"epoch": tr.epoch, "val_delta_m": dm, "skipped_steps": tr.skipped_steps}
     record.update({f"val/{t}/{m}": v for t, values in val.items() for m, v in values.items()})
     record["lr"] = tr.optimizer.param_groups[0]["lr"]
