@@ -38,3 +38,18 @@ def test_missing_tensorboard_is_said_once(tmp_path, monkeypatch, capsys):
     RunLogger(tmp_path / "b", tensorboard=True)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "TensorBoard logging is off" in err[0] and "pip install tensorboard" in err[0]
+
+
+def test_epoch_summary_shows_the_metric_the_delta_m_counts():
+    from multitask.metrics.depth import DepthMetrics
+    from multitask.train.logging import epoch_summary
+
+    depth = {"abs_err": 0.5, "rel_err": 0.2, "rmse": 0.75, "delta1": 0.6}
+    val = {"depth": depth, "cls": {"acc": 0.9, "f1": 0.8}}
+    hib = {"depth": dict(DepthMetrics._higher), "cls": {"acc": True, "f1": True}}
+    best = {"epoch": 0, "delta_m": 1.5}
+    line = epoch_summary(1, 3, val, 2.0, best, hib)
+    assert line == (
+        "epoch 2/3  val depth/rmse 0.7500  cls/acc 0.9000  Δm +2.00%  selected so far: epoch 1 (Δm +1.50%)"
+    )  # the Vandenhende main metric of depth is its RMSE, not its first metric
+    assert "depth/abs_err 0.5000" in epoch_summary(1, 3, val, 2.0, best)  # without hib: the first metric

@@ -42,7 +42,8 @@ def end_epoch(tr: Trainer) -> None:
         if tr.scale.rank == 0:
             save_checkpoint(tr.out_dir / "best.pt", {"model": tr.model.state_dict(), "epoch": tr.epoch})
     if tr.config.train.progress and tr.scale.rank == 0:
-        print(epoch_summary(tr.epoch, tr.config.train.epochs, val, dm, tr.best), flush=True)
+        line = epoch_summary(tr.epoch, tr.config.train.epochs, val, dm, tr.best, tr.higher_is_better)
+        print(line, flush=True)
     if tr.scheduler is not None:
         tr.scheduler.step()
     tr.epoch += 1

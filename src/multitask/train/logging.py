@@ -69,10 +69,21 @@ def _info_columns(names: list[str], layout: tuple[bool, ...], flat: list[float])
 
 
 def epoch_summary(
-    epoch: int, epochs: int, val: dict[str, dict[str, float]], dm: float, best: dict[str, Any]
+    epoch: int,
+    epochs: int,
+    val: dict[str, dict[str, float]],
+    dm: float,
+    best: dict[str, Any],
+    higher_is_better: dict[str, dict[str, bool]] | None = None,
 ) -> str:
-    """One line per epoch: each task's main validation metric, Δm and the epoch selected so far."""
-    main = "  ".join(f"{t}/{next(iter(m))} {m[next(iter(m))]:.4f}" for t, m in val.items())
+    """One line per epoch: each task's main validation metric (the one the Δm counts, given
+    ``higher_is_better``; else the task's first metric), Δm and the epoch selected so far."""
+    from multitask.metrics import delta_metrics
+
+    mains = {t: next(iter(m)) for t, m in val.items()}
+    if higher_is_better is not None:
+        mains.update({t: ms[0] for t, ms in delta_metrics(higher_is_better, "vandenhende").items()})
+    main = "  ".join(f"{t}/{mains[t]} {m[mains[t]]:.4f}" for t, m in val.items())
     return (
         f"epoch {epoch + 1}/{epochs}  val {main}  Δm {dm:+.2f}%  "
         f"selected so far: epoch {best['epoch'] + 1} (Δm {best['delta_m']:+.2f}%)"
