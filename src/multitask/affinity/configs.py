@@ -132,7 +132,7 @@ def to_branched_config(
         )
     grouping = groups if isinstance(groups, Grouping) else _plain_grouping(groups)
     t = len(grouping.assignment)
-    selection_score = grouping.score
+    selection_score, task_names = grouping.score, grouping.task_names  # a re-search below has no names
     if grouping.overlaps and helpers == "partition":
         if grouping.affinity is None:
             raise ValueError(
@@ -163,7 +163,7 @@ def to_branched_config(
         nets = tuple(
             Network(tuple(g), served[i], [[list(range(len(g)))]]) for i, g in enumerate(grouping.groups)
         )
-    return BranchedConfig(nets, grouping.score, selection_score, grouping.task_names)
+    return BranchedConfig(nets, grouping.score, selection_score, task_names)
 
 
 def _plain_grouping(groups: Sequence[Sequence[int]]) -> Grouping:
