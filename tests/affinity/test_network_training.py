@@ -99,3 +99,18 @@ def test_a_tree_becomes_one_branched_run_and_bad_inputs_are_named(tmp_path):
         network_configs(part, other)
     with pytest.raises(ValueError, match="2 networks but 1 results"):
         served_results(to_branched_config(helper_selection(), 1, shared_stages=0), [{}])
+
+
+def test_a_partition_as_separate_runs(tmp_path):
+    a = torch.full((3, 3), -0.5, dtype=torch.float64)
+    a[0, 1] = a[1, 0] = 0.5
+    part = select_groups(TaskAffinity(NAMES, a, 1, "given"), 2, overlap=False)
+    assert part.groups == ((0, 1), (2,)) and not part.overlaps
+    nets = to_branched_config(part, 1, shared_stages=0, separate=True)
+    assert [(n.tasks, n.serves, n.helpers) for n in nets.networks] == [((0, 1), (0, 1), ()), ((2,), (2,), ())]
+    assert nets.score == pytest.approx(part.score)
+    configs = network_configs(nets, base(tmp_path))
+    assert [c["data"]["tasks"] for c in configs] == [["torque_1", "torque_2"], ["torque_3"]]
+    assert len(to_branched_config(part, 1, shared_stages=0).networks) == 1  # default: one branched model
+    with pytest.raises(ValueError, match="separate=True trains each group alone"):
+        to_branched_config(part, 2, shared_stages=1, separate=True)

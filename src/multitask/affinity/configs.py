@@ -9,6 +9,7 @@ blocks and branch: a tree, where each task sits in exactly one branch.
 
 * a partition (no helper) becomes one ``branched`` model: ``shared_stages`` blocks shared by all tasks,
   then one branch per group (``shared_stages=0``: separate networks inside one model);
+* with ``separate=True`` (and ``shared_stages=0``) a partition, too, becomes one network per group;
 * an overlapping selection becomes one network per group (``helpers="keep"``, needs
   ``shared_stages=0``: a tree cannot hold a task twice), each listing the tasks it trains and the
   tasks it serves, so the score of the result is the selection's score;
@@ -104,6 +105,7 @@ def to_branched_config(
     *,
     shared_stages: int = 1,
     helpers: str = "keep",
+    separate: bool = False,
 ) -> BranchedConfig:
     """Networks for a grouping (see the module docstring).
 
@@ -119,12 +121,21 @@ def to_branched_config(
             gives one network per group and needs ``shared_stages=0``) or ``"partition"`` (one tree
             from the best non-overlapping selection of at most as many groups; needs a
             :class:`Grouping` that carries its affinity).
+        separate: one network per group also for a partition (needs ``shared_stages=0``): separate
+            runs, as TAG and Standley et al. train them, instead of one ``branched`` model whose
+            branches start at the input (the same networks, trained in one run with one epoch chosen
+            for all tasks).
     """
     if helpers not in HELPERS:
         raise ValueError(f"to_branched_config: helpers must be one of {HELPERS}, got {helpers!r}")
     for field, value, low in (("num_stages", num_stages, 1), ("shared_stages", shared_stages, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"to_branched_config: {field} must be an int >= {low}, got {value!r}")
+    if separate and shared_stages:
+        raise ValueError(
+            f"to_branched_config: separate=True trains each group alone, so shared_stages must be 0, "
+            f"got {shared_stages}"
+        )
     if shared_stages >= num_stages:
         raise ValueError(
             f"to_branched_config: shared_stages ({shared_stages}) must be below num_stages ({num_stages}) "
@@ -147,7 +158,7 @@ def to_branched_config(
             overlap=False,
             singleton=grouping.singleton,
         )
-    if not grouping.overlaps:
+    if not grouping.overlaps and not separate:
         partition = sorted(list(g) for g in grouping.groups)
         shared = [[list(range(t))] for _ in range(shared_stages)]
         tree = shared + [[list(g) for g in partition] for _ in range(num_stages - shared_stages)]
