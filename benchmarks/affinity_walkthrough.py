@@ -7,8 +7,11 @@ On SARCOS (7 torque regression tasks, shipped with the package):
 2. choose at most ``--k`` groups: the overlapping selection (as the papers) and the best partition,
    with both scores (``to_branched_config(..., helpers="partition")``);
 3. train, for each seed, the partition as a ``branched`` tree (first block shared, then one branch
-   per group) and as separate networks per group (``shared_stages=0``), plus ``hps`` and
-   ``single_task``; report test Δm against single-task (Vandenhende convention, in %) and parameters.
+   per group) and as separate branches of one model (``shared_stages=0``); the overlapping selection
+   as the papers train it: one network per selected group, helper tasks included, each run on its
+   tasks only through ``data.tasks`` (``network_configs``), every task read from the network that
+   serves it (``served_results``); plus ``hps`` and ``single_task``. Report test Δm against
+   single-task (Vandenhende convention, in %) and parameters.
 
     PYTHONPATH=src python benchmarks/affinity_walkthrough.py            # a few minutes on a CPU
     PYTHONPATH=src python benchmarks/affinity_walkthrough.py --epochs 2 --seeds 0   # a quick look
@@ -27,12 +30,19 @@ import torch
 from torch.utils.data import DataLoader
 
 import multitask as mt
-from multitask.affinity import LookaheadAffinity, select_groups, to_branched_config
+from multitask.affinity import (
+    LookaheadAffinity,
+    network_configs,
+    select_groups,
+    served_results,
+    to_branched_config,
+)
 from multitask.metrics.delta import delta_m
 from multitask.train.config import Config
 from multitask.train.trainer import Trainer
 
 HIDDEN = [64, 64, 64]
+PER_GROUP = "per-group networks (data.tasks)"
 
 
 def base_config(epochs: int, seed: int, out: str) -> dict[str, Any]:
@@ -87,7 +97,10 @@ def main() -> None:
         tree = to_branched_config(overlap, 3, shared_stages=1, helpers="partition")
         print(f"\noverlapping selection (k={args.k}): {overlap.named_groups()}  score {overlap.score:.5f}")
         print(f"best partition:                  {part.named_groups()}  score {part.score:.5f}")
-        print(f"tree from the selection: score {tree.score:.5f} (selection {tree.selection_score:.5f})\n")
+        print(f"tree from the selection: score {tree.score:.5f} (selection {tree.selection_score:.5f})")
+        nets = to_branched_config(overlap, 1, shared_stages=0, separate=True).named()
+        print("networks of the selection: " + "; ".join(f"{n['tasks']} serving {n['serves']}" for n in nets))
+        print()
 
         backbone = {"backbone_kwargs": {"hidden": HIDDEN}}
         separate = to_branched_config(part, 1, shared_stages=0).branches
@@ -99,7 +112,7 @@ def main() -> None:
             "branched (separate)": {"name": "branched", "backbone": "mlp",
                                     "kwargs": {**backbone, "branches": separate}},
         }  # fmt: skip
-        rows: dict[str, list[float]] = {a: [] for a in archs}
+        rows: dict[str, list[float]] = {a: [] for a in [*archs, PER_GROUP]}
         params: dict[str, int] = {}
         for seed in args.seeds:
             results = {}
@@ -107,6 +120,12 @@ def main() -> None:
                 out = str(Path(tmp) / f"{label.replace(' ', '_')}_{seed}")
                 results[label] = train(base_config(args.epochs, seed, out), model)
                 params[label] = results[label]["params"]
+            per_group = to_branched_config(overlap, 1, shared_stages=0, separate=True)  # a run per group
+            base_cfg = base_config(args.epochs, seed, str(Path(tmp) / f"per_group_{seed}"))
+            base_cfg["model"] = archs["hps"]
+            runs = [Trainer(Config.from_dict(c)).fit() for c in network_configs(per_group, base_cfg)]
+            results[PER_GROUP] = served_results(per_group, runs)
+            params[PER_GROUP] = results[PER_GROUP]["params"]
             base = results["single_task"]
             for label, res in results.items():
                 rows[label].append(delta_m(res["test"], base["test"], res["higher_is_better"]))

@@ -4,9 +4,10 @@ The matrices are typed in from ``tag/network_selection/TAG_network_selection.ipy
 google-research (the "TAG average inter-task affinities" cells, rounded to 4 decimals). That notebook
 raises the score of task ``t`` by ``revised_integrals[t][u]`` for each group-mate ``u`` (row = the task
 scored; the Taskonomy patch writes its dictionary that way, "inverted" to recipient => stepped task), so
-in our convention (``A[i, t]`` = affinity of ``i`` onto ``t``) ``A = ROWSᵀ``. The notebook prints no
-selection and the published groupings were not checked here, so the reference is the notebook's rule
-re-derived: every selection of at most ``k`` groups, each task scored by its best group, a lone task
+in our convention (``A[i, t]`` = affinity of ``i`` onto ``t``) ``A = ROWSᵀ``. The notebook is stored
+without outputs (so is the copy in LOGO-CUHKSZ/Principled-Task-Grouping, celeba/tag/network_selection/),
+and the paper's tables of chosen groups were not reachable offline, so the reference is the notebook's
+rule re-derived: every selection of at most ``k`` groups, each task scored by its best group, a lone task
 scoring ``−1e6`` (never chosen).
 """
 

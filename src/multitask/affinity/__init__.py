@@ -6,7 +6,8 @@
   (Fifty et al., NeurIPS 2021).
 * :mod:`~multitask.affinity.grouping`: budgeted selection of (possibly overlapping) task groups
   (Standley et al., ICML 2020; Fifty et al., NeurIPS 2021); :mod:`~multitask.affinity.configs`: the
-  networks to train for a grouping (a ``branched`` tree, or one network per group with helper tasks).
+  networks to train for a grouping (a ``branched`` tree, or one network per group with helper tasks),
+  as training configs (``data.tasks`` per network) and the served results of the trained networks.
 * :mod:`~multitask.affinity.rsa`: layer-wise task dissimilarity (RSA / CKA of per-task features) and
   the branching tree under a parameter or FLOPs budget (Vandenhende et al., BMVC 2020).
 * :mod:`~multitask.affinity.standley`: network selection under a compute budget from per-group results
@@ -16,7 +17,13 @@ Affinity matrices follow one convention: ``matrix[i, j]`` is the affinity of tas
 """
 
 from multitask.affinity._matrix import AffinityAccumulator, TaskAffinity
-from multitask.affinity.configs import BranchedConfig, Network, to_branched_config
+from multitask.affinity.configs import (
+    BranchedConfig,
+    Network,
+    network_configs,
+    served_results,
+    to_branched_config,
+)
 from multitask.affinity.gradients import affinity_from_log, gradient_affinity, task_gradient_cosines
 from multitask.affinity.grouping import Grouping, group_score, select_groups
 from multitask.affinity.lookahead import LookaheadAffinity, lookahead_affinity
@@ -46,10 +53,12 @@ __all__ = [
     "higher_order_approximation",
     "layer_dissimilarity",
     "lookahead_affinity",
+    "network_configs",
     "pairwise_matrix",
     "performance_from_runs",
     "select_groups",
     "select_networks",
+    "served_results",
     "task_gradient_cosines",
     "to_branched_config",
 ]

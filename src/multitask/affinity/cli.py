@@ -10,8 +10,13 @@
   branching tree of least dissimilarity whose parameter count is at most ``--budget`` times that of the
   fully shared backbone (Vandenhende et al. 2020).
 
-The result is printed and, with ``--out``, written as JSON. Wire it into the ``multitask`` command with
-``add_parser(subparsers)`` and ``{"affinity": run}`` in the dispatch table.
+The result is printed and, with ``--out``, written as JSON. With ``--configs DIR`` each network to train
+is also written as a run config, ``DIR/network<i>.yaml`` (the config file with ``data.tasks`` set to the
+network's tasks, helpers included; a tree as a ``branched`` model), ready for
+``multitask train DIR/network<i>.yaml``; the result lists their paths under ``"configs"``.
+
+Wire it into the ``multitask`` command with ``add_parser(subparsers)`` and ``{"affinity": run}`` in the
+dispatch table.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--budget", type=float, default=2.0, help="rsa: parameters, in fully shared networks")
     p.add_argument("--inputs", type=int, default=64, help="rsa: validation inputs for the features")
     p.add_argument("--out", default=None, help="write the result as JSON here")
+    p.add_argument("--configs", default=None, metavar="DIR",
+                   help="write one run config per network to train here (network<i>.yaml)")  # fmt: skip
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (repeatable)")  # fmt: skip
     return p
@@ -59,11 +66,14 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 1:
             raise ValueError(f"affinity: --{name} must be >= 1, got {getattr(args, name)}")
     cfg = Config.from_yaml(args.config, args.overrides)
+    base = cfg.to_dict()  # the networks' configs start from the file as given
     with tempfile.TemporaryDirectory() as tmp:
         cfg.train.out_dir = str(Path(tmp) / "run")
         cfg.train.tensorboard = False
         cfg.train.progress = False
-        result = _rsa(cfg, args) if args.method == "rsa" else _grouping(cfg, args)
+        result, networks = _rsa(cfg, args) if args.method == "rsa" else _grouping(cfg, args)
+    if args.configs:
+        result["configs"] = _write_configs(networks, base, Path(args.configs))
     text = "{\n" + ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in result.items()) + "\n}"
     print(text)
     if args.out:
@@ -73,13 +83,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_configs(networks: Any, base: dict[str, Any], folder: Path) -> list[str]:
+    from multitask.affinity import network_configs
+    from multitask.train.config import Config
+
+    paths = []
+    for i, net in enumerate(network_configs(networks, base)):
+        path = folder / f"network{i}.yaml"
+        Config.from_dict(net).to_yaml(path)  # validated, written atomically
+        paths.append(str(path))
+    return paths
+
+
 def _loader(trainer: Any, cfg: Any) -> Any:
     g = torch.Generator().manual_seed(cfg.train.seed)
     while True:
         yield from DataLoader(trainer.train_set, batch_size=cfg.data.batch_size, shuffle=True, generator=g)
 
 
-def _grouping(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
+def _grouping(cfg: Any, args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     from multitask.affinity import (
         AffinityAccumulator,
         LookaheadAffinity,
@@ -118,16 +140,20 @@ def _grouping(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
         "groups": grouping.named_groups(),
         "score": grouping.score,
         "networks": config.named(),
-    }
+    }, config
 
 
-def _rsa(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
+def _rsa(cfg: Any, args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    from multitask.affinity.configs import BranchedConfig, Network
     from multitask.affinity.rsa import branch_features, branching_tree, layer_dissimilarity
     from multitask.data import create_dataset
     from multitask.train.trainer import Trainer
 
-    kwargs = {**cfg.data.kwargs, **cfg.data.split_kwargs.get("train", {})}
-    t = len(create_dataset(cfg.data.name, split="train", root=cfg.data.root, **kwargs).tasks)
+    if cfg.data.tasks is not None:  # names checked by the trainer below
+        t = len(cfg.data.tasks)
+    else:
+        kwargs = {**cfg.data.kwargs, **cfg.data.split_kwargs.get("train", {})}
+        t = len(create_dataset(cfg.data.name, split="train", root=cfg.data.root, **kwargs).tasks)
     cfg.model.name = "branched"
     cfg.model.kwargs = {**cfg.model.kwargs, "branches": [[[i] for i in range(t)]]}  # single-task networks
     trainer = Trainer(cfg)
@@ -143,6 +169,9 @@ def _rsa(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
     costs = [float(sum(p.numel() for p in blocks[0].parameters())) for blocks in trainer.model.branch_blocks]
     tree = branching_tree(dissimilarity, costs, args.budget * sum(costs))
     names = trainer.task_names
+    every = tuple(range(t))
+    nan = float("nan")  # a dissimilarity tree has no affinity score
+    networks = BranchedConfig((Network(every, every, tree.branches),), nan, nan, tuple(names))
     return {
         "method": "rsa",
         "tasks": names,
@@ -152,4 +181,4 @@ def _rsa(cfg: Any, args: argparse.Namespace) -> dict[str, Any]:
         "score": tree.score,
         "params": tree.cost,
         "budget_params": args.budget * sum(costs),
-    }
+    }, networks

@@ -21,6 +21,7 @@ import torch
 from multitask.core.tasks import Task
 from multitask.data import create_dataset
 from multitask.data.partial import label_fraction
+from multitask.data.subset import select_tasks
 from multitask.methods import METHODS
 from multitask.methods.base import GradientMethod, Method, wraps_representation
 from multitask.models import create_model
@@ -92,6 +93,9 @@ def build_datasets(c: Config) -> dict[str, Any]:
         )
         for split in SPLITS
     }
+    if c.data.tasks is not None:  # a subset of the tasks, in the given order (before partial labels)
+        where = f"config key 'data.tasks' (dataset {c.data.name!r})"
+        datasets = {s: select_tasks(ds, c.data.tasks, where) for s, ds in datasets.items()}
     if c.data.label_fraction is not None:  # partial labels: on the training split only
         datasets["train"] = label_fraction(datasets["train"], c.data.label_fraction, c.data.label_seed or 0)
     return datasets
@@ -189,7 +193,9 @@ def build_scheduler(c: Config, opt: torch.optim.Optimizer) -> Any:
     return None
 
 
-def load_baseline(path: str | None) -> dict[str, dict[str, float]] | None:
+def load_baseline(path: str | None, tasks: list[str] | None = None) -> dict[str, dict[str, float]] | None:
+    """The single-task validation results in ``path`` (``{"val": {task: {metric: v}}}`` or the inner
+    dict), restricted to ``tasks`` when given; a task without results is an error naming it."""
     if path is None:
         return None
     p = Path(path)
@@ -199,7 +205,18 @@ def load_baseline(path: str | None) -> dict[str, dict[str, float]] | None:
         data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"config key 'train.baseline': {p} is not valid JSON ({err})") from err
-    return data["val"] if "val" in data else data
+    results = data["val"] if isinstance(data, dict) and "val" in data else data
+    if not isinstance(results, dict):
+        raise ValueError(f"config key 'train.baseline': {p} must hold {{task: {{metric: value}}}}")
+    if tasks is None:
+        return results
+    missing = [t for t in tasks if t not in results]
+    if missing:
+        raise ValueError(
+            f"config key 'train.baseline': {p} has no results for task(s) {missing} "
+            f"(it has {sorted(results)}); run the single-task baseline on these tasks"
+        )
+    return {t: results[t] for t in tasks}
 
 
 def build(c: Config) -> Run:
@@ -244,5 +261,5 @@ def build(c: Config) -> Run:
         mode,
         optimizer,
         build_scheduler(c, optimizer),
-        load_baseline(c.train.baseline),
+        load_baseline(c.train.baseline, names),
     )

@@ -66,6 +66,11 @@ class DataConfig:
     fits in 1 GiB, ``num_workers`` is 0 and ``kwargs`` do not ask for ``augment`` (random augmentation
     per item would be frozen); ``"always"`` / ``"never"`` force it.
 
+    ``tasks``: train on these of the dataset's tasks only, in this order (``None``: all of them), e.g.
+    ``[left]`` or the tasks of one group chosen by :mod:`multitask.affinity` (helpers included): the
+    model's heads, losses, metrics, the selected epoch's Δm and a ``train.baseline`` are restricted to
+    them (see :mod:`multitask.data.subset`). An unknown name is an error listing the dataset's tasks.
+
     ``label_fraction`` (partial labels): keep the training split's labels for this fraction of the
     samples, one number for every task or ``{task: fraction}``; the draw is
     :func:`multitask.data.partial.label_fraction` with seed ``label_seed`` (``None``: 0), independent of
@@ -80,6 +85,10 @@ class DataConfig:
     in_memory: Literal["auto", "always", "never"] = "auto"
     kwargs: dict[str, Any] = field(default_factory=dict)
     split_kwargs: dict[str, Any] = field(default_factory=dict)
+    tasks: list[str] | None = field(
+        default=None,
+        metadata=_check(lambda v: 0 < len(v) == len(set(v)), "a non-empty list of distinct task names"),
+    )
     label_fraction: float | dict[str, float] | None = None
     label_seed: int | None = None
 
