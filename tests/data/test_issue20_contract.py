@@ -7,7 +7,7 @@ import pytest
 import multitask as mt
 
 NEW = ["domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech", "pascal_context", "reuters",
-       "taskonomy"]
+       "synthia", "taskonomy"]
 
 
 @pytest.mark.parametrize("name", NEW)
