@@ -6,7 +6,7 @@ import pytest
 
 import multitask as mt
 
-NEW = ["computer_survey", "domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech",
+NEW = ["climate", "computer_survey", "domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech",
        "pascal_context", "reuters", "synthia", "taskonomy"]
 
 

@@ -9,7 +9,7 @@ from multitask.data import DATASETS
 
 NAMES = ["celeba", "cityscapes", "mnist_domains", "multimnist", "nyuv2", "office31", "office_home",
          "planted_groups", "sarcos", "school", "shapes"]
-NAMES = sorted(NAMES + ["computer_survey", "domainnet", "imageclef_da", "newsgroups20", "nyud",
+NAMES = sorted(NAMES + ["climate", "computer_survey", "domainnet", "imageclef_da", "newsgroups20", "nyud",
                         "office_caltech", "pascal_context", "reuters", "synthia", "taskonomy"])
 
 
