@@ -6,8 +6,8 @@ import pytest
 
 import multitask as mt
 
-NEW = ["domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech", "pascal_context", "reuters",
-       "taskonomy"]
+NEW = ["climate", "computer_survey", "domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech",
+       "pascal_context", "reuters", "synthia", "taskonomy"]
 
 
 @pytest.mark.parametrize("name", NEW)

@@ -9,8 +9,8 @@ from multitask.data import DATASETS
 
 NAMES = ["celeba", "cityscapes", "mnist_domains", "multimnist", "nyuv2", "office31", "office_home",
          "planted_groups", "sarcos", "school", "shapes"]
-NAMES = sorted(NAMES + ["domainnet", "imageclef_da", "newsgroups20", "nyud", "office_caltech",
-                        "pascal_context", "reuters", "taskonomy"])
+NAMES = sorted(NAMES + ["climate", "computer_survey", "domainnet", "imageclef_da", "newsgroups20", "nyud",
+                        "office_caltech", "pascal_context", "reuters", "synthia", "taskonomy"])
 
 
 def test_all_datasets_registered_with_split_and_root() -> None:
