@@ -122,19 +122,6 @@ def test_edges_are_thinned_laplacian_borders(pascal) -> None:
     assert want[0].sum() == 0  # a constant border row is not an edge
 
 
-def test_data_thinning_matches_the_metrics_copy() -> None:
-    """The data layer's thinning (it may not import metrics) equals the metrics' border-tracking one."""
-    from multitask.data._dense_lists import thin as data_thin
-
-    rng = np.random.default_rng(5)
-    for _ in range(20):
-        m = rng.random((23, 31)) < rng.uniform(0.2, 0.8)
-        assert np.array_equal(data_thin(m), thin(m))
-    block = np.zeros((9, 9), bool)
-    block[2:7, 1:8] = True
-    assert np.array_equal(data_thin(block), thin(block)) and data_thin(block).sum() < block.sum()
-
-
 def test_normals_valid_classes_and_resize(pascal) -> None:
     root, truth = pascal
     ds = PASCALContext("train", str(root), tasks=["normals", "semseg"], normals_valid_classes=[19])

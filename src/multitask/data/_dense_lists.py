@@ -95,37 +95,3 @@ def check_size(size: object, dataset: str) -> tuple[int, int] | None:
             or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size)):
         raise ValueError(f"{dataset}: size must be None or (H, W) positive ints, got {size!r}")
     return (int(size[0]), int(size[1]))
-
-
-def thin(mask: np.ndarray) -> np.ndarray:
-    """Thin a boolean ``[H, W]`` map to one-pixel-wide curves: the parallel thinning of Lam, Lee & Suen
-    ("Thinning Methodologies — A Comprehensive Survey", IEEE TPAMI 1992, p. 879; MATLAB's
-    ``bwmorph(B, 'thin', Inf)``, skimage's ``thin``), pixels outside the image being background.
-
-    With the neighbours ``x1..x8`` of ``p`` counted counter-clockwise from the east (``x9 = x1``), a
-    foreground pixel is removed in sub-iteration 1 (2) when G1: ``Σ_i [x_{2i-1} = 0 and (x_{2i} or
-    x_{2i+1})] = 1``, G2: ``2 <= min(n1, n2) <= 3`` with ``n1 = Σ_k (x_{2k-1} or x_{2k})`` and
-    ``n2 = Σ_k (x_{2k} or x_{2k+1})``, and G3: ``(x2 or x3 or not x8) and x1`` is false (sub-iteration 2:
-    ``(x6 or x7 or not x4) and x5``); the two sub-iterations repeat until nothing changes.
-    (The metrics layer has its own border-tracking copy; data may not import metrics.)
-    """
-    img = np.pad(np.asarray(mask, dtype=bool), 1)
-    offsets = ((0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1), (1, 0), (1, 1))  # x1..x8
-    h, w = img.shape[0] - 2, img.shape[1] - 2
-    changed = True
-    while changed:
-        changed = False
-        for first in (True, False):
-            x = [img[1 + di : 1 + di + h, 1 + dj : 1 + dj + w] for di, dj in offsets]
-            x.append(x[0])  # x9 = x1
-            g1 = sum((~x[2 * i]) & (x[2 * i + 1] | x[2 * i + 2]) for i in range(4)) == 1
-            n1 = sum(x[2 * k] | x[2 * k + 1] for k in range(4))
-            n2 = sum(x[2 * k + 1] | x[2 * k + 2] for k in range(4))
-            m = np.minimum(n1, n2)
-            g2 = (m >= 2) & (m <= 3)
-            g3 = ~((x[1] | x[2] | ~x[7]) & x[0]) if first else ~((x[5] | x[6] | ~x[3]) & x[4])
-            remove = img[1:-1, 1:-1] & g1 & g2 & g3
-            if remove.any():
-                img[1:-1, 1:-1] &= ~remove
-                changed = True
-    return img[1:-1, 1:-1].copy()

@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
+from multitask.core.thinning import thin
 from multitask.data._common import check_split, load_image, require_path, require_root
 from multitask.data._dense_lists import (
     check_hw,
@@ -22,7 +23,6 @@ from multitask.data._dense_lists import (
     read_mat,
     read_png,
     resize,
-    thin,
 )
 from multitask.data.registry import register_dataset
 
