@@ -281,15 +281,11 @@ def registry_entries(kind: str) -> str:
     return "\n".join(out)
 
 
-#: public names whose docstring has a section Griffe's Google parser cannot read (an ``Attributes:`` list of
-#: several names per line), rendered as plain text until the docstring is fixed in ``src/``; a name here
-#: that parses cleanly again can be dropped (``tests/docs`` checks that every name still exists).
-PLAIN_DOCSTRINGS = {
-    "multitask.classic.MSMTFLClassifier",
-    "multitask.classic.MSMTFLRegressor",
-    "multitask.classic.MTFLRegressor",
-    "multitask.classic.MTRLRegressor",
-}
+#: public names whose docstring Griffe's Google parser cannot read, rendered as plain text (sphinx style)
+#: until the docstring is fixed in ``src/`` (``tests/docs`` checks that every name still exists). None now:
+#: free-text ``Attributes:`` sections (several names per line) are turned into a paragraph by
+#: ``docs/griffe_rst.py``.
+PLAIN_DOCSTRINGS: set[str] = set()
 
 
 def all_entries(module_name: str) -> str:
