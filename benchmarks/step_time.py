@@ -14,14 +14,24 @@ With ``--memory`` each cell also shows the configuration's peak memory relative 
 memory (``torch.cuda.max_memory_allocated``) on CUDA; on CPU the peak resident size of a fresh process,
 which for this small model is dominated by the Python/torch runtime.
 
+With ``--csv PATH`` the ratios are also written to a CSV (columns ``method,mode,tasks,ratio,ew_ms``;
+``#`` comment lines first: the command, the machine, torch, the date). The documentation site's method
+table reads ``docs/data/step_time.csv`` (``docs/hooks.py``); regenerate it with
+``.venv/bin/python benchmarks/step_time.py --tasks 2 10 --steps 9 --threads 1 --csv docs/data/step_time.csv``.
+
 Run:  ``.venv/bin/python benchmarks/step_time.py`` (add ``--tasks 2 10``, ``--methods ew mgda``,
-``--steps 10``, ``--memory``).
+``--steps 10``, ``--memory``, ``--csv out.csv``).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import math
+import os
+import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -32,6 +42,7 @@ from torch import nn
 
 import multitask as mt
 from multitask.methods.base import GradientMethod
+from multitask.train.config import atomic_write_text
 from multitask.train.trainer import build_method
 
 
@@ -183,6 +194,47 @@ def peak_memory(name: str, mode: str, tasks: int) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+CSV_COLUMNS = ("method", "mode", "tasks", "ratio", "ew_ms")
+
+
+def machine_description() -> str:
+    """CPU/GPU model, core count, torch threads and (on Linux) the load average when measured."""
+    if DEVICE.type == "cuda":
+        where = f"GPU {torch.cuda.get_device_name(DEVICE)}"
+    else:
+        cpu = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8") as fh:
+                cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+        except (OSError, StopIteration):
+            pass
+        where = f"CPU {cpu}, {os.cpu_count()} cores"
+    load = ""
+    if hasattr(os, "getloadavg"):
+        load = ", load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg())
+    return f"{where}, {torch.get_num_threads()} torch threads{load}; {platform.system()} {platform.release()}"
+
+
+def csv_text(rows: list[tuple[str, str, int, float, float]], command: str, machine: str) -> str:
+    """The CSV of the measurements: ``#`` comment lines (command, machine, versions, date), a header, rows.
+
+    Rows whose measurement failed (``nan``) are left out: a reader shows a missing method as unmeasured.
+    """
+    lines = [
+        f"# command: {command}",
+        f"# machine: {machine}",
+        f"# torch: {torch.__version__}; python: {platform.python_version()}",
+        f"# date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        "# ratio: median step time of the method / median step time of EW (interleaved rounds, same run);"
+        " ew_ms: that EW median",
+        ",".join(CSV_COLUMNS),
+    ]
+    for name, mode, tasks, ratio, ew_ms in rows:
+        if math.isfinite(ratio):
+            lines.append(f"{name},{mode},{tasks},{ratio:.3f},{ew_ms:.2f}")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, nargs="+", default=[2, 5, 10])
@@ -191,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--memory", action="store_true", help="also peak RSS per configuration (fresh process)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--csv", default=None, help="also write the ratios to this CSV (see above)")
     ap.add_argument(
         "--engine-vs-naive",
         action="store_true",
@@ -201,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     DEVICE = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    machine = machine_description()  # before the run loads the machine
     names = ["naive-loop", "engine/loop", "engine/batched"] + (args.methods or mt.list_methods())
     print(
         f"torch {torch.__version__}, device {DEVICE}, {torch.get_num_threads()} threads, batch 64, "
@@ -223,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     base: dict[int, float] = {}
     base_mem = {t: peak_memory("ew", "parameters", t) for t in args.tasks} if args.memory else {}
     results = {}
+    rows: list[tuple[str, str, int, float, float]] = []
     for name in names:
         for mode in ("parameters", "features"):
             if not supported(name, mode):
@@ -239,12 +294,18 @@ def main(argv: list[str] | None = None) -> None:
                 except Exception as err:  # report, keep going
                     r, cell = float("nan"), f"error: {type(err).__name__}"
                 results[(name, mode, t)] = r
+                rows.append((name, mode_label, t, r, base.get(t, float("nan")) * 1e3))
                 cells.append(cell)
             print(f"| {name} | {mode_label} | " + " | ".join(cells) + " |", flush=True)
     print(
         "\nEW step time (ms, last measurement): "
         + json.dumps({t: round(base[t] * 1e3, 2) for t in args.tasks})
     )
+    if args.csv:
+        argv_shown = sys.argv[1:] if argv is None else argv
+        command = "python benchmarks/step_time.py " + " ".join(shlex.quote(a) for a in argv_shown)
+        atomic_write_text(args.csv, csv_text(rows, command.strip(), machine))
+        print(f"wrote {args.csv}")
 
 
 if __name__ == "__main__":

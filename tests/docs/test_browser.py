@@ -17,7 +17,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = {"home": "", "method": "methods/gramian/", "guide": "guides/modes/"}
+PAGES = {
+    "home": "",
+    "method": "methods/gramian/",
+    "method-loss": "methods/loss/",  # the update rules in the docstrings are LaTeX too
+    "method-jacobian": "methods/jacobian/",
+    "guide": "guides/modes/",
+}
 FLAGS = [
     "--headless",
     "--no-sandbox",

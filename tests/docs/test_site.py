@@ -124,6 +124,10 @@ def test_rst_roles_and_literal_markers_become_markdown():
     assert convert("See :class:`~multitask.core.tasks.Task` and :func:`a.b`.") == "See `Task` and `a.b`."
     assert convert("Layout::\n\n    root/x.npy\n") == "Layout:\n\n    root/x.npy\n"
     assert convert("a ratio 3::2 stays") == "a ratio 3::2 stays"
+    free = "Fit.\n\nAttributes:\n    coef_ (T, d), intercept_ (T,),\n    n_iter_\n\nMore."
+    assert convert(free) == "Fit.\n\n**Attributes:** coef_ (T, d), intercept_ (T,), n_iter_\n\nMore."
+    items = "Attributes:\n    coef_ (T, d): the weights,\n        one row per task.\n    n_iter_: count.\n"
+    assert convert(items) == items  # a Google section Griffe parses: left alone
 
 
 def test_rendered_pages_hold_no_rst_roles(site):

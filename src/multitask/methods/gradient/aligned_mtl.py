@@ -13,22 +13,27 @@ SCALE_MODES = ("min", "median", "rmse")
 
 @register_method("aligned_mtl")
 class AlignedMTL(GradientMethod):
-    """Aligned-MTL: independent component alignment.
+    r"""Aligned-MTL: independent component alignment.
 
     Senushkin, Patakin, Kuznetsov, Konushin. Independent Component Alignment for Multi-Task Learning.
     CVPR 2023.
 
-    Update rule: with the eigendecomposition ``G = J Jᵀ = V Λ Vᵀ`` restricted to its rank ``r``
-    (eigenvalues above ``λ_max · T · eps(dtype)``), the aligned gradients are the rows of ``B J`` with
+    Update rule: with the eigendecomposition $G = J J^\top = V \Lambda V^\top$ restricted to its rank $r$
+    (eigenvalues above $\lambda_{\max} \cdot T \cdot \epsilon_{\text{dtype}}$), the aligned gradients are
+    the rows of $B J$ with
 
-        ``B = σ V_r Λ_r^{-1/2} V_rᵀ``,  so that  ``(BJ)(BJ)ᵀ = σ² V_r V_rᵀ``:
+    $$
+    B = \sigma V_r \Lambda_r^{-1/2} V_r^\top, \qquad \text{so that} \qquad (BJ)(BJ)^\top = \sigma^2 V_r
+    V_r^\top:
+    $$
 
-    on their span they are orthogonal with equal norms ``σ`` — the gradient system's condition number
-    becomes 1 (the paper's Procrustes problem ``min ‖Ĵ − J‖_F`` s.t. ``ĴĴᵀ = σ² I``). ``σ`` is
-    ``√λ_min`` (``scale="min"``, paper default), ``√median(λ)`` (the lower median, ``torch.median`` as in the
-    official code) or ``√mean(λ)`` (``"rmse"``). The update
-    sums the aligned gradients, ``d = 1ᵀ B J`` (official code and LibMTL; ``reduction="mean"`` divides by
-    ``T``), i.e. weights ``w = B 1`` — everything comes from ``G``.
+    on their span they are orthogonal with equal norms $\sigma$ — the gradient system's condition number
+    becomes 1 (the paper's Procrustes problem $\min \|\hat J - J\|_F$ s.t. $\hat J \hat J^\top = \sigma^2 I$).
+    $\sigma$ is $\sqrt{\lambda_{\min}}$ (``scale="min"``, paper default),
+    $\sqrt{\operatorname{median}(\lambda)}$ (``"median"``: the lower median, ``torch.median`` as in the
+    official code) or $\sqrt{\operatorname{mean}(\lambda)}$ (``"rmse"``). The update sums the aligned
+    gradients, $d = \mathbf{1}^\top B J$ (official code and LibMTL; ``reduction="mean"`` divides by $T$),
+    i.e. weights $w = B \mathbf{1}$ — everything comes from $G$.
 
     Hyper-parameters: ``scale`` (``"min"``), ``reduction`` (``"sum"``).
     Modes: parameters, features (features mode is the paper's Aligned-MTL-UB).

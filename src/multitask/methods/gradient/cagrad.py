@@ -14,18 +14,28 @@ from multitask.methods.base import GradientMethod, register_method
 
 @register_method("cagrad")
 class CAGrad(GradientMethod):
-    """Conflict-Averse Gradient descent.
+    r"""Conflict-Averse Gradient descent.
 
     Liu, Liu, Jin, Stone, Liu. Conflict-Averse Gradient Descent for Multi-task Learning. NeurIPS 2021.
 
-    Primal: ``max_d minᵢ gᵢᵀd`` s.t. ``‖d − g₀‖ ≤ c ‖g₀‖``, ``g₀ = (1/T) Σᵢ gᵢ``. Its dual (eq. 3):
-    ``w = argmin_{w ∈ Δ} g_wᵀ g₀ + √φ ‖g_w‖``, ``g_w = Σᵢ wᵢ gᵢ``, ``√φ = c ‖g₀‖``, and
-    ``d = g₀ + (√φ / ‖g_w‖) g_w``. As weights of the rows of ``J``:
-    ``d = Σᵢ (1/T + λ wᵢ) gᵢ`` with ``λ = c ‖g₀‖ / ‖g_w‖`` — everything comes from the Gramian
-    (``‖g₀‖² = mean(G)``, ``‖g_w‖² = wᵀGw``), so the engine never needs ``J`` itself. The dual is solved
-    exactly in torch (:func:`multitask.core.solvers.conflict_averse_weights`) instead of SLSQP.
-    ``rescale`` (official code): 0 returns ``d``; 1 returns ``d / (1 + c²)`` (default); 2 returns
-    ``d / (1 + c)``.
+    Primal: $\max_d \min_i g_i^\top d$ s.t. $\|d - g_0\| \le c \|g_0\|$, $g_0 = \frac1T \sum_i g_i$. Its dual
+    (eq. 3) and the update:
+
+    $$
+    w = \arg\min_{w \in \Delta} \; g_w^\top g_0 + \sqrt{\phi} \, \|g_w\|, \qquad
+    g_w = \sum_i w_i g_i, \qquad \sqrt{\phi} = c \|g_0\|,
+    $$
+
+    $$
+    d = g_0 + \frac{\sqrt{\phi}}{\|g_w\|} g_w .
+    $$
+
+    As weights of the rows of $J$: $d = \sum_i (1/T + \lambda w_i) g_i$ with
+    $\lambda = c \|g_0\| / \|g_w\|$ — everything comes from the Gramian
+    ($\|g_0\|^2 = \operatorname{mean}(G)$, $\|g_w\|^2 = w^\top G w$), so the engine never needs $J$ itself.
+    The dual is solved exactly in torch (:func:`multitask.core.solvers.conflict_averse_weights`) instead of
+    SLSQP. ``rescale`` (official code): 0 returns $d$; 1 returns $d / (1 + c^2)$ (default); 2 returns
+    $d / (1 + c)$.
 
     Overall scale: the authors' NYUv2/Cityscapes code (``Cranial-XIX/CAGrad``, ``overwrite_grad``)
     multiplies the rescaled ``d`` by ``T`` "to match the sum loss" before the optimizer step; LibMTL does

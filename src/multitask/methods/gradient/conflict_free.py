@@ -11,20 +11,24 @@ from multitask.methods.base import GradientMethod, register_method
 
 @register_method("config")
 class ConFIG(GradientMethod):
-    """Conflict-Free Inverse Gradients (ConFIG).
+    r"""Conflict-Free Inverse Gradients (ConFIG).
 
     Liu, Chu, Thuerey. ConFIG: Towards Conflict-free Training of Physics Informed Neural Networks.
     ICLR 2025.
 
-    Update rule: with unit gradients ``ûᵢ = gᵢ/‖gᵢ‖`` stacked as ``Û``,
+    Update rule: with unit gradients $\hat u_i = g_i / \|g_i\|$ stacked as $\hat U$,
 
-        ``g_u = Û⁺ 1``,   ``d = (Σᵢ gᵢᵀ ĝ_u) ĝ_u``,   ``ĝ_u = g_u / ‖g_u‖``
+    $$
+    g_u = \hat U^{+} \mathbf{1}, \qquad d = \Big(\sum_i g_i^\top \hat g_u\Big) \hat g_u, \qquad
+    \hat g_u = \frac{g_u}{\|g_u\|}
+    $$
 
     (paper eq. 2 with equal weights and the official code's ``ProjectionLength``). When the gradients
-    are linearly independent ``Û g_u = 1``: ``d`` has the same positive cosine with every task gradient,
-    so it conflicts with none. Gramian form (``Û⁺ = Ûᵀ(ÛÛᵀ)⁺``): with ``D = diag(G)`` and the cosine
-    matrix ``C = D^{-1/2} G D^{-1/2}``, ``g_u = Jᵀa``, ``a = D^{-1/2} C⁺ 1``, ``‖g_u‖² = aᵀGa`` and
-    ``Σᵢ gᵢᵀg_u = 1ᵀGa``; so ``w = (1ᵀGa / aᵀGa) a`` and the engine never needs ``J``. Tasks with a zero
+    are linearly independent $\hat U g_u = \mathbf{1}$: $d$ has the same positive cosine with every task
+    gradient, so it conflicts with none. Gramian form ($\hat U^{+} = \hat U^\top (\hat U \hat U^\top)^{+}$):
+    with $D = \operatorname{diag}(G)$ and the cosine matrix $C = D^{-1/2} G D^{-1/2}$, $g_u = J^\top a$,
+    $a = D^{-1/2} C^{+} \mathbf{1}$, $\|g_u\|^2 = a^\top G a$ and $\sum_i g_i^\top g_u = \mathbf{1}^\top G a$;
+    so $w = (\mathbf{1}^\top G a / a^\top G a) \, a$ and the engine never needs $J$. Tasks with a zero
     gradient have no direction (the official code zeroes their unit vector): they get weight 0.
     The pseudo-inverse drops singular values below ``100·T·eps(dtype)`` of the largest (collinear or
     duplicated gradients, whose cosine matrix is singular only up to rounding). The paper's momentum

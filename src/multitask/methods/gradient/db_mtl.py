@@ -12,21 +12,25 @@ from multitask.methods.base import GradientMethod, register_method
 
 @register_method("db_mtl")
 class DBMTL(GradientMethod):
-    """Dual-Balancing Multi-Task Learning.
+    r"""Dual-Balancing Multi-Task Learning.
 
     Lin, Jiang, Ye, Zhang, Chen, Chen, Liu, Kwok. Dual-Balancing for Multi-Task Learning.
     arXiv:2308.12029, 2023 (Neural Networks, 2025).
 
-    Update rule at step ``k = 1, 2, …``:
+    Update rule at step $k = 1, 2, \dots$:
 
-    * loss-scale balancing: the gradient of ``log Lₜ`` is ``hₜ = gₜ / (Lₜ + ε)`` (``ε = 1e-8``);
-    * moving average: ``ĝₜ ← βₖ ĝₜ + (1 − βₖ) hₜ`` with ``βₖ = β / k^σ`` and ``ĝₜ = 0`` before the first
-      step (no bias correction, as in the authors' LibMTL code);
-    * gradient-magnitude balancing: ``d = Σₜ (maxₛ ‖ĝₛ‖ / ‖ĝₜ‖) ĝₜ`` (tasks with ``ĝₜ = 0`` add nothing).
+    * loss-scale balancing: the gradient of $\log L_t$ is $h_t = g_t / (L_t + \varepsilon)$
+      ($\varepsilon = 10^{-8}$);
+    * moving average: $\hat g_t \leftarrow \beta_k \hat g_t + (1 - \beta_k) h_t$ with
+      $\beta_k = \beta / k^\sigma$ and $\hat g_t = 0$ before the first step (no bias correction, as in the
+      authors' LibMTL code);
+    * gradient-magnitude balancing: $d = \sum_t \frac{\max_s \|\hat g_s\|}{\|\hat g_t\|} \hat g_t$ (tasks with
+      $\hat g_t = 0$ add nothing).
 
-    ``d`` combines the averaged gradients, not the rows of this step's ``J``, so ``last_weights`` is
-    ``None``; ``last_scales`` holds the factors ``maxₛ ‖ĝₛ‖ / ‖ĝₜ‖``. State: the ``[T, n]`` buffer ``ĝ``
-    (part of ``state_dict()``); a Jacobian of another shape raises ``ValueError`` (call ``reset()``).
+    $d$ combines the averaged gradients, not the rows of this step's $J$, so ``last_weights`` is
+    ``None``; ``last_scales`` holds the factors $\max_s \|\hat g_s\| / \|\hat g_t\|$. State: the ``[T, n]``
+    buffer ``ĝ`` (part of ``state_dict()``); a Jacobian of another shape raises ``ValueError`` (call
+    ``reset()``).
 
     Args:
         beta: ``β`` (LibMTL default 0.9).

@@ -12,16 +12,20 @@ from multitask.methods.gradient.upgrad import UPGrad
 
 @register_method("dualproj")
 class DualProj(UPGrad):
-    """DualProj: projection of the averaged gradient onto the dual cone.
+    r"""DualProj: projection of the averaged gradient onto the dual cone.
 
     Quinton & Rey. Jacobian Descent for Multi-Objective Optimization. arXiv:2406.16232, 2024 (after the
     projection used by GEM, Lopez-Paz & Ranzato, NeurIPS 2017).
 
-    Update rule: ``d = π_J(Σᵢ pᵢ gᵢ)``, the Euclidean projection of the (preference-weighted, by default
-    mean) gradient onto the dual cone ``{x : J x ≥ 0}``. With Proposition 1 of the paper,
-    ``d = Jᵀv``, ``v = argmin_{v ≥ p} vᵀGv`` (:func:`~multitask.core.solvers.dual_cone_weights`,
-    exact active-set solver in torch). The update never conflicts with a task (``J d ≥ 0``) and equals
-    the mean gradient whenever that one conflicts with none.
+    Update rule: $d = \pi_J\big(\sum_i p_i g_i\big)$, the Euclidean projection of the (preference-weighted,
+    by default mean) gradient onto the dual cone $\{x : J x \ge 0\}$. With Proposition 1 of the paper,
+
+    $$
+    d = J^\top v, \qquad v = \arg\min_{v \ge p} v^\top G v
+    $$
+
+    (:func:`~multitask.core.solvers.dual_cone_weights`, exact active-set solver in torch). The update never
+    conflicts with a task ($J d \ge 0$) and equals the mean gradient whenever that one conflicts with none.
 
     Args:
         pref_vector: ``p`` (``[T]``, non-negative) or ``None`` for ``1/T`` (paper default).

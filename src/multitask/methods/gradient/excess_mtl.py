@@ -13,23 +13,28 @@ from multitask.methods.base import GradientMethod, register_method
 
 @register_method("excess_mtl")
 class ExcessMTL(GradientMethod):
-    """Robust multi-task learning with excess risks.
+    r"""Robust multi-task learning with excess risks.
 
     He, Zhou, Zhang, Yun, Xu, Zeng, Chilimbi, Zhao. Robust Multi-Task Learning with Excess Risks.
     ICML 2024.
 
-    Weights follow each task's *excess risk* ``Lᵢ(θ) − Lᵢ(θᵢ*)`` rather than its loss, so a task with
-    large irreducible noise does not grab the weight. A second-order Taylor expansion around the
-    optimum gives ``Lᵢ(θ) − Lᵢ* ≈ ½ gᵢᵀ Hᵢ⁻¹ gᵢ``; the Hessian is replaced by the diagonal AdaGrad
-    preconditioner ``Hᵢ ≈ diag(√(Σ_{s≤k} gᵢ,ₛ² + ε))`` accumulated over the steps. At step ``k``:
+    Weights follow each task's *excess risk* $L_i(\theta) - L_i(\theta_i^*)$ rather than its loss, so a task
+    with large irreducible noise does not grab the weight. A second-order Taylor expansion around the
+    optimum gives $L_i(\theta) - L_i^* \approx \frac12 g_i^\top H_i^{-1} g_i$; the Hessian is replaced by the
+    diagonal AdaGrad preconditioner
+    $H_i \approx \operatorname{diag}\big(\sqrt{\sum_{s \le k} g_{i,s}^2 + \varepsilon}\big)$
+    accumulated over the steps. At step $k$:
 
-    * ``aᵢ ← aᵢ + gᵢ ⊙ gᵢ``, ``eᵢ = gᵢᵀ diag(√(aᵢ + ε))⁻¹ gᵢ`` (the factor ½ cancels below);
-    * first step: ``eᵢ⁰ = eᵢ`` is recorded and the weights stay ``wᵢ = 1``;
-    * later steps: ``wᵢ ← wᵢ exp(η eᵢ / eᵢ⁰)``, then ``w ← T w / Σⱼ wⱼ`` (exponentiated-gradient ascent
-      on the worst-case mixture, normalised to sum ``T`` as in the official code);
-    * direction ``d = Σᵢ wᵢ gᵢ``.
+    * $a_i \leftarrow a_i + g_i \odot g_i$,
+      $e_i = g_i^\top \operatorname{diag}\big(\sqrt{a_i + \varepsilon}\big)^{-1} g_i$
+      (the factor ½ cancels below);
+    * first step: $e_i^0 = e_i$ is recorded and the weights stay $w_i = 1$;
+    * later steps: $w_i \leftarrow w_i \exp(\eta \, e_i / e_i^0)$, then $w \leftarrow T w / \sum_j w_j$
+      (exponentiated-gradient ascent on the worst-case mixture, normalised to sum $T$ as in the official
+      code);
+    * direction $d = \sum_i w_i g_i$.
 
-    Dividing by the first-step estimate ``eᵢ⁰`` makes the weights independent of each task's gradient
+    Dividing by the first-step estimate $e_i^0$ makes the weights independent of each task's gradient
     scale. The multiplicative update is carried out in log space (a softmax), which is the same rule
     but never overflows. A task whose first estimate is 0 gets its reference at the first step where its
     gradient is non-zero.

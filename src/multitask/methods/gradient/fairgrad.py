@@ -15,23 +15,26 @@ __all__ = ["FairGrad"]
 
 @register_method("fairgrad")
 class FairGrad(GradientMethod):
-    """FairGrad: fair resource allocation among the tasks (α-fair utilities).
+    r"""FairGrad: fair resource allocation among the tasks (α-fair utilities).
 
     Ban & Ji. Fair Resource Allocation in Multi-Task Learning. ICML 2024.
 
-    The update ``d`` maximises the α-fair utility ``Σᵢ (gᵢᵀd)^{1−α}/(1−α)`` (``Σᵢ log gᵢᵀd`` for
-    ``α = 1``) over a ball. Writing ``d = Σᵢ wᵢ gᵢ = Jᵀw``, its optimality condition is
+    The update $d$ maximises the α-fair utility $\sum_i (g_i^\top d)^{1-\alpha} / (1 - \alpha)$
+    ($\sum_i \log g_i^\top d$ for $\alpha = 1$) over a ball. Writing $d = \sum_i w_i g_i = J^\top w$, its
+    optimality condition is
 
-        ``G w = w^{-1/α}``  (elementwise power, ``G = J Jᵀ``, ``w > 0``),
+    $$
+    G w = w^{-1/\alpha} \qquad (\text{elementwise power}, \ G = J J^\top, \ w > 0),
+    $$
 
     solved here by damped Newton on its convex potential (:func:`alpha_fair_weights`) instead of the
     official code's ``scipy.optimize.least_squares`` (same root, exact to ``tol``). ``α = 1`` is
     proportional fairness (the Nash-MTL weights), ``α → ∞`` approaches max-min fairness (MGDA-like),
     ``α → 0`` approaches the plain sum.
 
-    The update is the official code's: ``d = clip(T · Jᵀw, max_norm)``. The official trainer writes
-    ``T · Jᵀw`` into the shared parameters' ``.grad`` ("to match the sum loss") and then calls
-    ``clip_grad_norm_(shared, max_norm)``, which rescales only when the norm exceeds ``max_norm``
+    The update is the official code's: $d = \operatorname{clip}(T \cdot J^\top w, \texttt{max\_norm})$. The
+    official trainer writes ``T · Jᵀw`` into the shared parameters' ``.grad`` ("to match the sum loss") and
+    then calls ``clip_grad_norm_(shared, max_norm)``, which rescales only when the norm exceeds ``max_norm``
     (a max-norm clip, not a normalisation); here the weights are ``T w`` scaled so that
     ``‖Jᵀ(Tw)‖ ≤ max_norm`` (``max_norm = 0`` turns clipping off and leaves ``T · Jᵀw``).
     ``last_weights`` are these final row weights; ``last_solution`` holds the unscaled ``w``.

@@ -13,20 +13,25 @@ from multitask.methods.gradient._random import SeededGenerator
 
 @register_method("graddrop")
 class GradDrop(GradientMethod):
-    """Gradient Sign Dropout.
+    r"""Gradient Sign Dropout.
 
     Chen, Ngiam, Huang, Luong, Kretzschmar, Chai, Anguelov. Just Pick a Sign: Optimizing Deep
     Multitask Models with Gradient Sign Dropout. NeurIPS 2020.
 
-    Update rule (the paper's Algorithm 1). With ``A`` the layer the rule acts on and ``∇ᵢ`` the gradient
-    of task ``i`` with respect to it:
+    Update rule (the paper's Algorithm 1). With $A$ the layer the rule acts on and $\nabla_i$ the gradient
+    of task $i$ with respect to it:
 
-    * ``Gᵢ = Σ_batch sign(A) ∘ ∇ᵢ`` when ``A`` has a batch dimension (the sum over the batch comes
-      first), ``Gᵢ = ∇ᵢ`` otherwise;
-    * sign purity ``P = ½ (1 + Σᵢ Gᵢ / Σᵢ |Gᵢ|)``, one ``U ~ Uniform(0, 1)`` per coordinate of ``G``;
-    * mask ``Mᵢ = 1[P > U] 1[Gᵢ > 0] + 1[P < U] 1[Gᵢ < 0]`` (one per feature coordinate, shared by every
-      sample of the batch) and ``d = Σᵢ (ℓᵢ + (1 − ℓᵢ) Mᵢ) ∘ ∇ᵢ`` with leak ``ℓᵢ ∈ [0, 1]`` (``ℓ = 0``:
-      pure GradDrop, the paper's default; ``ℓ = 1``: the plain sum).
+    * $G_i = \sum_{\text{batch}} \operatorname{sign}(A) \circ \nabla_i$ when $A$ has a batch dimension (the
+      sum over the batch comes first), $G_i = \nabla_i$ otherwise;
+    * sign purity $P = \frac12 \big(1 + \sum_i G_i / \sum_i |G_i|\big)$, one $U \sim \text{Uniform}(0, 1)$
+      per coordinate of $G$;
+    * mask and update (one mask per feature coordinate, shared by every sample of the batch), with leak
+      $\ell_i \in [0, 1]$ ($\ell = 0$: pure GradDrop, the paper's default; $\ell = 1$: the plain sum):
+
+    $$
+    M_i = \mathbb{1}[P > U] \, \mathbb{1}[G_i > 0] + \mathbb{1}[P < U] \, \mathbb{1}[G_i < 0], \qquad
+    d = \sum_i \big(\ell_i + (1 - \ell_i) M_i\big) \circ \nabla_i .
+    $$
 
     Coordinates where every ``Gᵢ`` is zero keep nothing from the masked tasks. ``d`` is not a fixed
     weighting of the rows, so ``last_weights`` stays ``None``.

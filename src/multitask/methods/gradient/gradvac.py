@@ -18,21 +18,26 @@ _MAX_TARGET = 1.0 - 1e-6  # |φ̂| used in the correction (φ̂ = ±1 would need
 
 @register_method("gradvac")
 class GradVac(GradientMethod):
-    """Gradient Vaccine.
+    r"""Gradient Vaccine.
 
     Wang, Tsvetkov, Firat, Cao. Gradient Vaccine: Investigating and Improving Multi-task Optimization
     in Massively Multilingual Models. ICLR 2021.
 
-    Update rule (Algorithm 1): for every task ``i`` start from ``gᵢ' = gᵢ`` and visit the other tasks
-    ``j`` in a random order; with ``φᵢⱼ = cos(gᵢ', gⱼ)`` and the target ``φ̂ᵢⱼ``:
+    Update rule (Algorithm 1): for every task $i$ start from $g_i' = g_i$ and visit the other tasks
+    $j$ in a random order; with $\phi_{ij} = \cos(g_i', g_j)$ and the target $\hat\phi_{ij}$:
 
-        if ``φᵢⱼ < φ̂ᵢⱼ``:  ``gᵢ' ← gᵢ' + gⱼ · ‖gᵢ'‖ (φ̂ᵢⱼ √(1−φᵢⱼ²) − φᵢⱼ √(1−φ̂ᵢⱼ²)) / (‖gⱼ‖ √(1−φ̂ᵢⱼ²))``
+    $$
+    \text{if } \phi_{ij} < \hat\phi_{ij}: \qquad
+    g_i' \leftarrow g_i' + g_j \, \frac{\|g_i'\| \big(\hat\phi_{ij} \sqrt{1 - \phi_{ij}^2} - \phi_{ij}
+    \sqrt{1 - \hat\phi_{ij}^2}\big)}{\|g_j\| \sqrt{1 - \hat\phi_{ij}^2}}
+    $$
 
-    which makes ``cos(gᵢ', gⱼ) = φ̂ᵢⱼ`` exactly; then ``φ̂ᵢⱼ ← (1−β) φ̂ᵢⱼ + β φᵢⱼ`` (EMA, ``φ̂ = 0`` at the
+    which makes $\cos(g_i', g_j) = \hat\phi_{ij}$ exactly; then
+    $\hat\phi_{ij} \leftarrow (1 - \beta) \hat\phi_{ij} + \beta \phi_{ij}$ (EMA, $\hat\phi = 0$ at the
     start, updated at every visit, corrected or not, as in the paper's algorithm; LibMTL does the same
     since its commit "fix a bug in GradVac" of February 2024, before which it updated only the pairs it
-    corrected, so its targets could only fall). The update is ``d = Σᵢ gᵢ'`` (``reduction="mean"``
-    divides by ``T``). With ``φ̂ = 0`` it acts like PCGrad; the EMA lets the targets follow the typical
+    corrected, so its targets could only fall). The update is $d = \sum_i g_i'$ (``reduction="mean"``
+    divides by $T$). With ``φ̂ = 0`` it acts like PCGrad; the EMA lets the targets follow the typical
     similarity of each pair.
 
     Every ``gᵢ'`` stays a combination of the original rows, so with one group the method needs only

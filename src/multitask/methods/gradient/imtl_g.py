@@ -11,20 +11,26 @@ from multitask.methods.base import GradientMethod, register_method
 
 @register_method("imtl_g")
 class IMTLG(GradientMethod):
-    """Impartial Multi-Task Learning, gradient part (IMTL-G).
+    r"""Impartial Multi-Task Learning, gradient part (IMTL-G).
 
     Liu, Li, Kuang, Xue, Chen, Yang, Liao, Zhang. Towards Impartial Multi-task Learning. ICLR 2021.
 
-    Update rule: ``d = Σₜ αₜ gₜ`` with ``Σₜ αₜ = 1`` and equal projections onto the unit gradients
-    ``uₜ = gₜ/‖gₜ‖``: ``dᵀu₁ = dᵀuₜ`` for all ``t``. Closed form (paper, eq. 7):
-    ``α₂:T = g₁ Uᵀ (D Uᵀ)⁻¹``, ``α₁ = 1 − Σₜ₌₂ αₜ``, with rows ``Dₜ = g₁ᵀ − gₜᵀ`` and ``Uₜ = u₁ᵀ − uₜᵀ``.
+    Update rule: $d = \sum_t \alpha_t g_t$ with $\sum_t \alpha_t = 1$ and equal projections onto the unit
+    gradients $u_t = g_t / \|g_t\|$: $d^\top u_1 = d^\top u_t$ for all $t$. Closed form (paper, eq. 7):
 
-    Gramian form used here: with ``Aₜₛ = Gₜₛ / ‖gₜ‖`` (so ``(Aα)ₜ = dᵀuₜ``), ``α`` solves the ``T x T``
-    system ``(A₁ − Aₜ) α = 0`` (``t = 2..T``), ``1ᵀα = 1`` — the same equations as the closed form,
-    which needs no ``J``. Tasks with an exactly zero gradient have no direction to be impartial to: they
-    get weight 0 and the others share ``Σα = 1`` (all zero: uniform weights). When the system is singular
-    (collinear or duplicated gradients, where many ``α`` give the same ``d``) the minimum-norm solution
-    is taken (pseudo-inverse). The weights may be negative, as in the paper.
+    $$
+    \alpha_{2:T} = g_1 U^\top (D U^\top)^{-1}, \qquad \alpha_1 = 1 - \sum_{t=2}^{T} \alpha_t,
+    $$
+
+    with rows $D_t = g_1^\top - g_t^\top$ and $U_t = u_1^\top - u_t^\top$.
+
+    Gramian form used here: with $A_{ts} = G_{ts} / \|g_t\|$ (so $(A\alpha)_t = d^\top u_t$), $\alpha$ solves
+    the $T \times T$ system $(A_1 - A_t) \alpha = 0$ ($t = 2, \dots, T$), $\mathbf{1}^\top \alpha = 1$ — the
+    same equations as the closed form, which needs no $J$. Tasks with an exactly zero gradient have no
+    direction to be impartial to: they get weight 0 and the others share ``Σα = 1`` (all zero: uniform
+    weights). When the system is singular (collinear or duplicated gradients, where many ``α`` give the same
+    ``d``) the minimum-norm solution is taken (pseudo-inverse). The weights may be negative, as in the
+    paper.
 
     Hyper-parameters: none.
     Modes: parameters, features.

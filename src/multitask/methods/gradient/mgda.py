@@ -14,17 +14,23 @@ NORMALIZATIONS = ("none", "l2", "loss", "loss+")
 
 @register_method("mgda")
 class MGDA(GradientMethod):
-    """Multiple-Gradient Descent Algorithm (MGDA / MGDA-UB).
+    r"""Multiple-Gradient Descent Algorithm (MGDA / MGDA-UB).
 
     Sener & Koltun. Multi-Task Learning as Multi-Objective Optimization. NeurIPS 2018
     (after Désidéri, Comptes Rendus Mathématique 2012).
 
-    Update rule: ``w = argmin_{w ∈ Δ} ‖Σₜ wₜ ĝₜ‖²`` with ``ĝₜ = gₜ / nₜ``, direction ``d = Σₜ wₜ gₜ``
-    (the weights found on the normalised gradients multiply the original ones, as in the paper's code).
-    Normalisers ``nₜ`` (``normalization``, from the paper's code ``gradient_normalizers``):
-    ``"none"``: 1 (default; the exact min-norm element); ``"l2"``: ``‖gₜ‖``; ``"loss"``: ``Lₜ``;
-    ``"loss+"``: ``Lₜ ‖gₜ‖``. The loss-based ones read the loss values (``aggregate(J, losses)``) and
-    need positive losses.
+    Update rule:
+
+    $$
+    w = \arg\min_{w \in \Delta} \Big\|\sum_t w_t \hat g_t\Big\|^2, \qquad \hat g_t = \frac{g_t}{n_t}, \qquad
+    d = \sum_t w_t g_t
+    $$
+
+    ($\Delta$ the simplex; the weights found on the normalised gradients multiply the original ones, as in
+    the paper's code). Normalisers $n_t$ (``normalization``, from the paper's code
+    ``gradient_normalizers``): ``"none"``: 1 (default; the exact min-norm element); ``"l2"``: $\|g_t\|$;
+    ``"loss"``: $L_t$; ``"loss+"``: $L_t \|g_t\|$. The loss-based ones read the loss values
+    (``aggregate(J, losses)``) and need positive losses.
 
     The min-norm problem is solved exactly (closed form for two tasks, Wolfe's active-set algorithm
     otherwise; see :func:`multitask.core.solvers.min_norm_weights`) instead of the paper's Frank–Wolfe

@@ -13,26 +13,29 @@ from multitask.methods.base import GradientMethod, register_method
 
 @register_method("moco")
 class MoCo(GradientMethod):
-    """Multi-objective gradient with Correction (MoCo).
+    r"""Multi-objective gradient with Correction (MoCo).
 
     Fernando, Shen, Liu, Chaudhury, Murugesan, Chen. Mitigating Gradient Bias in Multi-objective
     Learning: A Provably Convergent Approach. ICLR 2023.
 
     Stochastic gradients make MGDA's weights biased; MoCo tracks each task gradient with a moving
-    estimate ``Y`` and updates the weights ``λ`` by one gradient step on ``½ λᵀ(YYᵀ + ρI)λ`` instead of
-    solving the min-norm problem exactly. By default this follows the authors' code (shared by
-    H. Fernando and shipped as LibMTL's ``MoCo``). At step ``k = 1, 2, …``:
+    estimate $Y$ and updates the weights $\lambda$ by one gradient step on
+    $\frac12 \lambda^\top (Y Y^\top + \rho I) \lambda$ instead of solving the min-norm problem exactly. By
+    default this follows the authors' code (shared by H. Fernando and shipped as LibMTL's ``MoCo``). At step
+    $k = 1, 2, \dots$:
 
-    * rows ``hᵢ = Lᵢ gᵢ / (‖gᵢ‖ + 1e-8)``: each task gradient rescaled to norm ``Lᵢ`` (its loss value);
-    * ``Y ← Y − βₖ (Y − H)`` with ``βₖ = β / k^{σ_β}`` (``Y = 0`` before the first step);
-    * ``λ ← softmax(λ − γₖ (YYᵀ + ρI) λ)`` with ``γₖ = γ / k^{σ_γ}`` (``λ = 1/T`` before the first step);
-    * direction ``d = Yᵀ λ``.
+    * rows $h_i = L_i g_i / (\|g_i\| + 10^{-8})$: each task gradient rescaled to norm $L_i$ (its loss value);
+    * $Y \leftarrow Y - \beta_k (Y - H)$ with $\beta_k = \beta / k^{\sigma_\beta}$ ($Y = 0$ before the first
+      step);
+    * $\lambda \leftarrow \operatorname{softmax}\big(\lambda - \gamma_k (Y Y^\top + \rho I) \lambda\big)$ with
+      $\gamma_k = \gamma / k^{\sigma_\gamma}$ ($\lambda = 1/T$ before the first step);
+    * direction $d = Y^\top \lambda$.
 
     Because the rows are normalised to the loss values, ``λ`` does not depend on the gradients' scale,
     and the softmax keeps every ``λᵢ > 0``.
 
     Variant (``normalize=False, lambda_update="projection"``): the paper's Algorithm 1 as written, with
-    the raw gradients ``H = J`` and the Euclidean projection ``Π_Δ`` onto the simplex in place of the
+    the raw gradients $H = J$ and the Euclidean projection $\Pi_\Delta$ onto the simplex in place of the
     softmax. Its ``λ`` depends on the gradients' scale (with large gradient norms one projected step
     lands on a vertex of the simplex), which is why the authors' code is the default. The two switches
     are independent.

@@ -13,20 +13,22 @@ from multitask.methods.base import GradientMethod, register_method
 
 @register_method("nash_mtl")
 class NashMTL(GradientMethod):
-    """Multi-task learning as a bargaining game (Nash-MTL).
+    r"""Multi-task learning as a bargaining game (Nash-MTL).
 
     Navon, Shamsian, Achituve, Maron, Kawaguchi, Chechik, Fetaya. Multi-Task Learning as a Bargaining
     Game. ICML 2022.
 
-    The update ``d = Σᵢ αᵢ gᵢ`` is the Nash bargaining solution ``argmax_{‖d‖ ≤ ε} Σᵢ log(gᵢᵀd)``;
-    its optimality condition (paper, Section 3) is
+    The update $d = \sum_i \alpha_i g_i$ is the Nash bargaining solution
+    $\arg\max_{\|d\| \le \varepsilon} \sum_i \log(g_i^\top d)$; its optimality condition (paper, Section 3) is
 
-        ``(G α)ᵢ = 1 / αᵢ``  for every task ``i``  (``G = J Jᵀ``, ``α > 0``),
+    $$
+    (G \alpha)_i = \frac{1}{\alpha_i} \quad \text{for every task } i \qquad (G = J J^\top, \ \alpha > 0),
+    $$
 
-    which makes ``‖d‖² = αᵀGα = T`` and ``gᵢᵀd = 1/αᵢ > 0``. The paper approximates the solution with
-    a sequence of convex problems (CCP, ``optim_niter`` of them, solved by cvxpy/ECOS). Here the same
-    point is computed directly: it is the unique minimiser of the strictly convex
-    ``½ αᵀGα − Σᵢ log αᵢ``, found by damped Newton steps in torch (see
+    which makes $\|d\|^2 = \alpha^\top G \alpha = T$ and $g_i^\top d = 1 / \alpha_i > 0$. The paper
+    approximates the solution with a sequence of convex problems (CCP, ``optim_niter`` of them, solved by
+    cvxpy/ECOS). Here the same point is computed directly: it is the unique minimiser of the strictly convex
+    $\frac12 \alpha^\top G \alpha - \sum_i \log \alpha_i$, found by damped Newton steps in torch (see
     :func:`multitask.core.solvers.alpha_fair_weights` with ``α_fair = 1``), warm-started
     from the previous solution like the paper's solver; the condition then holds to ~1e-12 (relative)
     on nonsingular Gramians. A relative ridge ``eps`` keeps singular Gramians (collinear or opposite

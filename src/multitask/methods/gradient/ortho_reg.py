@@ -13,14 +13,19 @@ from multitask.methods.base import LossContext, LossWeighting, register_method
 
 @register_method("ortho_reg")
 class OrthoReg(LossWeighting):
-    """Regularising multi-task networks with orthogonal gradients.
+    r"""Regularising multi-task networks with orthogonal gradients.
 
     Suteu & Guo. Regularizing Deep Multi-Task Networks using Orthogonal Gradients. arXiv:1912.06844, 2019.
 
-    Objective: ``L = Σₜ Lₜ + λ P`` with ``P = Σ_{i<j} cos²(gᵢ, gⱼ)`` (default) and ``gₜ = ∇_θ Lₜ`` the task
-    gradients w.r.t. the shared parameters ``θ``. Minimising it pushes the task gradients towards
-    orthogonality, so each task head comes to rely on its own part of the shared encoder (less
-    interference).
+    Objective:
+
+    $$
+    \mathcal{L} = \sum_t L_t + \lambda P, \qquad P = \sum_{i<j} \cos^2(g_i, g_j) \quad (\text{default}),
+    $$
+
+    with $g_t = \nabla_\theta L_t$ the task gradients w.r.t. the shared parameters $\theta$. Minimising it
+    pushes the task gradients towards orthogonality, so each task head comes to rely on its own part of the
+    shared encoder (less interference).
 
     Exact implementation (double back-propagation): the gradients ``gₜ`` are computed with
     ``torch.autograd.grad(Lₜ, θ, create_graph=True)``, the penalty is formed from them, and back-propagating

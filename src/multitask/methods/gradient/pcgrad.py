@@ -12,13 +12,19 @@ from multitask.methods.gradient._random import SeededGenerator
 
 @register_method("pcgrad")
 class PCGrad(GradientMethod):
-    """Projecting Conflicting Gradients ("gradient surgery").
+    r"""Projecting Conflicting Gradients ("gradient surgery").
 
     Yu, Kumar, Gupta, Levine, Hausman, Finn. Gradient Surgery for Multi-Task Learning. NeurIPS 2020.
 
-    Update rule (Algorithm 1): for every task ``i``, start from ``gᵢᴾᶜ = gᵢ`` and, for the other tasks
-    ``j ≠ i`` in a random order, if ``gᵢᴾᶜ · gⱼ < 0`` set ``gᵢᴾᶜ ← gᵢᴾᶜ − (gᵢᴾᶜ · gⱼ / ‖gⱼ‖²) gⱼ``;
-    the update is ``d = Σᵢ gᵢᴾᶜ`` (``reduction="sum"``, the paper and LibMTL) or its mean.
+    Update rule (Algorithm 1): for every task $i$, start from $g_i^{PC} = g_i$ and, for the other tasks
+    $j \ne i$ in a random order,
+
+    $$
+    \text{if } g_i^{PC} \cdot g_j < 0: \qquad
+    g_i^{PC} \leftarrow g_i^{PC} - \frac{g_i^{PC} \cdot g_j}{\|g_j\|^2} \, g_j ;
+    $$
+
+    the update is $d = \sum_i g_i^{PC}$ (``reduction="sum"``, the paper and LibMTL) or its mean.
 
     Every ``gᵢᴾᶜ`` stays a combination of the original rows, so the method runs on the Gramian alone:
     with coefficient rows ``C`` (``gᵢᴾᶜ = Cᵢ J``), ``gᵢᴾᶜ · gⱼ = Cᵢ G eⱼ`` and the projection subtracts

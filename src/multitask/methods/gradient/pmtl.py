@@ -59,24 +59,36 @@ def pmtl_preferences(num_tasks: int, k: int, *, dtype: torch.dtype = torch.float
 
 @register_method("pmtl")
 class PMTL(GradientMethod):
-    """Pareto Multi-Task Learning.
+    r"""Pareto Multi-Task Learning.
 
     Lin, Zhen, Li, Zhang, Kwong. Pareto Multi-Task Learning. NeurIPS 2019.
 
-    The objective space is split by ``K`` evenly spread unit preference vectors ``u₁ … u_K``
-    (:func:`pmtl_preferences`). The run for preference ``k`` looks for a Pareto-stationary point inside
-    the cone of ``u_k``: ``min_θ L(θ)`` s.t. ``G_j(θ) = (u_j − u_k)ᵀ L(θ) ≤ 0`` for all ``j ≠ k``
-    (``L`` the loss vector; as in the official code the activity test uses ``L / ‖L‖``, and
-    constraint ``j`` is active when ``G_j > 0``). With ``∇G_j = Σᵢ (u_j − u_k)ᵢ gᵢ``:
+    The objective space is split by $K$ evenly spread unit preference vectors $u_1, \dots, u_K$
+    (:func:`pmtl_preferences`). The run for preference $k$ looks for a Pareto-stationary point inside
+    the cone of $u_k$:
+
+    $$
+    \min_\theta L(\theta) \quad \text{s.t.} \quad G_j(\theta) = (u_j - u_k)^\top L(\theta) \le 0
+    \quad \text{for all } j \ne k
+    $$
+
+    ($L$ the loss vector; as in the official code the activity test uses $L / \|L\|$, and
+    constraint $j$ is active when $G_j > 0$). With $\nabla G_j = \sum_i (u_j - u_k)_i \, g_i$:
 
     * warm-up (until a feasible point is reached, at most ``warmup_steps`` steps): descend the violated
-      constraints only: ``d = Σ_{j active} λ_j ∇G_j`` with ``λ`` the min-norm weights of the
-      ``∇G_j`` (``λ = 1`` for a single one; not rescaled, as in the official code); no active constraint
-      ends the warm-up;
-    * main phase: ``λ`` = min-norm weights of ``{g₁ … g_T} ∪ {∇G_j : j active}`` (the dual of the
-      paper's constrained QP ``min_{d, α} α + ½‖d‖²`` s.t. ``gᵢᵀd ≤ α``, ``∇G_jᵀd ≤ α``), task weights
-      ``wᵢ = λᵢ + Σ_j λ_j (u_j − u_k)ᵢ``, rescaled to ``w ← T w / Σᵢ|wᵢ|`` (official code), ``d = Σᵢ wᵢgᵢ``
-      (the QP's descent step is ``−d`` up to that positive factor; the optimizer subtracts ``d``).
+      constraints only: $d = \sum_{j \text{ active}} \lambda_j \nabla G_j$ with $\lambda$ the min-norm weights
+      of the $\nabla G_j$ ($\lambda = 1$ for a single one; not rescaled, as in the official code); no active
+      constraint ends the warm-up;
+    * main phase: $\lambda$ = min-norm weights of $\{g_1, \dots, g_T\} \cup \{\nabla G_j : j \text{ active}\}$
+      (the dual of the paper's constrained QP $\min_{d, \alpha} \alpha + \frac12 \|d\|^2$ s.t.
+      $g_i^\top d \le \alpha$, $\nabla G_j^\top d \le \alpha$), then
+
+    $$
+    w_i = \lambda_i + \sum_j \lambda_j (u_j - u_k)_i, \qquad
+    w \leftarrow \frac{T w}{\sum_i |w_i|} \ (\text{official code}), \qquad d = \sum_i w_i g_i
+    $$
+
+    (the QP's descent step is $-d$ up to that positive factor; the optimizer subtracts $d$).
 
     A run ends with its loss vector inside the cone of ``u_k`` (closer in angle to ``u_k`` than to any other
     ``u_j``): with ``u₀ = e₁`` the solution accepts the largest ``L₁`` relative to the other losses, with

@@ -16,22 +16,24 @@ PARAMETERIZATIONS = ("expm", "cayley")
 
 @register_method("rotograd")
 class RotoGrad(GradientMethod):
-    """RotoGrad: gradient homogenisation in direction and magnitude.
+    r"""RotoGrad: gradient homogenisation in direction and magnitude.
 
     Javaloy & Valera. RotoGrad: Gradient Homogenization in Multitask Learning. ICLR 2022.
 
-    Each task ``k`` sees its own rotation of the shared representation, ``z_k = R_k z`` (the first ``r``
-    coordinates of ``z``'s last dimension are rotated, the rest pass through). With ``g_k = ∇_z L_k``
-    (the rows of the features-mode Jacobian; ``∇_{z_k} L_k = R_k g_k``):
+    Each task $k$ sees its own rotation of the shared representation, $z_k = R_k z$ (the first $r$
+    coordinates of $z$'s last dimension are rotated, the rest pass through). With $g_k = \nabla_z L_k$
+    (the rows of the features-mode Jacobian; $\nabla_{z_k} L_k = R_k g_k$):
 
-    * magnitude: ``n_k = ‖g_k‖``; relative convergence ``c_k = n_k / n_k⁰`` (``n_k⁰`` recorded at the first
-      step and again at step ``burn_in_period``), ``α_k = c_k / Σⱼ cⱼ``, common norm ``C = Σ_k α_k n_k``;
-      the update sent into the encoder is ``d = Σ_k C g_k / n_k`` (``last_weights = C / n``): every task
-      pushes equally hard, and the tasks that have converged least set the common magnitude;
-    * direction: with ``v = (1/T) Σ_k (‖ḡ‖ / n_k) g_k`` (``ḡ`` the mean gradient; ``v`` held fixed), each
-      rotation minimises ``ℓ_k(R_k) = mean_b ‖R_k v_b − R̄_k g_{k,b}‖²`` (``b`` runs over the batch, ``R̄``
-      is the current rotation held fixed), which turns ``R_kᵀ ∇_{z_k} L_k`` towards the common ``v``:
-      over time the task gradients reaching the encoder agree in direction.
+    * magnitude: $n_k = \|g_k\|$; relative convergence $c_k = n_k / n_k^0$ ($n_k^0$ recorded at the first
+      step and again at step ``burn_in_period``), $\alpha_k = c_k / \sum_j c_j$, common norm
+      $C = \sum_k \alpha_k n_k$; the update sent into the encoder is $d = \sum_k (C / n_k) \, g_k$
+      (``last_weights`` $= C / n$): every task pushes equally hard, and the tasks that have converged
+      least set the common magnitude;
+    * direction: with $v = \frac1T \sum_k (\|\bar g\| / n_k) \, g_k$ ($\bar g$ the mean gradient; $v$ held
+      fixed), each rotation minimises $\ell_k(R_k) = \operatorname{mean}_b \|R_k v_b - \bar R_k g_{k,b}\|^2$
+      ($b$ runs over the batch, $\bar R$ is the current rotation held fixed), which turns
+      $R_k^\top \nabla_{z_k} L_k$ towards the common $v$: over time the task gradients reaching the encoder
+      agree in direction.
 
     The rotation loss depends only on ``v``, ``g_k`` and ``R_k``, all known here, so it is computed inside
     :meth:`direction` and its gradient is **accumulated into the rotations' ``.grad``** (as in the
@@ -40,9 +42,9 @@ class RotoGrad(GradientMethod):
     official code, best a separate one such as Adam, since the rotation loss scales with ``‖g‖²``
     (tiny for batch-mean losses), which plain SGD at the model's learning rate would barely move.
 
-    ``R_k = exp(S_k)`` (``parameterization="expm"``, as in the official code) or the Cayley map
-    ``R_k = (I − S_k)⁻¹(I + S_k)`` of the skew-symmetric ``S_k = U_k − U_kᵀ``, ``U_k`` the strict upper
-    triangle of the free parameter ``A_k`` (``[T, r, r]``); ``A = 0`` gives ``R_k = I`` at the start.
+    $R_k = \exp(S_k)$ (``parameterization="expm"``, as in the official code) or the Cayley map
+    $R_k = (I - S_k)^{-1} (I + S_k)$ of the skew-symmetric $S_k = U_k - U_k^\top$, $U_k$ the strict upper
+    triangle of the free parameter $A_k$ (``[T, r, r]``); $A = 0$ gives $R_k = I$ at the start.
 
     The weights ``α_k`` are computed, not tuned: RotoGrad has no ``α`` hyper-parameter (the ``α`` of
     the official code's RotoGrad-Norm variant, which adds GradNorm's learnable weights, is not this

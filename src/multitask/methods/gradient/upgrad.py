@@ -16,18 +16,24 @@ __all__ = ["UPGrad"]
 
 @register_method("upgrad")
 class UPGrad(GradientMethod):
-    """Unconflicting Projection of Gradients (UPGrad).
+    r"""Unconflicting Projection of Gradients (UPGrad).
 
     Quinton & Rey. Jacobian Descent for Multi-Objective Optimization. arXiv:2406.16232, 2024.
 
-    Update rule: ``d = (1/T) Σᵢ π_J(gᵢ)`` where ``π_J`` is the Euclidean projection onto the dual cone
-    ``{x : J x ≥ 0}`` of the task gradients (paper eq. 3; general form ``d = Σᵢ pᵢ π_J(gᵢ)`` with a
-    preference vector ``p``, uniform by default). By Proposition 1, ``π_J(Jᵀu) = Jᵀv`` with
-    ``v = argmin_{v ≥ u} vᵀGv``, so ``w = Σᵢ v⁽ⁱ⁾`` with ``u⁽ⁱ⁾ = pᵢ eᵢ``: a Gramian-only method
+    Update rule:
+
+    $$
+    d = \frac1T \sum_i \pi_J(g_i)
+    $$
+
+    where $\pi_J$ is the Euclidean projection onto the dual cone $\{x : J x \ge 0\}$ of the task gradients
+    (paper eq. 3; general form $d = \sum_i p_i \pi_J(g_i)$ with a preference vector $p$, uniform by
+    default). By Proposition 1, $\pi_J(J^\top u) = J^\top v$ with $v = \arg\min_{v \ge u} v^\top G v$, so
+    $w = \sum_i v^{(i)}$ with $u^{(i)} = p_i e_i$: a Gramian-only method
     (:func:`~multitask.core.solvers.dual_cone_weights`, exact active-set solver in torch instead of
     torchjd's quadprog call).
-    Properties (paper, Section 2): the update never conflicts with a task (``J d ≥ 0``), it is
-    scale-equivariant (``d(sJ) = s d(J)``), weighted by ``w ≥ p`` and invariant to task permutations.
+    Properties (paper, Section 2): the update never conflicts with a task ($J d \ge 0$), it is
+    scale-equivariant ($d(sJ) = s \, d(J)$), weighted by $w \ge p$ and invariant to task permutations.
 
     Args:
         pref_vector: preference ``p`` (``[T]``, non-negative) or ``None`` for ``1/T`` (paper default).

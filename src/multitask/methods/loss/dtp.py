@@ -15,18 +15,24 @@ from multitask.methods.loss._checks import check_losses, check_num_tasks
 
 @register_method("dtp")
 class DTP(LossWeighting):
-    """Dynamic Task Prioritization (DTP), task-level focal weighting.
+    r"""Dynamic Task Prioritization (DTP), task-level focal weighting.
 
     Guo, Haque, Huang, Yeung, Fei-Fei. Dynamic Task Prioritization for Multitask Learning. ECCV 2018.
 
-    Each task reports a key performance indicator ``κₜ ∈ [0, 1]`` (accuracy, IoU, ...; higher is better),
-    smoothed by an exponential moving average, and the task weight is the focal loss of that KPI::
+    Each task reports a key performance indicator $\kappa_t \in [0, 1]$ (accuracy, IoU, ...; higher is
+    better), smoothed by an exponential moving average, and the task weight is the focal loss of that KPI:
 
-        κ̄ₜ ← α κₜ + (1 − α) κ̄ₜ          (the first report sets κ̄ₜ = κₜ)
-        wₜ = −(1 − κ̄ₜ)^γ log max(κ̄ₜ, ε),      L = Σₜ wₜ Lₜ
+    $$
+    \bar\kappa_t \leftarrow \alpha \kappa_t + (1 - \alpha) \bar\kappa_t,
+    $$
 
-    Hard tasks (low KPI) get large weights; a task at ``κ̄ₜ = 1`` gets weight 0. Until the first KPI
-    report all weights are 1.
+    $$
+    w_t = -(1 - \bar\kappa_t)^\gamma \log \max(\bar\kappa_t, \varepsilon), \qquad
+    \mathcal{L} = \sum_t w_t L_t
+    $$
+
+    (the first report sets $\bar\kappa_t = \kappa_t$). Hard tasks (low KPI) get large weights; a task at
+    $\bar\kappa_t = 1$ gets weight 0. Until the first KPI report all weights are 1.
 
     Report KPIs with :meth:`update_kpi`, e.g. once per epoch from validation metrics:
     ``method.update_kpi({"seg": 0.41, "depth": 0.73})`` (keys are the task names seen by

@@ -14,29 +14,32 @@ from multitask.methods.loss._checks import check_losses, check_num_tasks
 
 @register_method("dwa")
 class DWA(LossWeighting):
-    """Dynamic Weight Average (DWA).
+    r"""Dynamic Weight Average (DWA).
 
     Liu, Johns, Davison. End-to-End Multi-Task Learning with Attention. CVPR 2019.
 
-    With ``L̄ₜ(k)`` the average training loss of task ``t`` over epoch ``k``, the weights of epoch ``k`` are::
+    With $\bar L_t(k)$ the average training loss of task $t$ over epoch $k$, the weights of epoch $k$ are
 
-        rₜ = L̄ₜ(k−1) / L̄ₜ(k−2),      wₜ = T exp(rₜ / τ) / Σᵢ exp(rᵢ / τ)
+    $$
+    r_t = \frac{\bar L_t(k-1)}{\bar L_t(k-2)}, \qquad
+    w_t = \frac{T \exp(r_t / \tau)}{\sum_i \exp(r_i / \tau)}, \qquad
+    \mathcal{L} = \sum_t w_t L_t,
+    $$
 
-    and ``wₜ = 1`` during the first two epochs (no two averages yet). Tasks whose loss falls slowly get
-    larger weights; ``Σₜ wₜ = T``. The ratio is scale-free, so multiplying a task's loss by a constant
+    and $w_t = 1$ during the first two epochs (no two averages yet). Tasks whose loss falls slowly get
+    larger weights; $\sum_t w_t = T$. The ratio is scale-free, so multiplying a task's loss by a constant
     does not change the weights.
 
     Epochs: every call of :meth:`objective` (i.e. every ``multitask.backward`` / :meth:`combine`) adds its
     detached losses to the running epoch average. The epoch is closed either by calling
     :meth:`on_epoch_end` (the training loop's hook) at the end of each training epoch, or automatically
-    every ``iters_per_epoch`` calls
-    when that argument is given. :meth:`record` adds losses without a training step (rarely needed).
-    Only the last two epoch averages are kept.
+    every ``iters_per_epoch`` calls when that argument is given. :meth:`record` adds losses without a
+    training step (rarely needed). Only the last two epoch averages are kept.
 
     Partial labels (a task absent from a step, see ``multitask.backward``): a task's epoch average is
     over the steps where it was present; a task absent for a whole epoch carries its previous average
     (none yet: the step uses equal weights). The weights of a step cover its present tasks,
-    ``wₜ = T_eff exp(rₜ/τ) / Σ_{i present} exp(rᵢ/τ)``.
+    $w_t = T_{\text{eff}} \exp(r_t/\tau) / \sum_{i \text{ present}} \exp(r_i/\tau)$.
 
     Args:
         num_tasks: optional number of tasks, checked against the loss vector when given.

@@ -10,12 +10,17 @@ from multitask.methods.base import LossWeighting, register_method
 
 @register_method("ew")
 class EW(LossWeighting):
-    """Equal weighting: the plain sum of the task losses.
+    r"""Equal weighting: the plain sum of the task losses.
 
     The baseline every MTL paper compares against (e.g. Kendall et al., CVPR 2018, "equal weights").
 
-    Update rule: ``L = Σₜ wₜ Lₜ`` with ``wₜ = 1`` (``scale="sum"``, the convention of LibMTL and most
-    papers) or ``wₜ = 1/T`` (``scale="mean"``).
+    Update rule:
+
+    $$
+    \mathcal{L} = \sum_{t=1}^{T} w_t L_t, \qquad w_t = 1 \quad \text{or} \quad w_t = \frac1T,
+    $$
+
+    with ``scale="sum"`` (the convention of LibMTL and most papers) or ``scale="mean"``.
 
     Args:
         scale: ``"sum"`` (default) or ``"mean"``.

@@ -14,20 +14,26 @@ from multitask.methods.loss._checks import check_losses, check_nonnegative, requ
 
 @register_method("famo")
 class FAMO(LossWeighting):
-    """Fast Adaptive Multitask Optimization (FAMO).
+    r"""Fast Adaptive Multitask Optimization (FAMO).
 
     Liu, Feng, Stone, Liu. FAMO: Fast Adaptive Multitask Optimization. NeurIPS 2023.
 
-    Task weights ``z = softmax(ξ)`` come from logits ``ξ`` that FAMO updates itself. With offsets
-    ``bₜ`` (lower bounds of the losses, default 0) and ``Dₜ = Lₜ − bₜ + ε``::
+    Task weights $z = \operatorname{softmax}(\xi)$ come from logits $\xi$ that FAMO updates itself. With
+    offsets $b_t$ (lower bounds of the losses, default 0) and $D_t = L_t - b_t + \varepsilon$:
 
-        c = Σₜ zₜ / Dₜ   (held constant),      L = Σₜ zₜ log Dₜ / c,      wₜ = ∂L/∂Lₜ = zₜ / (c Dₜ)
+    $$
+    c = \sum_t \frac{z_t}{D_t} \ \text{(held constant)}, \qquad
+    \mathcal{L} = \frac{1}{c} \sum_t z_t \log D_t, \qquad
+    w_t = \frac{\partial \mathcal{L}}{\partial L_t} = \frac{z_t}{c D_t},
+    $$
 
-    so ``Σₜ wₜ = 1`` and the step decreases every log-loss at a balanced rate. After the model's
-    optimizer step, with ``δₜ = log Dₜ(before) − log Dₜ(after)`` the decrease of each log-loss, the logits
-    take one Adam step on the gradient ``∂/∂ξ (zᵀδ) = z ⊙ (δ − zᵀδ)`` with weight decay ``γ`` (as the
-    official code does with ``torch.optim.Adam(lr, weight_decay=γ)``; the paper writes the plain-gradient
-    version ``ξ ← ξ − α(δ + γξ)``). Tasks whose loss fell less gain weight.
+    so $\sum_t w_t = 1$ and the step decreases every log-loss at a balanced rate. After the model's
+    optimizer step, with $\delta_t = \log D_t(\text{before}) - \log D_t(\text{after})$ the decrease of each
+    log-loss, the logits take one Adam step on the gradient
+    $\partial (z^\top \delta) / \partial \xi = z \odot (\delta - z^\top \delta)$ with weight decay $\gamma$
+    (as the official code does with ``torch.optim.Adam(lr, weight_decay=γ)``; the paper writes the
+    plain-gradient version $\xi \leftarrow \xi - \alpha(\delta + \gamma \xi)$). Tasks whose loss fell less
+    gain weight.
 
     Which "after" losses: the exact variant re-evaluates the losses on the same batch after the
     optimizer step and calls :meth:`update` with them, as the official training scripts do. By default

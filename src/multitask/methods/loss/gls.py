@@ -11,16 +11,19 @@ from multitask.methods.loss._checks import check_losses, check_nonnegative, chec
 
 @register_method("gls")
 class GLS(LossWeighting):
-    """Geometric loss strategy (GLS).
+    r"""Geometric loss strategy (GLS).
 
     Chennupati, Sistu, Yogamani, Rawashdeh. MultiNet++: Multi-Stream Feature Aggregation and Geometric
     Loss Strategy for Multi-Task Learning. CVPR Workshops 2019.
 
-    Objective and weights::
+    Objective and weights:
 
-        L = (Πₜ Lₜ)^{1/T} = exp((1/T) Σₜ log max(Lₜ, ε)),      wₜ = ∂L/∂Lₜ = L / (T Lₜ)
+    $$
+    \mathcal{L} = \Big(\prod_t L_t\Big)^{1/T} = \exp\Big(\frac{1}{T} \sum_t \log \max(L_t, \varepsilon)\Big),
+    \qquad w_t = \frac{\partial \mathcal{L}}{\partial L_t} = \frac{\mathcal{L}}{T L_t}
+    $$
 
-    Scaling one task's loss by ``c > 0`` multiplies ``L`` by ``c^{1/T}`` and leaves the direction of its
+    Scaling one task's loss by $c > 0$ multiplies $\mathcal{L}$ by $c^{1/T}$ and leaves the direction of its
     gradient unchanged: the balance between tasks does not depend on their scales. The product is
     computed in the log domain, so ``T`` losses of 1e8 do not overflow.
 

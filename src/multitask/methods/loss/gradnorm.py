@@ -14,24 +14,31 @@ from multitask.methods.loss._checks import FrozenParameterWatch, check_losses, r
 
 @register_method("gradnorm")
 class GradNorm(LossWeighting):
-    """GradNorm, gradient normalisation for adaptive loss balancing.
+    r"""GradNorm, gradient normalisation for adaptive loss balancing.
 
     Chen, Badrinarayanan, Lee, Rabinovich. GradNorm: Gradient Normalization for Adaptive Loss Balancing
     in Deep Multitask Networks. ICML 2018.
 
-    With learnable weights ``wₜ``, the parameters ``W`` of the last shared layer and ``Lₜ(0)`` the losses
-    of the first step::
+    With learnable weights $w_t$, the parameters $W$ of the last shared layer and $L_t(0)$ the losses
+    of the first step:
 
-        Gₜ = ‖∇_W wₜLₜ‖ = wₜ ‖∇_W Lₜ‖,   Ḡ = meanₜ Gₜ,
-        L̃ₜ = Lₜ / Lₜ(0)  (1 if Lₜ(0) = 0),   rₜ = L̃ₜ / meanᵢ L̃ᵢ,
-        L_grad = Σₜ |Gₜ − Ḡ rₜ^α|          (Ḡ rₜ^α held constant, as in the paper)
+    $$
+    G_t = \|\nabla_W w_t L_t\| = w_t \|\nabla_W L_t\|, \qquad \bar G = \operatorname{mean}_t G_t, \qquad
+    \tilde L_t = \frac{L_t}{L_t(0)}, \qquad r_t = \frac{\tilde L_t}{\operatorname{mean}_i \tilde L_i},
+    $$
 
-    Each step (i) renormalises the weights so that ``Σₜ wₜ = T`` (negative weights are first clipped to
-    0), (ii) adds ``∂L_grad/∂w`` to the weights' ``.grad`` (only the weights: ``L_grad`` never reaches
-    the network), and (iii) returns the objective ``Σₜ wₜ Lₜ`` with the weights held constant, whose
-    backward pass trains the network. The user's optimizer must get ``method.parameters()`` (the weights)
-    besides the model's parameters; the paper uses the network's optimizer and learning rate. If the
-    weights have not moved after 3 steps (left out of the optimizer) GradNorm warns once.
+    $$
+    L_{\text{grad}} = \sum_t \big|G_t - \bar G r_t^\alpha\big|
+    $$
+
+    ($\tilde L_t = 1$ if $L_t(0) = 0$; $\bar G r_t^\alpha$ held constant, as in the paper).
+    Each step (i) renormalises the weights so that $\sum_t w_t = T$ (negative weights are first clipped to
+    0), (ii) adds $\partial L_{\text{grad}} / \partial w$ to the weights' ``.grad`` (only the weights:
+    $L_{\text{grad}}$ never reaches the network), and (iii) returns the objective $\sum_t w_t L_t$ with the
+    weights held constant, whose backward pass trains the network. The user's optimizer must get
+    ``method.parameters()`` (the weights) besides the model's parameters; the paper uses the network's
+    optimizer and learning rate. If the weights have not moved after 3 steps (left out of the optimizer)
+    GradNorm warns once.
 
     ``W`` is ``params`` when given at construction, otherwise the last tensor of ``shared`` (as passed
     to ``multitask.backward``) with at least two dimensions, i.e. the weight matrix / kernel of the last
@@ -117,7 +124,8 @@ class GradNorm(LossWeighting):
         return (weights * losses).sum(), weights
 
     def _inverse_rates(self, values: Tensor) -> Tensor:
-        """``rₜ = L̃ₜ / mean L̃``, ``L̃ₜ = Lₜ/Lₜ(0)`` (1 when ``Lₜ(0) = 0``); ``r = 1`` when all ``L̃`` are 0."""
+        """``rₜ = L̃ₜ / mean L̃``, ``L̃ₜ = Lₜ/Lₜ(0)`` (1 when ``Lₜ(0) = 0``); ``r = 1`` when all ``L̃`` are
+        0."""
         assert self.initial_losses is not None
         initial = self.initial_losses.to(values)
         relative = torch.where(initial > 0, values / initial.where(initial > 0, 1.0), torch.ones_like(values))

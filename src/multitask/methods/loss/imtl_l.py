@@ -11,18 +11,20 @@ from multitask.methods.loss._checks import FrozenParameterWatch, check_losses, r
 
 @register_method("imtl_l")
 class IMTLL(LossWeighting):
-    """IMTL-L, impartial loss balancing with learnable scales.
+    r"""IMTL-L, impartial loss balancing with learnable scales.
 
     Liu, Li, Kuang, Xue, Chen, Yang, Liao, Zhang. Towards Impartial Multi-task Learning. ICLR 2021
     (the loss part, "IMTL-L"; the gradient part is IMTL-G).
 
-    Objective, with one learnable log-scale ``sₜ`` per task::
+    Objective, with one learnable log-scale $s_t$ per task:
 
-        L = Σₜ exp(sₜ) Lₜ − sₜ
+    $$
+    \mathcal{L} = \sum_t \big(e^{s_t} L_t - s_t\big)
+    $$
 
-    ``∂L/∂sₜ = exp(sₜ) Lₜ − 1``, so for fixed losses the scales settle where every scaled loss
-    ``exp(sₜ) Lₜ`` equals 1: the balance is invariant to the scale of each loss. The reported weights are
-    ``wₜ = exp(sₜ)``.
+    $\partial \mathcal{L} / \partial s_t = e^{s_t} L_t - 1$, so for fixed losses the scales settle where
+    every scaled loss $e^{s_t} L_t$ equals 1: the balance is invariant to the scale of each loss. The
+    reported weights are $w_t = e^{s_t}$.
 
     The scales are ``nn.Parameter``s: give ``method.parameters()`` to the optimizer (the paper updates them
     with the network by gradient descent). If they have not moved after 3 steps (left out of the

@@ -13,16 +13,18 @@ from multitask.methods.loss._checks import check_losses, check_num_tasks
 
 @register_method("rlw")
 class RLW(LossWeighting):
-    """Random Loss Weighting (RLW).
+    r"""Random Loss Weighting (RLW).
 
     Lin, Ye, Zhang, Tsang. Reasonable Effectiveness of Random Weighting: A Litmus Test for
     Multi-Task Learning. TMLR 2022.
 
-    At every step fresh weights are drawn::
+    At every step fresh weights are drawn:
 
-        z ~ N(0, I_T),      w = softmax(z),      L = Σₜ wₜ Lₜ
+    $$
+    z \sim \mathcal{N}(0, I_T), \qquad w = \operatorname{softmax}(z), \qquad \mathcal{L} = \sum_t w_t L_t
+    $$
 
-    (the paper's default "normal" distribution, also LibMTL's ``RLW``; ``Σₜ wₜ = 1``). The weights do not
+    (the paper's default "normal" distribution, also LibMTL's ``RLW``; $\sum_t w_t = 1$). The weights do not
     depend on the loss values.
 
     Randomness: the draws come from the method's own ``torch.Generator``, seeded with ``seed`` or, when

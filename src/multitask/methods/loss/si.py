@@ -11,16 +11,19 @@ from multitask.methods.loss._checks import check_losses, check_nonnegative, chec
 
 @register_method("si")
 class SI(LossWeighting):
-    """Scale-invariant (log) scalarisation: minimise the sum of the log-losses.
+    r"""Scale-invariant (log) scalarisation: minimise the sum of the log-losses.
 
     Navon, Shamsian, Achituve, Maron, Kawaguchi, Chechik, Fetaya. Multi-Task Learning as a Bargaining Game.
     ICML 2022 (the "SI" baseline, also known as log scalarisation).
 
-    Objective and weights::
+    Objective and weights:
 
-        L = Σₜ log max(Lₜ, ε),      wₜ = ∂L/∂Lₜ = 1/Lₜ   (0 where Lₜ < ε)
+    $$
+    \mathcal{L} = \sum_t \log \max(L_t, \varepsilon), \qquad
+    w_t = \frac{\partial \mathcal{L}}{\partial L_t} = \frac{1}{L_t} \quad (0 \text{ where } L_t < \varepsilon)
+    $$
 
-    Scaling a task's loss by ``c > 0`` only adds ``log c``: the gradient does not change, so the method
+    Scaling a task's loss by $c > 0$ only adds $\log c$: the gradient does not change, so the method
     is invariant to the scale of every loss.
 
     Losses at 0 are clamped to ``ε``: the objective stays finite and that task gets weight 0 (the clamp

@@ -33,21 +33,28 @@ def auto_warmup_epochs(num_epochs: int) -> int:
 
 @register_method("stch")
 class STCH(LossWeighting):
-    """Smooth Tchebycheff scalarisation (STCH).
+    r"""Smooth Tchebycheff scalarisation (STCH).
 
     Lin, Zhang, Yang, Liu, Wang, Zhang. Smooth Tchebycheff Scalarization for Multi-Objective
     Optimization. ICML 2024.
 
-    The Tchebycheff scalarisation ``maxₜ λₜ(fₜ − zₜ*)`` smoothed with parameter ``μ``::
+    The Tchebycheff scalarisation $\max_t \lambda_t (f_t - z_t^*)$ smoothed with parameter $\mu$:
 
-        g = T · μ log Σₜ exp(λₜ (fₜ − zₜ*) / μ),      wₜ = ∂g/∂fₜ = T λₜ softmax(λ ⊙ (f − z*) / μ)ₜ
+    $$
+    g = T \mu \log \sum_t \exp\Big(\frac{\lambda_t (f_t - z_t^*)}{\mu}\Big),
+    $$
 
-    (``μ → 0`` recovers the max, i.e. the worst task; large ``μ`` approaches the plain sum). The factor
-    ``T`` and ``λ = 1`` follow the official multi-task code. The reported weights are ``wₜ``, the weights
-    with respect to ``fₜ`` (the log-losses when ``log_losses=True``).
+    $$
+    w_t = \frac{\partial g}{\partial f_t}
+        = T \lambda_t \operatorname{softmax}\Big(\frac{\lambda \odot (f - z^*)}{\mu}\Big)_t
+    $$
 
-    As in the official multi-task code (``STCH_MTL``), by default ``fₜ = log(Lₜ / nₜ + ε)``: for the first
-    ``warmup_epochs`` epochs the objective is the log-sum ``Σₜ log(Lₜ + ε)`` (weights 1), the last
+    ($\mu \to 0$ recovers the max, i.e. the worst task; large $\mu$ approaches the plain sum). The factor
+    $T$ and $\lambda = 1$ follow the official multi-task code. The reported weights are $w_t$, the weights
+    with respect to $f_t$ (the log-losses when ``log_losses=True``).
+
+    As in the official multi-task code (``STCH_MTL``), by default $f_t = \log(L_t / n_t + \varepsilon)$: for
+    the first ``warmup_epochs`` epochs the objective is the log-sum ``Σₜ log(Lₜ + ε)`` (weights 1), the last
     warm-up epoch's average losses become the normaliser ``n``, and STCH on the normalised log-losses
     starts after that with ideal point ``z* = 0``. ``warmup_epochs = 5`` reproduces the official default
     (``STCH_warmup_epoch = 4``: epochs 0–3 warm up, epoch 4 warms up and measures ``n``). With
@@ -60,14 +67,12 @@ class STCH(LossWeighting):
     epochs; 1 for the default bench's 4 epochs). Before that hook (standalone use) ``"auto"`` means the
     official 5. Whenever the budget ends inside the warm-up, :meth:`on_train_begin` warns (once).
 
-    ``log_losses=False`` uses ``fₜ = Lₜ / nₜ``
-    (the paper's general form). ``ideal="running_min"`` uses the running minimum of each ``fₜ`` seen so
-    far (including the current step) as ``z*`` instead of 0.
+    ``log_losses=False`` uses ``fₜ = Lₜ / nₜ`` (the paper's general form). ``ideal="running_min"`` uses the
+    running minimum of each ``fₜ`` seen so far (including the current step) as ``z*`` instead of 0.
 
     Epochs: every step adds its detached losses to the epoch average. Close an epoch with
     :meth:`on_epoch_end` (the training loop's hook) or give ``iters_per_epoch``; with neither, STCH stays
-    in warm-up forever unless
-    ``warmup_epochs = 0``.
+    in warm-up forever unless ``warmup_epochs = 0``.
 
     Partial labels (a task absent from a step, see ``multitask.backward``): ``T``, ``λ``, ``n`` and ``z*``
     are those of the present tasks; a task's epoch average is over the steps where it was present (a task

@@ -11,19 +11,22 @@ from multitask.methods.loss._checks import FrozenParameterWatch, check_losses, r
 
 @register_method("uw")
 class UW(LossWeighting):
-    """Uncertainty weighting (homoscedastic task uncertainty).
+    r"""Uncertainty weighting (homoscedastic task uncertainty).
 
     Kendall, Gal, Cipolla. Multi-Task Learning Using Uncertainty to Weigh Losses for Scene Geometry and
     Semantics. CVPR 2018.
 
-    Objective, with one learnable log-variance ``sₜ = log σₜ²`` per task::
+    Objective, with one learnable log-variance $s_t = \log \sigma_t^2$ per task:
 
-        L = Σₜ ½ exp(−sₜ) Lₜ + ½ sₜ
+    $$
+    \mathcal{L} = \sum_t \Big(\tfrac12 e^{-s_t} L_t + \tfrac12 s_t\Big)
+    $$
 
-    This is the paper's Gaussian-likelihood form ``Lₜ/(2σₜ²) + log σₜ`` written in ``sₜ`` (learning the
-    log-variance is the paper's numerically stable parametrisation) and the exact objective of LibMTL's
-    ``UW``. For fixed ``Lₜ`` its minimiser is ``sₜ = log Lₜ``, i.e. the effective weight ``½ exp(−sₜ)``
-    tends to ``1/(2Lₜ)``. The reported weights are ``wₜ = ½ exp(−sₜ)`` (``∂L/∂Lₜ``).
+    This is the paper's Gaussian-likelihood form $L_t / (2\sigma_t^2) + \log \sigma_t$ written in $s_t$
+    (learning the log-variance is the paper's numerically stable parametrisation) and the exact objective
+    of LibMTL's ``UW``. For fixed $L_t$ its minimiser is $s_t = \log L_t$, i.e. the effective weight
+    $\tfrac12 e^{-s_t}$ tends to $1 / (2 L_t)$. The reported weights are $w_t = \tfrac12 e^{-s_t}$
+    ($\partial \mathcal{L} / \partial L_t$).
 
     The log-variances are ``nn.Parameter``s: give ``method.parameters()`` to the optimizer (the paper
     trains them with the network's optimizer and learning rate). If they have not moved after 3 steps
