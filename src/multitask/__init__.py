@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from multitask import metrics as metrics
     from multitask import models as models
     from multitask import train as train
-    from multitask._backward import StepInfo, backward
+    from multitask._backward import GradientOverflowError, StepInfo, backward
     from multitask.core.tasks import Task
     from multitask.data import create_dataset, list_datasets
     from multitask.methods import create_method, list_methods
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 __all__ = [
+    "GradientOverflowError",
     "StepInfo",
     "Task",
     "__version__",
@@ -53,6 +54,7 @@ __all__ = [
 _SUBPACKAGES = ("affinity", "classic", "core", "data", "methods", "metrics", "models", "train")
 #: public name -> the module that defines it
 _DEFINED_IN = {
+    "GradientOverflowError": "multitask._backward",
     "StepInfo": "multitask._backward",
     "backward": "multitask._backward",
     "Task": "multitask.core.tasks",
