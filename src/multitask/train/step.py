@@ -31,7 +31,7 @@ def train_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> StepInfo | No
     t0 = time.perf_counter()
     sc = tr.scale
     snapshot = sc.snapshot(tr.method)
-    shared = list(tr.model.shared_parameters())
+    shared = tr.shared_parameters()
     info = None
     try:
         for xm, tm in sc.micro_batches(x, targets):
@@ -47,7 +47,9 @@ def train_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> StepInfo | No
                 return None
             tr.model.on_losses({t: v.detach() for t, v in losses.items()})  # e.g. routing rewards
             regularization = tr.model.regularization()
-            if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
+            # e.g. DSelect-k's gate entropy: added as is, not balanced; a search's policy losses depend on
+            # its architecture parameters only, frozen in the weight steps (multitask.train.search)
+            if regularization is not None and regularization.requires_grad:
                 regularize(tr, regularization / sc.k)
             if sc.accumulator is not None:
                 if not all(present):

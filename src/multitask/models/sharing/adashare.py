@@ -194,6 +194,17 @@ class AdaShare(AnnealedSearch):
             return self.num_units
         return min(self.num_units, self.epochs_after_warmup // self.curriculum_speed + 1)
 
+    # ---- the search ---------------------------------------------------------------------------------
+    #: the authors' code reads two disjoint lists of training images (train1: weights, train2: policy)
+    arch_fraction = 0.5
+
+    @classmethod
+    def searches(cls, kwargs: dict[str, Any]) -> bool:
+        return kwargs.get("policy") is None
+
+    def architecture_parameters(self) -> Iterator[nn.Parameter]:
+        return iter(list(self.logits))
+
     # ---- the policy ---------------------------------------------------------------------------------
     def select_probabilities(self) -> Tensor:
         """``[T, L]`` select probabilities ``α`` (softmax of the logits); the fixed policy when given."""

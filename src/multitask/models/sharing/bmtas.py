@@ -172,11 +172,6 @@ class BMTAS(AnnealedSearch):
         self.hard = bool(hard)
         self.register_buffer("block_macs", torch.zeros(n_blocks, dtype=torch.float64))
 
-    # ---- schedules ----------------------------------------------------------------------------------
-    @property
-    def warming_up(self) -> bool:
-        return int(self.epochs_done) < self.warmup_epochs
-
     # ---- forward ------------------------------------------------------------------------------------
     def _weights(self, l: int, t: int) -> Tensor:
         alpha = self.alphas[l][t]
@@ -223,6 +218,17 @@ class BMTAS(AnnealedSearch):
         ):
             return None
         return self.resource_weight * self.expected_cost()
+
+    # ---- the search ---------------------------------------------------------------------------------
+    #: the authors' code holds out 20 % of the training images for the architecture updates
+    arch_fraction = 0.2
+
+    @classmethod
+    def searches(cls, kwargs: dict[str, Any]) -> bool:
+        return True
+
+    def architecture_parameters(self) -> Iterator[nn.Parameter]:
+        return iter(list(self.alphas.parameters()))
 
     # ---- the derived tree ---------------------------------------------------------------------------
     def paths(self) -> list[list[int]]:

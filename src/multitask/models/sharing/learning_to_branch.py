@@ -128,6 +128,17 @@ class LearningToBranch(AnnealedSearch):
             for i, (t, head) in enumerate(zip(self.tasks, self.heads))
         }
 
+    # ---- the search ---------------------------------------------------------------------------------
+    #: the paper updates the branching distributions on a held-out half of the training data
+    arch_fraction = 0.5
+
+    @classmethod
+    def searches(cls, kwargs: dict[str, Any]) -> bool:
+        return True
+
+    def architecture_parameters(self) -> Iterator[nn.Parameter]:
+        return iter(list(self.parent_logits.parameters()))
+
     # ---- the derived tree ---------------------------------------------------------------------------
     def parents(self) -> list[list[int]]:
         """``parents[l - 1][j]``: the argmax parent (in block ``l - 1``) of block ``l``'s node ``j``."""
