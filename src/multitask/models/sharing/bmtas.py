@@ -102,8 +102,9 @@ class BMTAS(AnnealedSearch):
     sum_l MACs_l`` (:class:`ExpectedGroups`), the expected cost of the sampled tree relative to one
     single-path network (1 = all blocks shared, ``T`` = task-specific networks); a larger weight moves
     the search towards cheaper trees. The block costs (multiply-accumulates) are measured on the first
-    forward's input and kept as a buffer. The paper's alternating weight/architecture updates on two
-    splits are replaced by the trainer's joint optimiser.
+    forward's input and kept as a buffer. As the authors' code, the trainer updates the logits
+    (:meth:`architecture_parameters`) on held-out training batches (20 % by default) and the weights on
+    the others, the resource term in the architecture steps only (``multitask.train.search``).
 
     Training-loop hook: ``on_epoch_end(epoch)`` (warm-up, temperature).
 
