@@ -168,7 +168,9 @@ class SearchConfig:
     """
 
     alternate: bool = True
-    arch_fraction: float | None = field(default=None, metadata=_check(lambda v: 0 < v < 1, "a number in (0, 1)"))
+    arch_fraction: float | None = field(
+        default=None, metadata=_check(lambda v: 0 < v < 1, "a number in (0, 1)")
+    )
     arch_lr: float = field(default=0.01, metadata=_POSITIVE)
 
 

@@ -62,7 +62,9 @@ def _found(config: dict[str, Any], search_dir: Path) -> dict[str, Any]:
     cfg = copy.deepcopy(config)
     cfg["train"]["out_dir"] = str(search_dir)
     trainer = Trainer(Config.from_dict(cfg))
-    trainer.model.load_state_dict(load_checkpoint(search_dir / "best.pt", map_location=trainer.device)["model"])
+    trainer.model.load_state_dict(
+        load_checkpoint(search_dir / "best.pt", map_location=trainer.device)["model"]
+    )
     found = trainer.model.derived_config()
     if found is None:
         raise ValueError(f"model {config['model'].get('name')!r} searches but gives no derived_config()")

@@ -1,4 +1,4 @@
-"""Alternating architecture search in the trainer: weights and architecture on two parts of the training split.
+"""Alternating architecture search in the trainer: weights and architecture on two parts of the train split.
 
 The search models (``model.architecture_parameters()`` not empty: AdaShare, Learning to Branch, BMTAS)
 learn an architecture distribution next to the network weights. As the papers do, with
@@ -69,7 +69,9 @@ def plan(tr: Trainer, epoch: int) -> tuple[list[Any], list[bool]]:
         order = tr._order(epoch)
         return order, [False] * len(order)
     t = tr.config.train
-    weights, arch = search_order(tr.search_parts, tr.config.data.batch_size, t.seed, epoch, t.max_steps_per_epoch)
+    weights, arch = search_order(
+        tr.search_parts, tr.config.data.batch_size, t.seed, epoch, t.max_steps_per_epoch
+    )
     return weights + arch, [False] * len(weights) + [True] * len(arch)
 
 
@@ -94,7 +96,9 @@ def arch_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> None:
                 terms.append(regularization)
             if not terms:
                 continue
-            grads = torch.autograd.grad(torch.stack([v.reshape(()) for v in terms]).sum(), params, allow_unused=True)
+            grads = torch.autograd.grad(
+                torch.stack([v.reshape(()) for v in terms]).sum(), params, allow_unused=True
+            )
             for acc, g in zip(total_grads, grads):
                 if g is not None:
                     acc.add_(g.detach(), alpha=1.0 / sc.k)

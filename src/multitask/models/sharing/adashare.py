@@ -82,7 +82,8 @@ def residual_units(backbone: nn.Module) -> tuple[nn.Module, list[tuple[nn.Module
     """
     name = backbone_name(backbone)
     layers = [getattr(block, "layer", None) for block in backbone.blocks]
-    if all(isinstance(layer, nn.Sequential) and all(hasattr(u, "downsample") for u in layer) for layer in layers):
+    residual = [isinstance(ly, nn.Sequential) and all(hasattr(u, "downsample") for u in ly) for ly in layers]
+    if all(residual):
         stem = nn.Sequential()
         units: list[tuple[nn.Module, nn.Module | None]] = []
         for block, layer in zip(backbone.blocks, layers):
@@ -107,7 +108,9 @@ def residual_units(backbone: nn.Module) -> tuple[nn.Module, list[tuple[nn.Module
         backbone.train(training)
     shapes.append(tuple(h.shape[1:]))
     if ctx:
-        raise ValueError(f"adashare: backbone {name!r} passes features between its blocks; it cannot skip them")
+        raise ValueError(
+            f"adashare: backbone {name!r} passes features between its blocks; it cannot skip them"
+        )
     for i, (a, b) in enumerate(zip(shapes, shapes[1:])):
         if a[0] > b[0]:
             raise ValueError(
