@@ -19,8 +19,9 @@ policy updates on ``train2`` (two disjoint lists of the training images), policy
 (Bruggemann et al., BMVC 2020; code github.com/brdav/bmtas, main_search.py / tools.py) holds out 20 %
 of the training images, and per epoch after its warm-up makes one architecture pass (Adam lr 0.01) and
 one weight pass, the resource term in the architecture loss only. Learning to Branch (Guo et al., ICML
-2020) alternates weight updates on the training data with updates of the branching distributions on
-held-out data. Here, as AdaShare, the weight pass comes first; during a model's warm-up
+2020) alternates weight updates with updates of the branching distributions on held-out data, as DARTS
+(the paper's description; no authors' code was found to check the split against). Here, as AdaShare,
+the weight pass comes first; during a model's warm-up
 (``model.architecture_learning`` False) the whole training split goes to the weights.
 
 Not supported with ``search.alternate``: multi-input data (one dataset per task). Under ``fp16`` the

@@ -131,7 +131,8 @@ class LearningToBranch(AnnealedSearch):
         }
 
     # ---- the search ---------------------------------------------------------------------------------
-    #: the paper updates the branching distributions on a held-out half of the training data
+    #: the paper updates the branching distributions on held-out training data (DARTS-style; the share
+    #: is not given in the paper's text we could check: half, as AdaShare)
     arch_fraction = 0.5
 
     @classmethod
