@@ -110,3 +110,12 @@ def test_bad_fraction_is_refused(tmp_path):
         search_config(tmp_path, arch_fraction=1.5)
     with pytest.raises(ValueError, match="search.arch_fraction.*need at least one"):
         held_out(10, 0.01, 0)
+
+
+def test_routes_that_change_every_step_train(tmp_path):
+    """A routing network's shared blocks are those of the step's own routes (taken after its forward)."""
+    cfg = search_config(tmp_path, "routing")
+    cfg.data.batch_size = 4
+    cfg.model.kwargs = {"num_blocks": 2, "depth": 1}
+    cfg.train.epochs = 1
+    assert Trainer(cfg).fit()["epochs"] == 1

@@ -31,7 +31,6 @@ def train_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> StepInfo | No
     t0 = time.perf_counter()
     sc = tr.scale
     snapshot = sc.snapshot(tr.method)
-    shared = tr.shared_parameters()
     info = None
     try:
         for xm, tm in sc.micro_batches(x, targets):
@@ -59,6 +58,8 @@ def train_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> StepInfo | No
                     )
                 sc.accumulator.add(losses)
                 continue
+            # after the forward: a routing network's partition follows the routes of its last forward
+            shared = tr.shared_parameters()
             # partial labels: a task without a labelled sample leaves this step's aggregation
             step_losses = {t: (v if ok else None) for (t, v), ok in zip(losses.items(), present)}
             if isinstance(xm, dict) and features is not None:  # multi-input: its features go too
