@@ -78,8 +78,13 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 row.setdefault("notes", []).append(f"{key} undefined: {problems[0]}")
         times = [r["step_time_ms"] for r in ok if r.get("step_time_ms") is not None]
         row["step_ms"] = _mean_std(times) if times else None
-        row["params"] = ok[0]["params"]
-        row["macs"] = ok[0].get("macs")  # per sample, of the final network (older results: absent)
+        # per sample, of the final network (older results: no MACs); a search finds one network per seed
+        for key in ("params", "macs"):
+            found = [r[key] for r in ok if r.get(key) is not None]
+            row[key] = round(float(np.mean(found))) if found else None
+            if len(set(found)) > 1:
+                note = f"{key} differ between seeds ({sorted(set(found))}): the mean is shown"
+                row.setdefault("notes", []).append(note)
         walls = [r["wall_time_s"] for r in ok if r.get("wall_time_s") is not None]
         row["train_s"] = _mean_std(walls) if walls else None
         searches = [r["search_wall_time_s"] for r in ok if r.get("search_wall_time_s") is not None]
