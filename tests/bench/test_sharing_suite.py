@@ -1,10 +1,14 @@
+import json
+
 import pytest
 import torch
+import yaml
 
 import multitask as mt
-from multitask.bench.sharing_suite import SEARCHES, _hooked_trainer, sharing_suites
+from multitask.bench.sharing_suite import SEARCHES, sharing_suites
 from multitask.core.tasks import Task
 from multitask.train.config import Config
+from multitask.train.trainer import Trainer
 
 TASKS = {
     "multimnist": ([Task("left", "classification", 10), Task("right", "classification", 10)], (1, 28, 28)),
@@ -59,12 +63,75 @@ def test_the_trainer_calls_the_model_hooks(tmp_path):
             "tensorboard": False,
         },
     }
-    trainer = _hooked_trainer()(Config.from_dict(cfg))
+    trainer = Trainer(Config.from_dict(cfg))
     trainer.fit()
     assert any(bool(lg.detach().abs().sum() > 0) for lg in trainer.model.router)  # REINFORCE ran
     cfg["model"] = {"name": "maximum_roaming", "backbone": "lenet", "kwargs": {"sharing_ratio": 0.3}}
     cfg["train"]["out_dir"] = str(tmp_path / "m")
-    trainer = _hooked_trainer()(Config.from_dict(cfg))
+    trainer = Trainer(Config.from_dict(cfg))
     start = {i: v.clone() for i, v in trainer.model.visited().items()}
     trainer.fit()
     assert all(trainer.model.visited()[i].sum() > start[i].sum() for i in start)  # roamed once
+
+
+TINY = [
+    "--set", "train.epochs=2", "--set", "data.batch_size=16", "--set", "data.eval_batch_size=100",
+    "--set", "data.kwargs={n_train: 64, n_val: 32, n_test: 32}",
+]  # fmt: skip
+
+
+def test_multitask_bench_runs_both_phases_of_a_search_and_reports_their_costs(tmp_path, capsys):
+    from multitask.bench.records import load_records
+    from multitask.bench.report import markdown_table, summarize
+    from multitask.cli import main
+
+    out = tmp_path / "grid"
+    argv = [
+        "bench",
+        "--suite",
+        "sharing",
+        "--archs",
+        "bmtas",
+        "--seeds",
+        "0",
+        "--jobs",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert main(argv + TINY) == 0
+    run = out / "runs" / "bmtas" / "ew" / "seed0"
+    for phase in ("search", "final"):
+        assert (run / phase / "result.json").is_file()
+    result = json.loads((run / "result.json").read_text())
+    assert result["model"] == "bmtas" and result["found_model"]["name"] == "branched"
+    search, final = result["phases"]["search"], result["phases"]["final"]
+    assert search["params"] > final["params"] == result["params"]  # T copies of every block vs a tree
+    assert search["macs"] >= final["macs"] == result["macs"] > 0
+    assert search["wall_time_s"] == result["search_wall_time_s"] > 0 and final["wall_time_s"] > 0
+    found = Config.from_yaml(run / "found_config.yaml")  # the found network, a config to train again
+    assert found.to_dict()["model"] == result["found_model"]
+    assert yaml.safe_load((run / "found_model.yaml").read_text())["model"] == result["found_model"]
+    printed = capsys.readouterr().out
+    assert "search s" in printed and "train s" in printed and "MACs" in printed
+    rows = {row["model"]: row for row in summarize(load_records(out)[0])}
+    assert rows["bmtas"]["search_s"][0] == pytest.approx(search["wall_time_s"])
+    assert rows["bmtas"]["train_s"][0] == pytest.approx(final["wall_time_s"])
+    assert rows["single_task"]["search_s"] is None
+    line = next(ln for ln in markdown_table(list(rows.values())).splitlines() if ln.startswith("| bmtas"))
+    assert f"{search['wall_time_s']:.1f}" in line and f"{final['macs']:,}" in line
+    again = main(argv + TINY)  # finished: both phases are read back, nothing is trained
+    assert again == 0 and json.loads((run / "result.json").read_text()) == result
+
+
+def test_the_old_command_is_an_alias_of_the_grid(tmp_path, monkeypatch):
+    from multitask.bench import sharing_suite
+
+    calls = {}
+    monkeypatch.setattr(
+        "multitask.bench.runner.run_grid", lambda grid, out, **kw: calls.update(grid=grid) or []
+    )
+    monkeypatch.setattr("multitask.bench.html_report.build_report", lambda *a, **k: {"markdown": ""})
+    assert sharing_suite.main(["--suite", "sharing-dense", "--seeds", "4", "--out", str(tmp_path)]) == 0
+    assert calls["grid"].architectures == sharing_suites()["sharing-dense"]["architectures"]
+    assert calls["grid"].seeds == [4] and calls["grid"].methods == ["ew"]

@@ -74,7 +74,10 @@ document.querySelectorAll("table.sortable").forEach(function (table) {
 });
 """
 
-_NAMES = {"delta_m_V": "Δm_V %", "delta_m_N": "Δm_N %", "step_ms": "step ms", "params": "params"}
+_NAMES = {
+    "delta_m_V": "Δm_V %", "delta_m_N": "Δm_N %", "step_ms": "step ms", "params": "params", "macs": "MACs",
+    "search_s": "search s", "train_s": "train s",
+}  # fmt: skip
 
 
 def build_report(records: list[dict[str, Any]], out_dir: str | Path, title: str = "") -> dict[str, Any]:
@@ -146,7 +149,7 @@ def _table(rows: list[dict[str, Any]]) -> str:
     best = {c: _best(rows, c, h) for c, h in cols}
     head = ['<th class="text">arch</th>', '<th class="text">method</th>', "<th>seeds</th>"]
     for c, h in cols:
-        arrow = "" if c == "params" else (" ↑" if h else " ↓")
+        arrow = "" if c in ("params", "macs") else (" ↑" if h else " ↓")
         head.append(f"<th>{_e(_NAMES.get(c, c) + arrow)}</th>")
     body = []
     for row in rows:
@@ -170,11 +173,11 @@ def _cell(row: dict[str, Any], col: str, best: float | None) -> str:
     value = row.get(col)
     if value is None:
         return '<td data-v="">—</td>'
-    if col == "params":
+    if col in ("params", "macs"):
         mean, text = float(value), f"{int(value):,}"
     else:
         mean, std = value
-        digits = 2 if col.startswith("delta") or col == "step_ms" else 4
+        digits = 2 if col.startswith("delta") or col == "step_ms" else 1 if col.endswith("_s") else 4
         text = f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
     is_best = best is not None and math.isclose(mean, best, rel_tol=0, abs_tol=1e-12)
     mark = ""

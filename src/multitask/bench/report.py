@@ -1,5 +1,7 @@
 """Grid results as tables: per (architecture, method), mean ± std over seeds of every test metric,
-Δm against the single-task baseline in both named conventions, step time and parameter count.
+Δm against the single-task baseline in both named conventions, step time, parameter count and
+multiply-accumulates per sample; for grids with architecture searches also the wall time of each phase
+(``search s``: the search, ``train s``: the run itself, for a search the training of its found network).
 
 * ``Δm_V`` (Maninis/Vandenhende): mean over tasks of the signed relative change of the task's main
   metric, in percent; **higher is better**.
@@ -84,7 +86,17 @@ def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 row.setdefault("notes", []).append(f"{key} undefined: {problems[0]}")
         times = [r["step_time_ms"] for r in ok if r.get("step_time_ms") is not None]
         row["step_ms"] = _mean_std(times) if times else None
-        row["params"] = ok[0]["params"]
+        # per sample, of the final network (older results: no MACs); a search finds one network per seed
+        for key in ("params", "macs"):
+            found = [r[key] for r in ok if r.get(key) is not None]
+            row[key] = round(float(np.mean(found))) if found else None
+            if len(set(found)) > 1:
+                note = f"{key} differ between seeds ({sorted(set(found))}): the mean is shown"
+                row.setdefault("notes", []).append(note)
+        walls = [r["wall_time_s"] for r in ok if r.get("wall_time_s") is not None]
+        row["train_s"] = _mean_std(walls) if walls else None
+        searches = [r["search_wall_time_s"] for r in ok if r.get("search_wall_time_s") is not None]
+        row["search_s"] = _mean_std(searches) if searches else None  # an architecture search's phase 1
         row["_hib"] = hib
         row["_per_seed"] = per_seed
         row["_fingerprint"] = json.dumps(
@@ -165,6 +177,10 @@ def _columns(rows: list[dict[str, Any]]) -> list[tuple[str, bool | None]]:
                 if key not in cols:
                     cols.append(key)
     cols += [("delta_m_V", True), ("delta_m_N", False), ("step_ms", False), ("params", False)]
+    if any(row.get("macs") is not None for row in rows):
+        cols.append(("macs", False))
+    if any(row.get("search_s") is not None for row in rows):  # two-phase runs: the cost of each phase
+        cols += [("search_s", False), ("train_s", False)]
     return cols
 
 
@@ -189,6 +205,9 @@ def markdown_table(rows: list[dict[str, Any]], title: str = "") -> str:
         "delta_m_N": "Δm_N % (↓)",
         "step_ms": "step ms (↓)",
         "params": "params",
+        "macs": "MACs",
+        "search_s": "search s",
+        "train_s": "train s",
     }
     header = ["arch", "method", "seeds"] + [names.get(c, f"{c} ({'↑' if h else '↓'})") for c, h in cols]
     lines = [f"### {title}", ""] if title else []
@@ -221,12 +240,12 @@ def significant(row: dict[str, Any], col: str) -> bool:
 def _fmt(value: Any, col: str, best: float | None) -> str:
     if value is None:
         return "—"
-    if col == "params":
+    if col in ("params", "macs"):
         text = f"{int(value):,}"
         mean = float(value)
     else:
         mean, std = value
-        digits = 2 if col.startswith("delta") or col == "step_ms" else 4
+        digits = 2 if col.startswith("delta") or col == "step_ms" else 1 if col.endswith("_s") else 4
         text = f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
     return f"**{text}**" if best is not None and math.isclose(mean, best, rel_tol=0, abs_tol=1e-12) else text
 

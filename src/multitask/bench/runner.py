@@ -8,6 +8,12 @@ its validation results drive the model selection (validation Δm) of that seed's
 test results are the reference for the Δm columns of the report. A run that fails leaves ``error.json``
 with the message, and the report shows it.
 
+An architecture search (AdaShare, Learning to Branch, BMTAS: ``multitask.train.phases``) is one run of
+the grid in two phases: the search in ``<run>/search/``, then its found network (saved as
+``<run>/found_model.yaml`` and ``<run>/found_config.yaml``, a config to train again) trained from scratch
+in ``<run>/final/``; the run's ``result.json`` has the final network's metrics and the cost of both
+phases, which the report shows (``search s``, ``train s``, parameters and MACs of the final network).
+
 Every name of a grid (dataset, architectures, backbones, methods and their keyword names) is checked
 by :func:`check_grid` before any training starts; an unknown one is a ``ValueError`` that suggests the
 closest registered names.
@@ -60,6 +66,7 @@ from multitask.methods import METHODS
 from multitask.methods.base import runs_in_parameters_grid
 from multitask.train.config import Config
 from multitask.train.logging import write_json
+from multitask.train.phases import fit_search, is_search
 
 
 def _arch(entry: Any, base: dict[str, Any]) -> dict[str, Any]:
@@ -288,7 +295,10 @@ def _run_one(spec: RunSpec) -> tuple[dict[str, Any], str]:
         return _record(spec, result), f"[skip] {spec.name}: finished earlier"
     t0 = time.perf_counter()
     try:
-        result = Trainer(Config.from_dict(spec.config)).fit(resume=True)
+        if is_search(spec.config["model"]):  # search, then its found network (multitask.train.phases)
+            result = fit_search(spec.config, spec.run_dir)
+        else:
+            result = Trainer(Config.from_dict(spec.config)).fit(resume=True)
     except Exception as err:  # one failing method must not lose the grid
         message = f"{type(err).__name__}: {err}"
         return failure(spec, message, traceback.format_exc()), f"[fail] {spec.name}: {message}"

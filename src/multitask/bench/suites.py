@@ -134,6 +134,55 @@ SUITES: dict[str, dict[str, Any]] = {
         "all_methods": False,
         "seeds": [0, 1, 2],
     },
+    # learned sharing (issue 18): the learned-sharing models against HPS and single-task, equal weighting;
+    # the searches (adashare, learning_to_branch, bmtas) run in two phases (multitask.train.phases)
+    "sharing": {
+        "base": {
+            "data": {"name": "multimnist", "batch_size": 128, "eval_batch_size": 1000},
+            "model": {"backbone": "lenet"},
+            "optim": {"name": "adam", "lr": 1e-3},
+            "train": {"epochs": 4},
+        },
+        "architectures": [
+            "hps",
+            "maximum_roaming",
+            "soft_ordering",
+            "routing",
+            "stochastic_filter_groups",
+            "adashare",
+            "learning_to_branch",
+            "bmtas",
+        ],
+        "methods": ["ew"],
+        "all_methods": False,
+        "seeds": [0, 1, 2],
+    },
+    "sharing-dense": {
+        "base": {
+            "data": {
+                "name": "shapes",
+                "batch_size": 16,
+                "eval_batch_size": 100,
+                "kwargs": {"size": 32},
+                "split_kwargs": {"train": {"n": 400}, "val": {"n": 100}, "test": {"n": 100}},
+            },
+            "model": {"backbone": "resnet18", "kwargs": {"backbone_kwargs": {"width": 8}}},
+            "optim": {"name": "adam", "lr": 3e-3},
+            "train": {"epochs": 3},
+        },
+        "architectures": [
+            "hps",
+            "adashare",
+            "maximum_roaming",
+            "soft_ordering",
+            "stochastic_filter_groups",
+            "learning_to_branch",
+            "bmtas",
+        ],
+        "methods": ["ew"],
+        "all_methods": False,
+        "seeds": [0, 1, 2],
+    },
 }
 
 

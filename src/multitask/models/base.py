@@ -43,6 +43,8 @@ class MultiTaskModel(nn.Module):
 
     has_shared_representation: bool = False
     has_task_parameters: bool = True
+    #: a search's default share of the training split held out for its architecture steps
+    arch_fraction: float = 0.5
 
     def __init__(self, tasks: Sequence[Task]) -> None:
         super().__init__()
@@ -75,6 +77,25 @@ class MultiTaskModel(nn.Module):
         (detached), before ``regularization()``. Models trained by reinforcement (routing networks) take
         their rewards from it. Default: nothing.
         """
+
+    def architecture_parameters(self) -> Iterator[nn.Parameter]:
+        """For an architecture search: the parameters of the architecture distribution (AdaShare's
+        policy logits, Learning to Branch's parent logits, BMTAS's path logits), which a trainer may
+        update on held-out training batches with their own optimizer (``search`` config section). They
+        are also in ``shared_parameters()`` / ``task_parameters()``. Default: none."""
+        return iter(())
+
+    @property
+    def architecture_learning(self) -> bool:
+        """Whether the architecture parameters are learned now (``False`` during a search's warm-up,
+        when the trainer gives every training batch to the weights). Default: ``True``."""
+        return True
+
+    @classmethod
+    def searches(cls, kwargs: dict[str, Any]) -> bool:
+        """Whether ``create_model(name, **kwargs)`` builds an architecture search, which a benchmark runs
+        in two phases (search, then :meth:`derived_config` trained from scratch). Default: ``False``."""
+        return False
 
     def derived_config(self) -> dict[str, Any] | None:
         """For an architecture search: the found architecture as a ``model`` config section

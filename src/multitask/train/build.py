@@ -250,7 +250,10 @@ def build(c: Config) -> Run:
         device
     )
     mode = resolve_mode(c, method, model)
-    optimizer = build_optimizer(c, list(model.parameters()) + list(method.parameters()))
+    # an alternating search trains its architecture parameters with their own optimizer (train.search)
+    arch = {id(p) for p in model.architecture_parameters()} if c.search.alternate else set()
+    weights = [p for p in model.parameters() if id(p) not in arch]
+    optimizer = build_optimizer(c, weights + list(method.parameters()))
     return Run(
         device,
         datasets,

@@ -167,6 +167,22 @@ class TrainConfig:
     accumulate: int = field(default=1, metadata=_at_least(1))
 
 
+@dataclass
+class SearchConfig:
+    """Architecture searches (models with ``architecture_parameters()``: AdaShare, Learning to Branch,
+    BMTAS). ``alternate`` (default, as the papers): hold out ``arch_fraction`` of the training split
+    (``None``: the model's default, the paper's share) and update the architecture parameters on those
+    batches only, with their own Adam (``arch_lr``, the authors' 0.01), after each epoch's weight steps
+    on the rest (which leave them frozen); ``False``: one optimizer on every batch, jointly.
+    """
+
+    alternate: bool = True
+    arch_fraction: float | None = field(
+        default=None, metadata=_check(lambda v: 0 < v < 1, "a number in (0, 1)")
+    )
+    arch_lr: float = field(default=0.01, metadata=_POSITIVE)
+
+
 #: fields that may differ when a run is resumed (they do not change what is trained or selected)
 RESUMABLE_CHANGES = (
     "train.epochs",
@@ -183,13 +199,14 @@ RESUMABLE_CHANGES = (
 
 @dataclass
 class Config:
-    """One run: data, model, method, optimizer, loop."""
+    """One run: data, model, method, optimizer, loop, architecture search."""
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
 
     # ---- conversions ------------------------------------------------------------------------------
     @classmethod

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from multitask.metrics import delta_m
+from multitask.models.macs import count_macs
 from multitask.train.checkpoint import load_checkpoint, save_checkpoint
 from multitask.train.logging import epoch_summary, write_json
 
@@ -66,10 +67,16 @@ def finish(tr: Trainer, wall: float) -> dict[str, Any]:
         "best_epoch": tr.best["epoch"], "val": tr.best["val"], "val_delta_m": tr.best["delta_m"],
         "val_delta_m_reference": "baseline" if c.train.baseline else "first epoch",
         "test": tr.evaluate("test"), "higher_is_better": tr.higher_is_better,
-        "params": sum(p.numel() for p in tr.model.parameters()),
+        "params": sum(p.numel() for p in tr.model.parameters()), "macs": _macs(tr),
         "step_time_ms": 1e3 * float(np.mean(tr.step_times)) if tr.step_times else None,
         "skipped_steps": tr.skipped_steps, "wall_time_s": wall, "epochs": c.train.epochs,
     }  # fmt: skip
     if tr.scale.rank == 0:
         write_json(tr.out_dir / "result.json", result)
     return result
+
+
+def _macs(tr: Trainer) -> int | None:
+    """Multiply-accumulates per sample of the selected network (``None`` for multi-input data)."""
+    x, _ = next(iter(tr.splits["test"].eval_batches(1)))
+    return None if isinstance(x, dict) else count_macs(tr.model, x)

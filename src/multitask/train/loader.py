@@ -34,6 +34,30 @@ def epoch_order(n: int, batch_size: int, seed: int, epoch: int, limit: int | Non
     return list(order if limit is None else order[:limit])
 
 
+def held_out(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+    """A fixed split of ``range(n)`` drawn from ``seed``: (weight indices, architecture indices), the second
+    ``round(fraction · n)`` long (an architecture search's held-out training batches)."""
+    k = round(fraction * n)
+    if not 0 < k < n:
+        raise ValueError(
+            f"config key 'search.arch_fraction': {fraction} of {n} training samples leaves "
+            f"{k} for the architecture and {n - k} for the weights; both need at least one"
+        )
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(epoch_seed(seed, -1)))
+    return perm[k:].sort().values, perm[:k].sort().values
+
+
+def search_order(
+    parts: tuple[Tensor, Tensor], batch_size: int, seed: int, epoch: int, limit: int | None
+) -> tuple[list[Tensor], list[Tensor]]:
+    """One epoch of an alternating search: the weight part's batches, then the architecture part's, each
+    a permutation of its part drawn from (seed, epoch), each cut to ``limit`` batches."""
+    weights, arch = parts
+    w = [weights[i] for i in epoch_order(len(weights), batch_size, seed, epoch, limit)]
+    a = [arch[i] for i in epoch_order(len(arch), batch_size, seed + 7919, epoch, limit)]
+    return w, a
+
+
 def check_item(item: Any, task_names: Sequence[str], dataset: str, index: int) -> None:
     """An item must be ``(tensor, {task: target})`` with a target for every task (single-input data)."""
     if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[1], dict)):

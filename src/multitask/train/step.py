@@ -31,7 +31,6 @@ def train_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> StepInfo | No
     t0 = time.perf_counter()
     sc = tr.scale
     snapshot = sc.snapshot(tr.method)
-    shared = list(tr.model.shared_parameters())
     info = None
     try:
         for xm, tm in sc.micro_batches(x, targets):
@@ -47,7 +46,9 @@ def train_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> StepInfo | No
                 return None
             tr.model.on_losses({t: v.detach() for t, v in losses.items()})  # e.g. routing rewards
             regularization = tr.model.regularization()
-            if regularization is not None:  # e.g. DSelect-k's gate entropy: added as is, not balanced
+            # e.g. DSelect-k's gate entropy: added as is, not balanced; a search's policy losses depend on
+            # its architecture parameters only, frozen in the weight steps (multitask.train.search)
+            if regularization is not None and regularization.requires_grad:
                 regularize(tr, regularization / sc.k)
             if sc.accumulator is not None:
                 if not all(present):
@@ -57,6 +58,8 @@ def train_step(tr: Trainer, x: Any, targets: dict[str, Tensor]) -> StepInfo | No
                     )
                 sc.accumulator.add(losses)
                 continue
+            # after the forward: a routing network's partition follows the routes of its last forward
+            shared = tr.shared_parameters()
             # partial labels: a task without a labelled sample leaves this step's aggregation
             step_losses = {t: (v if ok else None) for (t, v), ok in zip(losses.items(), present)}
             if isinstance(xm, dict) and features is not None:  # multi-input: its features go too

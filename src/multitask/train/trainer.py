@@ -42,6 +42,7 @@ from multitask.distributed import merge_metrics
 from multitask.metrics import MultiTaskMetrics
 from multitask.train import epoch as _epoch
 from multitask.train import forward as _forward
+from multitask.train import search as _search
 from multitask.train import step as _step
 from multitask.train.build import Run, build, build_method
 from multitask.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
@@ -73,14 +74,21 @@ class Trainer:
         self.task_names = [t.name for t in self.tasks]
         self.higher_is_better = MultiTaskMetrics(self.tasks).higher_is_better
         self.logger: RunLogger | NullLogger | None = None
+        _search.setup(self)  # a search's architecture steps on held-out batches (multitask.train.search)
         # processes / precision / accumulation (multitask.train.scale); joins torchrun's group if any
-        self.scale = Scale(config, self.method, list(self.model.shared_parameters()), self.mode, self.device)
+        self.scale = Scale(config, self.method, self.shared_parameters(), self.mode, self.device)
         self.epoch = self.step_in_epoch = self.global_step = self.skipped_steps = 0
         self.best: dict[str, Any] = {"epoch": -1, "delta_m": -math.inf}
         self.step_times: list[float] = []
         self.last_checkpoint: dict[str, int] | None = None  # position of the newest checkpoint.pt
 
     # ---- one step (multitask.train.step; forward passes in multitask.train.forward) -------------
+    def shared_parameters(self) -> list[torch.nn.Parameter]:
+        """The model's shared parameters that the weight steps train (a search's frozen architecture
+        parameters left out)."""
+        frozen = {id(p) for p in self.arch_params}
+        return [p for p in self.model.shared_parameters() if id(p) not in frozen]
+
     def _losses(self, x: Any, targets: dict[str, Tensor]) -> tuple[dict[str, Tensor], Any]:
         return _forward.task_losses(self, x, targets)
 
@@ -126,6 +134,7 @@ class Trainer:
             "skipped_steps": self.skipped_steps, "best": self.best, "reference": self.reference,
             "log": self.logger.state(), "step_times": list(self.step_times), "config": self.config.to_dict(),
             "scaler": self.scale.state(),
+            "arch_optimizer": self.arch_optimizer.state_dict() if self.arch_optimizer is not None else None,
         }  # fmt: skip
         save_checkpoint(self.out_dir / "checkpoint.pt", state)
         self.last_checkpoint = position
@@ -144,6 +153,8 @@ class Trainer:
         self.step_times = list(state["step_times"])
         self.last_checkpoint = {k: int(state[k]) for k in ("epoch", "step_in_epoch", "global_step")}
         self.scale.load_state(state.get("scaler"))
+        if self.arch_optimizer is not None and state.get("arch_optimizer") is not None:
+            self.arch_optimizer.load_state_dict(state["arch_optimizer"])
         set_rng_state(state["rng"])
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -199,7 +210,8 @@ class Trainer:
 
     def _fit(self) -> dict[str, Any]:
         c = self.config
-        self.method.on_train_begin(c.train.epochs, len(self._order(0)))
+        kinds = _search.plan(self, self.epoch)[1]
+        self.method.on_train_begin(c.train.epochs, kinds.count(False))  # the weight steps of an epoch
         t_start = time.perf_counter()
         # deterministic kernels for this run only; the caller's setting is restored afterwards
         previous = (
@@ -230,7 +242,8 @@ class Trainer:
 
         c, logger = self.config, self.logger
         assert logger is not None
-        order = self._order(self.epoch)[self.step_in_epoch :]
+        order, kinds = _search.plan(self, self.epoch)  # a search: weight batches, then architecture batches
+        order, kinds = order[self.step_in_epoch :], kinds[self.step_in_epoch :]
         bar = tqdm(
             total=len(order),
             desc=f"epoch {self.epoch + 1}/{c.train.epochs}",
@@ -240,8 +253,9 @@ class Trainer:
         )
         self.model.train()
         shown = time.monotonic()
-        for x, targets in self.splits["train"].batches(order, epoch_seed(self.config.train.seed, self.epoch)):
-            info = self.train_step(x, targets)
+        batches = self.splits["train"].batches(order, epoch_seed(self.config.train.seed, self.epoch))
+        for (x, targets), arch in zip(batches, kinds):
+            info = _search.arch_step(self, x, targets) if arch else self.train_step(x, targets)
             if info is not None:
                 step = {"epoch": self.epoch, "step": self.global_step, "info": info}
                 logger.log_step({**step, "step_time": self.step_times[-1]})

@@ -33,10 +33,60 @@ def test_training_lowers_loss(check_architecture_training):
     check_architecture_training("adashare", "resnet18", "three", curriculum_speed=None)
 
 
-def test_vector_backbone_is_rejected():
+@pytest.mark.parametrize("config", ["two", "three", "five"])
+def test_lenet_shapes_partition_and_ew_grads(config, check_architecture):
+    check_architecture("adashare", "lenet", config, curriculum_speed=None)
+
+
+@pytest.mark.parametrize("config", ["two", "five"])
+def test_lenet_fixed_policy_shapes_partition_and_ew_grads(config, case_for, check_architecture):
+    tasks = case_for("lenet").configs[config]
+    policy = {t.name: [1, 0, 1] for t in tasks}
+    policy[tasks[0].name] = [1, 1, 1]  # block 1 owned by task 0
+    check_architecture("adashare", "lenet", config, policy=policy)
+
+
+def test_lenet_training_lowers_loss(check_architecture_training):
+    check_architecture_training("adashare", "lenet", "three", curriculum_speed=None)
+
+
+def test_lenet_all_select_is_the_lenet_and_all_skip_its_pooled_padded_input(case_for):
+    case = case_for("lenet")
+    tasks = case.configs["two"]
+    model = case.build("adashare", tasks, curriculum_speed=None).eval()
+    hps = case.build("hps", tasks).eval()
+    x, _ = case.batch(tasks)
+    set_policy(model, select=True)
+    for mine, theirs in zip(model.units, hps.backbone.blocks):
+        theirs.load_state_dict(mine.body.block.state_dict())
+    hps.heads.load_state_dict(model.heads.state_dict())
+    a, b = model(x), hps(x)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name])
+    set_policy(model, select=False)
+    out = model(x)
+    # skipping all three blocks: the 28x28 input pooled to 12x12, 4x4, then its global mean, zero-padded
+    pool = torch.nn.functional.adaptive_avg_pool2d
+    pooled = pool(pool(x, 12), 4).mean(dim=(2, 3))
+    h = torch.cat([pooled, pooled.new_zeros(x.shape[0], 50 - x.shape[1])], dim=1)
+    for t, task in enumerate(tasks):
+        torch.testing.assert_close(out[task.name], model.heads[t](h))
+
+
+def test_pool_pad_is_the_identity_on_matching_shapes():
+    from multitask.models.sharing.adashare import PoolPad
+
+    x = torch.randn(2, 3, 5, 5)
+    torch.testing.assert_close(PoolPad((3, 5, 5))(x), x)
+    out = PoolPad((6, 5, 5))(x)
+    torch.testing.assert_close(out[:, :3], x)
+    assert not out[:, 3:].any()
+
+
+def test_backbone_without_skippable_blocks_is_rejected():
     tasks = [mt.Task("a", "classification", 2)]
-    with pytest.raises(ValueError, match="no residual blocks to skip"):
-        mt.create_model("adashare", tasks=tasks, backbone="lenet", in_channels=1)
+    with pytest.raises(ValueError, match="no residual blocks to skip and no fixed input_size"):
+        mt.create_model("adashare", tasks=tasks, backbone="mlp", in_channels=8)
 
 
 def test_all_select_and_all_skip_policies(case_for):

@@ -111,6 +111,14 @@ class AnnealedSearch(MultiTaskModel):
 
     warmup_epochs: int = 0
 
+    @property
+    def warming_up(self) -> bool:
+        return int(self.epochs_done) < self.warmup_epochs
+
+    @property
+    def architecture_learning(self) -> bool:
+        return not self.warming_up
+
     def _init_schedule(self, init_temperature: float, temperature_decay: float) -> None:
         self.init_temperature = float(init_temperature)
         self.temperature_decay = float(temperature_decay)

@@ -1,4 +1,4 @@
-"""AdaShare: a per-task select-or-skip policy over the residual blocks, learned with Gumbel-softmax."""
+"""AdaShare: a per-task select-or-skip policy over the backbone's blocks, learned with Gumbel-softmax."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from multitask.models.architectures._common import (
     parameters_of,
     to_size,
 )
+from multitask.models.backbones import new_context
 from multitask.models.base import register_model
 from multitask.models.sharing._common import AnnealedSearch, check_positive, model_config, spec_of
 
@@ -42,21 +43,81 @@ class _Unit(nn.Module):
         return self.shortcut(x)
 
 
+class _PlainBody(nn.Module):
+    """A plain (non-residual) backbone block as a unit body: ``body(x) = block(x)``."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.block = block
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.block(x, new_context())[1]
+
+
+class PoolPad(nn.Module):
+    """A parameter-free skip of a plain block (ResNet's shortcut "option A", He et al. 2016, extended to
+    shrinking maps): average-pool the input to the block's output size (a vector output: global average
+    pooling), then zero-pad its channels to the block's. The identity where the shapes agree."""
+
+    def __init__(self, out_shape: Sequence[int]) -> None:
+        super().__init__()
+        self.out_shape = tuple(int(v) for v in out_shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if len(self.out_shape) == 3 and x.shape[-2:] != self.out_shape[1:]:
+            x = F.adaptive_avg_pool2d(x, self.out_shape[1:])
+        elif len(self.out_shape) == 1 and x.dim() == 4:
+            x = x.mean(dim=(2, 3))
+        return F.pad(x.movedim(1, -1), (0, self.out_shape[0] - x.shape[1])).movedim(-1, 1)
+
+
 def residual_units(backbone: nn.Module) -> tuple[nn.Module, list[tuple[nn.Module, nn.Module | None]]]:
-    """The stem and the ``(unit, downsample)`` residual units of a ResNet backbone, in order."""
-    stem = nn.Sequential()
-    units: list[tuple[nn.Module, nn.Module | None]] = []
-    for block in backbone.blocks:
-        layer = getattr(block, "layer", None)
-        if not isinstance(layer, nn.Sequential) or not all(hasattr(u, "downsample") for u in layer):
+    """The stem and the ``(unit, shortcut)`` skippable units of a backbone, in order.
+
+    ResNet: its residual units with their shortcuts (``None``: identity; else the 1x1 projection).
+    A LeNet-style backbone (plain blocks, a fixed ``input_size``, no encoder-decoder context): every
+    block, with a :class:`PoolPad` skip; the stem is empty. Its input and output shapes come from one
+    forward of a zero input of ``input_size``; a block whose output has fewer channels than its input
+    (after pooling) cannot be skipped that way and is refused.
+    """
+    name = backbone_name(backbone)
+    layers = [getattr(block, "layer", None) for block in backbone.blocks]
+    residual = [isinstance(ly, nn.Sequential) and all(hasattr(u, "downsample") for u in ly) for ly in layers]
+    if all(residual):
+        stem = nn.Sequential()
+        units: list[tuple[nn.Module, nn.Module | None]] = []
+        for block, layer in zip(backbone.blocks, layers):
+            if getattr(block, "stem", False):
+                stem = nn.Sequential(block.conv1, block.bn1, block.relu, block.maxpool)
+            units += [(u, u.downsample) for u in layer]
+        return stem, units
+    size = getattr(backbone, "input_size", None)
+    if size is None:
+        raise ValueError(
+            f"adashare: backbone {name!r} has no residual blocks to skip and no fixed input_size to give "
+            "its blocks a skip; use a ResNet (resnet18, resnet50) or a LeNet-style backbone (lenet)"
+        )
+    shapes, ctx = [], new_context()
+    h = torch.zeros(1, backbone.in_channels, *size)
+    with torch.no_grad():
+        training = backbone.training
+        backbone.eval()
+        for block in backbone.blocks:
+            shapes.append(tuple(h.shape[1:]))
+            h = block(h, ctx)[1]
+        backbone.train(training)
+    shapes.append(tuple(h.shape[1:]))
+    if ctx:
+        raise ValueError(
+            f"adashare: backbone {name!r} passes features between its blocks; it cannot skip them"
+        )
+    for i, (a, b) in enumerate(zip(shapes, shapes[1:])):
+        if a[0] > b[0]:
             raise ValueError(
-                f"adashare: backbone {backbone_name(backbone)!r} has no residual blocks to skip; "
-                "use a ResNet backbone (resnet18, resnet50)"
+                f"adashare: block {i} of backbone {name!r} maps {a[0]} channels to {b[0]}; a parameter-free "
+                "skip needs at least as many output channels"
             )
-        if getattr(block, "stem", False):
-            stem = nn.Sequential(block.conv1, block.bn1, block.relu, block.maxpool)
-        units += [(u, u.downsample) for u in layer]
-    return stem, units
+    return nn.Sequential(), [(_PlainBody(block), PoolPad(b)) for block, b in zip(backbone.blocks, shapes[1:])]
 
 
 def normalize_policy(policy: Mapping[str, Sequence[int]], names: list[str], n_units: int) -> list[list[int]]:
@@ -85,7 +146,9 @@ class AdaShare(AnnealedSearch):
     Every task ``t`` runs the shared ResNet with its own policy ``u_{t,l}`` over the residual blocks
     ``l``: ``x_{l+1} = u_{t,l} F_l(x_l) + (1 - u_{t,l}) S_l(x_l)`` with ``S_l`` the block's shortcut
     (identity, or the 1x1 projection where the block changes shape, as the authors' code). A task thus
-    *selects* or *skips* each block; tasks share a block when both select it.
+    *selects* or *skips* each block; tasks share a block when both select it. On a LeNet-style backbone
+    (plain blocks, no residuals) the units are its blocks and ``S_l`` is :class:`PoolPad`, a
+    parameter-free shortcut (our extension; the paper uses ResNets only).
 
     Search phase (``policy=None``): per task and block two logits ``(select, skip)``, starting equal.
     In training, ``u`` is a Gumbel-softmax sample (temperature ``init_temperature``, multiplied by
@@ -102,9 +165,10 @@ class AdaShare(AnnealedSearch):
 
     Re-train phase: :meth:`derived_config` gives the argmax policy as a config; ``policy={task: [0/1,
     ...]}`` builds the network with that fixed policy, without the logits and without the blocks that no
-    task selects. Search and re-train are separate runs (the authors also re-train from scratch). The
-    paper's alternating optimisation (weights on the training split, policy on a validation split) is
-    replaced by one joint optimiser, as the trainer runs.
+    task selects. Search and re-train are separate runs (the authors also re-train from scratch;
+    ``multitask.train.phases`` runs both). As the authors' code, the trainer updates the logits
+    (:meth:`architecture_parameters`) on held-out training batches and the weights on the others
+    (``multitask.train.search``); ``search.alternate: false`` trains them jointly.
 
     Training-loop hook: ``on_epoch_end(epoch)`` (temperature, warm-up and curriculum schedules).
 
@@ -113,7 +177,7 @@ class AdaShare(AnnealedSearch):
 
     Args:
         tasks: the tasks.
-        backbone: ``resnet18`` / ``resnet50`` (name) or a built ResNet backbone.
+        backbone: ``resnet18`` / ``resnet50`` / ``lenet`` (name) or a built ResNet or LeNet backbone.
         in_channels: input channels (when the backbone is given by name).
         backbone_kwargs: extra arguments of ``create_backbone``.
         head: head kind for all tasks or a ``{task: kind}`` mapping.
@@ -193,6 +257,17 @@ class AdaShare(AnnealedSearch):
         if self.curriculum_speed is None:
             return self.num_units
         return min(self.num_units, self.epochs_after_warmup // self.curriculum_speed + 1)
+
+    # ---- the search ---------------------------------------------------------------------------------
+    #: the authors' code reads two disjoint lists of training images (train1: weights, train2: policy)
+    arch_fraction = 0.5
+
+    @classmethod
+    def searches(cls, kwargs: dict[str, Any]) -> bool:
+        return kwargs.get("policy") is None
+
+    def architecture_parameters(self) -> Iterator[nn.Parameter]:
+        return iter(list(self.logits))
 
     # ---- the policy ---------------------------------------------------------------------------------
     def select_probabilities(self) -> Tensor:

@@ -102,8 +102,9 @@ class BMTAS(AnnealedSearch):
     sum_l MACs_l`` (:class:`ExpectedGroups`), the expected cost of the sampled tree relative to one
     single-path network (1 = all blocks shared, ``T`` = task-specific networks); a larger weight moves
     the search towards cheaper trees. The block costs (multiply-accumulates) are measured on the first
-    forward's input and kept as a buffer. The paper's alternating weight/architecture updates on two
-    splits are replaced by the trainer's joint optimiser.
+    forward's input and kept as a buffer. As the authors' code, the trainer updates the logits
+    (:meth:`architecture_parameters`) on held-out training batches (20 % by default) and the weights on
+    the others, the resource term in the architecture steps only (``multitask.train.search``).
 
     Training-loop hook: ``on_epoch_end(epoch)`` (warm-up, temperature).
 
@@ -172,11 +173,6 @@ class BMTAS(AnnealedSearch):
         self.hard = bool(hard)
         self.register_buffer("block_macs", torch.zeros(n_blocks, dtype=torch.float64))
 
-    # ---- schedules ----------------------------------------------------------------------------------
-    @property
-    def warming_up(self) -> bool:
-        return int(self.epochs_done) < self.warmup_epochs
-
     # ---- forward ------------------------------------------------------------------------------------
     def _weights(self, l: int, t: int) -> Tensor:
         alpha = self.alphas[l][t]
@@ -223,6 +219,17 @@ class BMTAS(AnnealedSearch):
         ):
             return None
         return self.resource_weight * self.expected_cost()
+
+    # ---- the search ---------------------------------------------------------------------------------
+    #: the authors' code holds out 20 % of the training images for the architecture updates
+    arch_fraction = 0.2
+
+    @classmethod
+    def searches(cls, kwargs: dict[str, Any]) -> bool:
+        return True
+
+    def architecture_parameters(self) -> Iterator[nn.Parameter]:
+        return iter(list(self.alphas.parameters()))
 
     # ---- the derived tree ---------------------------------------------------------------------------
     def paths(self) -> list[list[int]]:

@@ -36,7 +36,9 @@ class LearningToBranch(AnnealedSearch):
     ``θ_{l,j}`` (zero at the start). Its input is ``sum_i d_i · out_{l-1,i}`` with ``d`` a
     Gumbel-softmax sample of ``θ_{l,j}`` in training (temperature ``init_temperature``, times
     ``temperature_decay`` after each epoch; ``hard=True``: straight-through one-hot) and the one-hot
-    argmax in eval. Block-0 nodes read the input. Network weights and ``θ`` are trained jointly.
+    argmax in eval. Block-0 nodes read the input. As the paper, the trainer updates ``θ``
+    (:meth:`architecture_parameters`) on held-out training batches and the weights on the others
+    (``multitask.train.search``; ``search.alternate: false``: jointly).
 
     The derived tree takes every node's argmax parent; following parents from each task's leaf gives
     the task's path, and two tasks share block ``l`` when their paths agree up to ``l`` (tasks with the
@@ -127,6 +129,18 @@ class LearningToBranch(AnnealedSearch):
             t.name: to_size(t, head(outs[i][0]), x.shape[-2:])
             for i, (t, head) in enumerate(zip(self.tasks, self.heads))
         }
+
+    # ---- the search ---------------------------------------------------------------------------------
+    #: the paper updates the branching distributions on held-out training data (DARTS-style; the share
+    #: is not given in the paper's text we could check: half, as AdaShare)
+    arch_fraction = 0.5
+
+    @classmethod
+    def searches(cls, kwargs: dict[str, Any]) -> bool:
+        return True
+
+    def architecture_parameters(self) -> Iterator[nn.Parameter]:
+        return iter(list(self.parent_logits.parameters()))
 
     # ---- the derived tree ---------------------------------------------------------------------------
     def parents(self) -> list[list[int]]:
