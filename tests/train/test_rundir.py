@@ -62,3 +62,23 @@ def test_resume_without_a_checkpoint_starts_over_but_still_checks_the_config(tin
     other = tiny_config(epochs=1, seed=3)
     with pytest.raises(RunDirError, match=r"train\.seed: 0 -> 3"):
         Trainer(other).fit(resume=True)
+
+
+def test_a_run_written_before_a_config_key_existed_resumes(tiny_config, tmp_path):
+    """A checkpoint whose config lacks a section added since (here ``search``) resumes: the new
+    section's defaults are no change; a real change is still refused."""
+    import torch
+
+    Trainer(tiny_config(epochs=1)).fit()
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    state = torch.load(ckpt, weights_only=True)
+    assert "search" in state["config"]
+    del state["config"]["search"]
+    torch.save(state, ckpt)
+    assert Trainer(tiny_config(epochs=2)).fit(resume=True)["epochs"] == 2
+    state = torch.load(ckpt, weights_only=True)
+    del state["config"]["search"]
+    state["config"]["optim"]["lr"] = 0.5
+    torch.save(state, ckpt)
+    with pytest.raises(RunDirError, match=r"optim\.lr: 0\.5 -> 0\.001"):
+        Trainer(tiny_config(epochs=3)).fit(resume=True)

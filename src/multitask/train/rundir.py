@@ -157,7 +157,14 @@ def check_fresh_start(out_dir: Path, force: bool) -> None:
 
 
 def check_resume(out_dir: Path, stored: dict[str, Any], new: dict[str, Any], trained_epochs: int) -> None:
-    """Refuse to resume the run in ``out_dir`` (config ``stored``) with a different config ``new``."""
+    """Refuse to resume the run in ``out_dir`` (config ``stored``) with a different config ``new``.
+
+    ``stored`` is read through today's :class:`Config` first, so a key added to the config since the run
+    was written (present in ``new`` with its default) is no difference."""
+    try:
+        stored = Config.from_dict(stored).to_dict()
+    except (ValueError, TypeError):
+        pass  # a config this version cannot read: compare it as stored (the differences are listed)
     diff = config_diff(stored, new)
     changed = {k: v for k, v in diff.items() if k not in RESUMABLE_CHANGES}
     if changed:
