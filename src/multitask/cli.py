@@ -146,6 +146,10 @@ def _train(args: argparse.Namespace) -> int:
     cfg = Config.from_yaml(args.config, args.overrides, notes)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
+    from multitask.train.phases import is_search
+
+    if is_search(cfg.to_dict()["model"]):
+        return _train_search(args, cfg)
     trainer, finished = None, False
     try:
         trainer = Trainer(cfg)  # builds and validates everything before the run directory is touched
@@ -174,6 +178,48 @@ def _launch(args: argparse.Namespace) -> int:
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     launcher.append(f"--nproc-per-node={args.nproc}")
     return subprocess.run([*launcher, "-m", "multitask", *argv], check=False).returncode
+
+
+def _train_search(args: argparse.Namespace, cfg: Any) -> int:
+    """An architecture search (AdaShare, Learning to Branch, BMTAS): the search, then its found network
+    trained from scratch (:mod:`multitask.train.phases`), in one process, into ``train.out_dir``."""
+    import shlex
+    import shutil
+
+    from multitask.train.phases import fit_search
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ValueError(
+            f"model {cfg.model.name!r} searches an architecture: run it in one process (no --nproc)"
+        )
+    out = Path(cfg.train.out_dir)
+    files = ("result.json", "found_config.yaml", "found_model.yaml", "search", "final")
+    held = [n for n in files if (out / n).exists()]
+    if held and not (args.resume or args.force):
+        raise ValueError(
+            f"run directory {out} already holds a search run ({', '.join(held)}); continue it with --resume, "
+            "replace it with --force, or choose another train.out_dir"
+        )
+    if held and args.force:
+        for name in held:
+            shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
+    try:
+        result = fit_search(cfg.to_dict(), out)
+    except KeyboardInterrupt:
+        kept = [a for a in args.argv if a not in ("--resume", "--force")]
+        program = "multitask" if Path(sys.argv[0]).name == "multitask" else f"{sys.executable} -m multitask"
+        print(f"interrupted; each phase keeps its checkpoint in {out}/search or {out}/final. Resume with: "
+              f"{program} {shlex.join([*kept, '--resume'])}", file=sys.stderr)  # fmt: skip
+        return 130
+    phases = result["phases"]
+    summary = {k: result[k] for k in ("best_epoch", "val_delta_m", "test", "wall_time_s")}
+    summary["search_wall_time_s"] = phases["search"]["wall_time_s"]
+    summary["found_model"] = result["found_model"]
+    print(json.dumps(summary, indent=2))
+    print(f"outputs in {out} (search/, final/, found_config.yaml: the found network to train again)")
+    if not args.no_plots:
+        _plot_run(out / "final")
+    return 0
 
 
 def _interrupted(args: argparse.Namespace, cfg: Any, trainer: Any) -> str:

@@ -1,5 +1,7 @@
 """The trainer's alternating architecture search (multitask.train.search)."""
 
+import json
+
 import pytest
 import torch
 
@@ -119,3 +121,30 @@ def test_routes_that_change_every_step_train(tmp_path):
     cfg.model.kwargs = {"num_blocks": 2, "depth": 1}
     cfg.train.epochs = 1
     assert Trainer(cfg).fit()["epochs"] == 1
+
+
+def test_multitask_train_on_a_search_config_runs_both_phases(tmp_path, capsys):
+    """``multitask train`` on a searching model: the search, the found network trained from scratch, the
+    found config written; a second call is refused without --resume, and --resume trains nothing new."""
+    import yaml
+
+    from multitask.cli import main
+
+    cfg = search_config(tmp_path).to_dict()
+    cfg["train"]["epochs"] = 1
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    assert main(["train", str(path), "--no-plots"]) == 0
+    out = json.loads(capsys.readouterr().out.split("\noutputs in")[0])
+    run = tmp_path / "run"
+    assert out["found_model"]["name"] == "branched" and out["search_wall_time_s"] > 0
+    assert (run / "search" / "result.json").is_file() and (run / "final" / "result.json").is_file()
+    found = yaml.safe_load((run / "found_config.yaml").read_text())
+    assert found["model"] == out["found_model"]
+    result = json.loads((run / "result.json").read_text())
+    assert result["phases"]["final"]["model"] == "branched" and result["test"] == out["test"]
+    stamp = (run / "final" / "result.json").stat().st_mtime_ns
+    assert main(["train", str(path), "--no-plots"]) == 2
+    assert "already holds a search run" in capsys.readouterr().err
+    assert main(["train", str(path), "--no-plots", "--resume"]) == 0
+    assert (run / "final" / "result.json").stat().st_mtime_ns == stamp  # finished phases are not retrained
