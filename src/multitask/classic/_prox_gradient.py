@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from multitask.classic._admm import admm_applies, admm_solve
 from multitask.classic._base import MultiTaskLinearModel, hyperparameters
 from multitask.classic._cd import cd_applies, cd_solve
 from multitask.classic._fista import fista
@@ -189,11 +190,18 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         _cd_penalty: ``"l1"`` or ``"l21"`` for the one-term Lasso / ℓ2,1 estimators: under ``stop="gap"``
             their least-squares fits run the certified coordinate-descent engine of
             :mod:`multitask.classic._cd` instead of FISTA; None for the others.
+        _admm: under ``stop="gap"``, least-squares fits with the Gram matrices precomputed run the ADMM
+            engine of :mod:`multitask.classic._admm` (not on a shared design for the ``_cd_penalty``
+            estimators, which run scikit-learn's coordinate descent there). Set for the estimators where
+            it beats the preconditioned FISTA on School (trace norm, RMTL, rMTFL, ℓ2,1: a few hundred
+            iterations to a relative gap of 1e-6 where FISTA needs thousands); the entry-wise sparse ones
+            (Lasso, Dirty, SparseTrace) converge faster with FISTA or coordinate descent.
     """
 
     _terms = ()
     _ridge = None
     _cd_penalty = None
+    _admm = False
 
     def _validate_params_extra(self) -> None:
         ridge = [self._ridge] if self._ridge else []
@@ -289,6 +297,17 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         k = len(parts0)
         loss, rho_l2 = problem.smooth, problem.rho_l2
         rho1 = float(getattr(self, self._terms[0].strength)) if self._cd_penalty else 0.0
+        if (
+            self._admm and self.stop == "gap" and problem.gap is not None and isinstance(loss, LeastSquaresLoss)
+            and admm_applies(loss) and not (self._cd_penalty and loss.shared and rho1 > 0)
+        ):
+            parts, n_iter, path, gap = admm_solve(
+                loss, problem.prox, tuple(parts0), rho_l2, tol=float(self.tol), max_iter=int(self.max_iter),
+                gap=problem.gap,
+            )
+            self.gap_, self.objective_path_, self.n_iter_ = float(gap), np.asarray(path, dtype=float), n_iter
+            self._parts_ = tuple(p.copy() for p in parts)
+            return parts, c0
         if self._cd_penalty and self.stop == "gap" and problem.gap is not None and cd_applies(loss, rho1):
             W, n_iter, path, gap = cd_solve(
                 loss, self._cd_penalty, rho1, rho_l2, parts0[0],
