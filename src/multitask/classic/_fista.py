@@ -87,7 +87,8 @@ def stop_rule_met(stop: str, tol: float, path: list[float], step_norm: float, ol
 
 
 def _sufficient(
-    fz: float, fs: float, gz: Variable, gs: Variable, delta: Variable, l_r: float, quadratic: bool, *, safe: bool
+    fz: float, fs: float, gz: Variable, gs: Variable, delta: Variable, l_r: float, quadratic: bool,
+    *, safe: bool,
 ) -> bool:
     """The backtracking test ``f(z) ≤ f(s) + ⟨∇f(s), δ⟩ + L/2 ‖δ‖²`` (δ = z − s, ``l_r = L‖δ‖²``).
 

@@ -162,7 +162,9 @@ def project_l1_ball(v: ArrayLike, r: float | ArrayLike) -> Array:
         raise ValueError(f"project_l1_ball expects a vector or a matrix of rows, got shape {v.shape}")
     V = np.atleast_2d(v)
     if np.ndim(r) and np.size(r) != V.shape[0]:
-        raise ValueError(f"project_l1_ball: one radius per row ({V.shape[0]}) or a scalar, got shape {np.shape(r)}")
+        raise ValueError(
+            f"project_l1_ball: one radius per row ({V.shape[0]}) or a scalar, got shape {np.shape(r)}"
+        )
     radius = np.broadcast_to(np.asarray(r, dtype=float).ravel(), (V.shape[0],))
     A = np.abs(V)
     out = V.copy()

@@ -147,7 +147,9 @@ def _bisect(fn, lo: np.ndarray | float, hi: np.ndarray | float, n: int = 100):  
     return hi
 
 
-def spectral_conjugate_bound(v: np.ndarray, s: np.ndarray, gamma: float, eps: float, q: int, lam1: float = 0.0) -> float:
+def spectral_conjugate_bound(
+    v: np.ndarray, s: np.ndarray, gamma: float, eps: float, q: int, lam1: float = 0.0
+) -> float:
     """An upper bound of ``φ*(v) = sup_x ⟨x, v⟩ − φ(x)`` for ``φ(x) = (lam1/2)Σxᵢ² + γ(Σᵢ √(xᵢ² + ε))²`` over
     q entries (v, s padded with zeros), exact at the solution: φ* of the singular values is the conjugate
     of the spectral function ``h(W) = φ(σ(W))`` (Lewis, The convex analysis of unitarily invariant matrix
