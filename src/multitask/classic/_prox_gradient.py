@@ -299,7 +299,8 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         rho1 = float(getattr(self, self._terms[0].strength)) if self._cd_penalty else 0.0
         if (
             self._admm and self.stop == "gap" and problem.gap is not None
-            and isinstance(loss, LeastSquaresLoss) and admm_applies(loss) and not (self._cd_penalty and loss.shared and rho1 > 0)
+            and isinstance(loss, LeastSquaresLoss) and admm_applies(loss)
+            and not (self._cd_penalty and loss.shared and rho1 > 0)
         ):
             parts, n_iter, path, gap = admm_solve(
                 loss, problem.prox, tuple(parts0), rho_l2, tol=float(self.tol), max_iter=int(self.max_iter),
