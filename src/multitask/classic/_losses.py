@@ -121,10 +121,15 @@ class LeastSquaresLoss(SmoothLoss):
     def _prepare(self) -> None:
         """Per-task sums, Xᵀy and (when cheaper than the data) the Gram matrices."""
         d, T = self.n_features, self.n_tasks
-        self.S = np.stack([X.sum(axis=0) for X in self.Xs], axis=1) if T else np.zeros((d, 0))  # d x T
         self.sy = np.array([y.sum() for y in self.ys])
         self.yy = np.array([y @ y for y in self.ys])
-        self.B = np.stack([X.T @ y for X, y in zip(self.Xs, self.ys)], axis=1)  # d x T
+        if self.shared:  # one pass over X for all tasks
+            X0 = self.Xs[0]
+            self.S = np.repeat(X0.sum(axis=0)[:, None], T, axis=1)
+            self.B = X0.T @ np.stack(self.ys, axis=1)
+        else:
+            self.S = np.stack([X.sum(axis=0) for X in self.Xs], axis=1) if T else np.zeros((d, 0))  # d x T
+            self.B = np.stack([X.T @ y for X, y in zip(self.Xs, self.ys)], axis=1)  # d x T
         if self.shared:
             self.use_gram = self.Xs[0].shape[0] > d
             self.G = self.Xs[0].T @ self.Xs[0] if self.use_gram else None
