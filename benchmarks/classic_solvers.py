@@ -219,7 +219,8 @@ def main() -> None:
                 if np.isfinite(tol_sk):
                     t, t_sk = interleaved(
                         [lambda est=est, prob=prob: _fit(est, prob),
-                         lambda prob=prob, tol_sk=tol_sk: sklearn_fit(prob, name, params["rho1"], tol_sk)],
+                         lambda prob=prob, tol_sk=tol_sk, name=name, rho1=params["rho1"]: sklearn_fit(
+                             prob, name, rho1, tol_sk)],
                         repeat,
                     )
                     sk, ratio = f"{t_sk:.4f} [{tol_sk:.0e}]", f"{t / t_sk:.2f}"
