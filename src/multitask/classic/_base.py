@@ -84,17 +84,20 @@ class MultiTaskLinearModel(BaseEstimator):
         fit_intercept: fit an unpenalised intercept per task (default True; MALSAR's ``Least_*``
             functions have none, i.e. ``fit_intercept=False``).
         max_iter: maximal solver iterations (MALSAR ``opts.maxIter``, default 1000).
-        tol: stopping tolerance (MALSAR ``opts.tol``, default 1e-4); what it bounds depends on ``stop``.
-        stop: ``"rel_change"`` (default, MALSAR's ``tFlag = 1``: the relative objective change between two
-            iterations is at most ``tol``, which certifies nothing), ``"obj_change"`` (absolute change),
-            ``"iterate_change"``, or ``"gap"``: stop when ``gap_`` is at most ``tol`` (checked every 10
-            iterations), ``tol`` then meaning the same for every estimator — the relative suboptimality
-            (P − P*)/P, proven upper bound by the relative duality gap for the least-squares Lasso, L21,
-            Trace, Dirty, rMTFL, RMTL, SparseTrace, TGL and SRMTL, and estimated by the relative KKT
-            residual (gradient mapping) for cFSGL, CMTL, cASO, MSMTFL's stages and the classifiers. Under
-            ``"gap"`` the least-squares Lasso and L21 run coordinate descent
-            (:mod:`multitask.classic._cd`) instead of FISTA. MTFL and MTRL (alternating minimisation)
-            refuse it.
+        tol: stopping tolerance (default 1e-4); under the default ``stop="gap"`` it bounds the relative
+            suboptimality (P − P*)/P, the same for every estimator.
+        stop: ``"gap"`` (default): stop when ``gap_`` ≤ ``tol`` (checked every 10 iterations), a proven
+            upper bound of (P − P*)/P by the relative duality gap for the least-squares Lasso, L21, Trace,
+            Dirty, rMTFL, RMTL, SparseTrace, TGL, SRMTL, MTFL and MTRL, and estimated by the relative KKT
+            residual (gradient mapping) for cFSGL, CMTL, cASO, MSMTFL's stages and the classifiers. The
+            certified solvers: coordinate descent for the least-squares Lasso and L21
+            (:mod:`multitask.classic._cd`), ADMM for the trace norm, RMTL, rMTFL and L21 with per-task
+            rows (:mod:`multitask.classic._admm`), FISTA with a per-feature preconditioner, adaptive
+            restart and one gradient per iteration otherwise (:mod:`multitask.classic._fista`).
+            MALSAR's rules run MALSAR's plain FISTA and certify nothing: ``"rel_change"`` (MALSAR's
+            ``tFlag = 1``: relative objective change between two iterations at most ``tol``; MTFL and
+            MTRL's default, their alternating scheme being slow to reach a small gap when ε is tiny),
+            ``"obj_change"`` (absolute change), ``"iterate_change"``.
         init: ``"zero"`` or ``"lstsq"`` (per-task least-squares solution) starting point.
         warm_start: start from the previous fit's solution when the shapes agree.
         verbose: print the objective every iteration.
@@ -104,15 +107,15 @@ class MultiTaskLinearModel(BaseEstimator):
 
     Attributes (common to every fitted estimator):
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_ (the objective
-        after each iteration), n_iter_ (iterations run, or coordinate-descent epochs), gap_ (at the solution,
-        whatever the ``stop`` rule: the relative duality gap, or the relative KKT residual where no dual is
-        computed, see ``stop``; NaN for MTFL and MTRL).
+        after each iteration; for ADMM and coordinate descent, at each certificate), n_iter_ (iterations run,
+        or coordinate-descent epochs), gap_ (at the solution, whatever the ``stop`` rule: the relative
+        duality gap, or the relative KKT residual where no dual is computed, see ``stop``).
     """
 
     fit_intercept: bool = True
     max_iter: int = 1000
     tol: float = 1e-4
-    stop: str = "rel_change"
+    stop: str = "gap"
     init: str = "zero"
     warm_start: bool = False
     verbose: bool = False
@@ -240,7 +243,7 @@ class MultiTaskLinearModel(BaseEstimator):
         self.intercept_ = c
         self.n_tasks_ = T
         gap = float(getattr(self, "gap_", np.nan))
-        if self.n_iter_ >= self.max_iter or (self.stop == "gap" and not gap <= self.tol):
+        if not gap <= self.tol if self.stop == "gap" else self.n_iter_ >= self.max_iter:
             reached = f"; relative duality gap {gap:.3g}" if np.isfinite(gap) else ""
             warnings.warn(
                 f"{type(self).__name__} did not converge in max_iter={self.max_iter} iterations "

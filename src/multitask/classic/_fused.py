@@ -91,24 +91,37 @@ def fused_penalty_rows(W: np.ndarray) -> float:
     return float(np.abs(np.diff(W, axis=1)).sum())
 
 
-def prox_fused_sparse_group_rows(V: np.ndarray, lam1: float, lam2: float, lam3: float) -> np.ndarray:
+def prox_fused_sparse_group_rows(
+    V: np.ndarray, lam1: float | np.ndarray, lam2: float | np.ndarray, lam3: float | np.ndarray
+) -> np.ndarray:
     """Row-wise prox of ``lam1‖w‖₁ + lam2 Σₜ|w_{t+1} − w_t| + lam3‖w‖₂`` for each row ``w`` of ``V``.
 
     Exact: first the fused-lasso prox (TV prox, then soft-threshold by ``lam1``), then the row's group
-    shrinkage ``max(0, 1 − lam3/‖w‖₂) w``.
+    shrinkage ``max(0, 1 − lam3/‖w‖₂) w``. Each strength is a float or one value per row (shape (d,) or
+    (d, 1)), the prox in a diagonal feature metric.
     """
     V = np.asarray(V, dtype=float)
     if V.ndim != 2:
         raise ValueError(f"prox_fused_sparse_group_rows expects a 2-D array, got shape {V.shape}")
-    if min(lam1, lam2, lam3) < 0:
-        raise ValueError(f"prox strengths must be >= 0, got {(lam1, lam2, lam3)}")
-    if lam2 > 0:
-        out = np.vstack([prox_tv1d(row, lam2) for row in V]) if V.shape[0] else V.copy()
-    else:
-        out = V.copy()
-    out = np.sign(out) * np.maximum(np.abs(out) - lam1, 0.0)
-    if lam3 > 0:
+    d = V.shape[0]
+    lams = []
+    for name, lam in (("lam1", lam1), ("lam2", lam2), ("lam3", lam3)):
+        lam = np.asarray(lam, dtype=float)
+        if lam.ndim and lam.size != d:
+            raise ValueError(f"prox_fused_sparse_group_rows: {name} must be a float or one per row ({d})")
+        if np.any(lam < 0):
+            raise ValueError(f"prox strengths must be >= 0, got {(lam1, lam2, lam3)}")
+        lams.append(np.broadcast_to(lam.ravel(), (d,)) if lam.ndim else np.full(d, float(lam)))
+    l1, l2, l3 = lams
+    out = V.copy()
+    if np.any(l2 > 0):
+        for i in range(d):
+            if l2[i] > 0:
+                out[i] = prox_tv1d(V[i], float(l2[i]))
+    out = np.sign(out) * np.maximum(np.abs(out) - l1[:, None], 0.0)
+    if np.any(l3 > 0):
         norms = np.linalg.norm(out, axis=1, keepdims=True)
-        scale = np.where(norms > lam3, 1.0 - lam3 / np.where(norms > 0, norms, 1.0), 0.0)
+        t3 = l3[:, None]
+        scale = np.where(norms > t3, 1.0 - t3 / np.where(norms > 0, norms, 1.0), 0.0)
         out = out * scale
     return out

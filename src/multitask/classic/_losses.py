@@ -96,6 +96,17 @@ class SmoothLoss:
         """The loss value alone."""
         return self(W, c)[0]
 
+    def curvature(self) -> tuple[np.ndarray, np.ndarray]:
+        """Upper bounds of the Hessian's diagonal: (d x T for W, T for c), e.g. for a diagonal
+        preconditioner (subclasses)."""
+        raise NotImplementedError
+
+    def _column_squares(self) -> np.ndarray:
+        """``Σᵢ xₜᵢⱼ²`` of every feature j and task t (d x T)."""
+        if self.shared:
+            return np.repeat(np.einsum("ij,ij->j", self.Xs[0], self.Xs[0])[:, None], self.n_tasks, axis=1)
+        return np.stack([np.einsum("ij,ij->j", X, X) for X in self.Xs], axis=1)
+
     def task_values(self, W: np.ndarray, c: np.ndarray | None = None) -> np.ndarray:
         """The loss of each task (length T); the loss is their sum."""
         W, c = self._check(W, c)
@@ -110,16 +121,30 @@ class LeastSquaresLoss(SmoothLoss):
     def _prepare(self) -> None:
         """Per-task sums, Xᵀy and (when cheaper than the data) the Gram matrices."""
         d, T = self.n_features, self.n_tasks
-        self.S = np.stack([X.sum(axis=0) for X in self.Xs], axis=1) if T else np.zeros((d, 0))  # d x T
         self.sy = np.array([y.sum() for y in self.ys])
         self.yy = np.array([y @ y for y in self.ys])
-        self.B = np.stack([X.T @ y for X, y in zip(self.Xs, self.ys)], axis=1)  # d x T
+        if self.shared:  # one pass over X for all tasks
+            X0 = self.Xs[0]
+            self.S = np.repeat(X0.sum(axis=0)[:, None], T, axis=1)
+            self.B = X0.T @ np.stack(self.ys, axis=1)
+        else:
+            self.S = np.stack([X.sum(axis=0) for X in self.Xs], axis=1) if T else np.zeros((d, 0))  # d x T
+            self.B = np.stack([X.T @ y for X, y in zip(self.Xs, self.ys)], axis=1)  # d x T
         if self.shared:
             self.use_gram = self.Xs[0].shape[0] > d
             self.G = self.Xs[0].T @ self.Xs[0] if self.use_gram else None
         else:
             self.use_gram = self.n_samples.sum() > T * d and T * d * d <= _GRAM_MAX_ENTRIES
             self.G = np.stack([X.T @ X for X in self.Xs]) if self.use_gram else None  # T x d x d
+
+    def curvature(self) -> tuple[np.ndarray, np.ndarray]:
+        """The Hessian's diagonal: ``(XₜᵀXₜ)ⱼⱼ`` (d x T) and nₜ for the intercepts."""
+        if self.use_gram:
+            diag = np.einsum("jj->j", self.G)[:, None].repeat(self.n_tasks, 1) if self.shared else (
+                np.einsum("tjj->jt", self.G))
+        else:
+            diag = self._column_squares()
+        return diag, self.n_samples.copy()
 
     def _parts(self, W: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per-task values, grad_W, grad_c."""
@@ -158,6 +183,10 @@ class LogisticLoss(SmoothLoss):
             if not np.all(np.abs(y) == 1.0):
                 raise ValueError(f"task {t}: logistic labels must be -1 or +1")
         self.weights = np.where(self.n_samples > 0, 1.0 / np.maximum(self.n_samples, 1.0), 0.0)
+
+    def curvature(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of the Hessian's diagonal (σ' ≤ 1/4): ``Σᵢ xₜᵢⱼ² / (4nₜ)`` (d x T) and 1/4 per intercept."""
+        return 0.25 * self._column_squares() * self.weights, 0.25 * self.weights * self.n_samples
 
     def _parts(self, W: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.shared:
@@ -229,6 +258,16 @@ class PenalisedLoss:
         """The penalised value alone."""
         return self(W, c)[0]
 
+    def curvature(self) -> tuple[np.ndarray, np.ndarray]:
+        """The loss's Hessian diagonal plus each penalty's ``diag`` attribute where it has one (a
+        scalar, a length-T or a d x T array of its own Hessian's diagonal, or a lower estimate of it)."""
+        dW, dc = self.loss.curvature()
+        for pen in self.penalties:
+            extra = getattr(pen, "diag", None)
+            if extra is not None:
+                dW = dW + np.asarray(extra, dtype=float)
+        return dW, dc
+
 
 def quadratic_penalty(strength: float, gram: np.ndarray) -> Penalty:
     """``strength · tr(W G Wᵀ)`` with symmetric PSD G (T x T): value and gradient ``2·strength·W G``."""
@@ -237,5 +276,6 @@ def quadratic_penalty(strength: float, gram: np.ndarray) -> Penalty:
         WG = W @ gram
         return strength * float(np.sum(WG * W)), 2.0 * strength * WG
 
+    pen.diag = 2.0 * strength * np.diag(np.asarray(gram, dtype=float))  # type: ignore[attr-defined]
     return pen
 

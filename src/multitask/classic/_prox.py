@@ -20,6 +20,12 @@ function                    solves                                           clo
 
 The ℓ₁,∞ prox uses Moreau's decomposition: the conjugate of t‖·‖_∞ is the indicator of the ℓ₁ ball of
 radius t, so ``prox_{t‖·‖∞}(v) = v − Π_{B₁(t)}(v)``.
+
+The row-separable ones (``prox_l1``, ``prox_l21_rows``, ``prox_l1inf_rows``, and ``project_l1_ball`` on a
+matrix of rows) also take one ``t`` per row, an array of shape (d, 1): ``t_i`` for row i. That is the prox
+in a diagonal metric that weighs each feature row (``argmin_X Σᵢ ½dᵢ‖Xᵢ − Vᵢ‖² + N(X)`` is the per-row
+prox at ``tᵢ = 1/dᵢ``), which the preconditioned solver of :mod:`multitask.classic._fista` uses
+(:attr:`Regulariser.rows`).
 """
 
 from __future__ import annotations
@@ -60,6 +66,16 @@ __all__ = [
 def _check_t(t: float | ArrayLike, name: str = "t") -> None:
     if np.any(np.asarray(t) < 0):
         raise ValueError(f"{name} must be non-negative, got {t!r}")
+
+
+def _row_t(t: float | ArrayLike, V: Array) -> float | Array:
+    """``t`` as a float, or as a (d, 1) array of per-row values for the d x T matrix V."""
+    if np.ndim(t) == 0:
+        return float(t)
+    t = np.asarray(t, dtype=float)
+    if t.size != V.shape[0]:
+        raise ValueError(f"per-row t must have one value per row ({V.shape[0]}), got shape {t.shape}")
+    return t.reshape(-1, 1)
 
 
 def _check_matrix(V: ArrayLike, t: float, who: str, t_name: str = "t") -> Array:
@@ -103,17 +119,18 @@ def prox_l1(V: ArrayLike, t: float | ArrayLike) -> Array:
     return np.sign(V) * np.maximum(np.abs(V) - t, 0.0)
 
 
-def _group_shrink(V: Array, t: float, axis: int) -> Array:
+def _group_shrink(V: Array, t: float | Array, axis: int) -> Array:
     norms = np.sqrt(np.sum(V * V, axis=axis, keepdims=True))
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(norms > t, 1.0 - t / np.where(norms > 0, norms, 1.0), 0.0)
     return V * scale
 
 
-def prox_l21_rows(V: ArrayLike, t: float) -> Array:
-    """Row-group shrinkage ``Xᵢ = max(0, 1 − t/‖Vᵢ‖₂) Vᵢ`` (prox of t‖X‖₂,₁, rows = features)."""
+def prox_l21_rows(V: ArrayLike, t: float | ArrayLike) -> Array:
+    """Row-group shrinkage ``Xᵢ = max(0, 1 − tᵢ/‖Vᵢ‖₂) Vᵢ`` (prox of t‖X‖₂,₁, rows = features; ``t`` a
+    scalar or one per row, shape (d, 1))."""
     V = _check_matrix(V, t, "prox_l21_rows")
-    return _group_shrink(V, float(t), axis=1)
+    return _group_shrink(V, _row_t(t, V), axis=1)
 
 
 def prox_l21_cols(V: ArrayLike, t: float) -> Array:
@@ -131,8 +148,9 @@ def prox_trace(V: ArrayLike, t: float) -> Array:
     return (U[:, keep] * s[keep]) @ Vt[keep]
 
 
-def project_l1_ball(v: ArrayLike, r: float) -> Array:
-    """Euclidean projection onto ``{x : ‖x‖₁ ≤ r}``; a 2-D input is projected row by row.
+def project_l1_ball(v: ArrayLike, r: float | ArrayLike) -> Array:
+    """Euclidean projection onto ``{x : ‖x‖₁ ≤ r}``; a 2-D input is projected row by row (``r`` a scalar
+    or one radius per row).
 
     Duchi, Shalev-Shwartz, Singer, Chandra. Efficient projections onto the ℓ1-ball for learning in high
     dimensions. ICML 2008: ``x = sign(v) max(|v| − θ, 0)`` with θ from the sorted magnitudes
@@ -143,29 +161,33 @@ def project_l1_ball(v: ArrayLike, r: float) -> Array:
     if v.ndim not in (1, 2):
         raise ValueError(f"project_l1_ball expects a vector or a matrix of rows, got shape {v.shape}")
     V = np.atleast_2d(v)
-    r = float(r)
+    if np.ndim(r) and np.size(r) != V.shape[0]:
+        raise ValueError(
+            f"project_l1_ball: one radius per row ({V.shape[0]}) or a scalar, got shape {np.shape(r)}"
+        )
+    radius = np.broadcast_to(np.asarray(r, dtype=float).ravel(), (V.shape[0],))
     A = np.abs(V)
     out = V.copy()
-    outside = A.sum(axis=1) > r
+    outside = A.sum(axis=1) > radius
     if np.any(outside):
-        Ao = A[outside]
-        if r == 0.0:
-            out[outside] = 0.0
-        else:
-            u = -np.sort(-Ao, axis=1)
-            css = np.cumsum(u, axis=1) - r
-            j = np.arange(1, u.shape[1] + 1)
-            cond = u - css / j > 0
-            rho = u.shape[1] - 1 - np.argmax(cond[:, ::-1], axis=1)  # last index where cond holds
-            theta = css[np.arange(u.shape[0]), rho] / (rho + 1)
-            out[outside] = np.sign(V[outside]) * np.maximum(Ao - theta[:, None], 0.0)
+        Ao, ro = A[outside], radius[outside]
+        u = -np.sort(-Ao, axis=1)
+        css = np.cumsum(u, axis=1) - ro[:, None]
+        j = np.arange(1, u.shape[1] + 1)
+        cond = u - css / j > 0
+        rho = u.shape[1] - 1 - np.argmax(cond[:, ::-1], axis=1)  # last index where cond holds
+        theta = css[np.arange(u.shape[0]), rho] / (rho + 1)
+        theta = np.where(ro > 0, theta, np.inf)  # radius 0: the ball is {0}
+        out[outside] = np.sign(V[outside]) * np.maximum(Ao - theta[:, None], 0.0)
     return out[0] if v.ndim == 1 else out
 
 
-def prox_l1inf_rows(V: ArrayLike, t: float) -> Array:
-    """Prox of ``t Σᵢ ‖Xᵢ,:‖_∞`` (the ℓ₁,∞ norm over feature rows): ``V − Π_{‖·‖₁ ≤ t}(V)`` row-wise."""
+def prox_l1inf_rows(V: ArrayLike, t: float | ArrayLike) -> Array:
+    """Prox of ``t Σᵢ ‖Xᵢ,:‖_∞`` (the ℓ₁,∞ norm over feature rows): ``V − Π_{‖·‖₁ ≤ tᵢ}(Vᵢ)`` row-wise
+    (``t`` a scalar or one per row)."""
     V = _check_matrix(V, t, "prox_l1inf_rows")
-    return V - project_l1_ball(V, float(t))
+    t = _row_t(t, V)
+    return V - project_l1_ball(V, t if np.ndim(t) == 0 else t.ravel())
 
 
 def project_trace_ball(V: ArrayLike, r: float) -> Array:
@@ -240,11 +262,14 @@ class Regulariser:
     """A norm with its prox, ``prox(V, t) = argmin_X ½‖X − V‖² + t·value(X)``, and its dual norm; or, with
     ``value=None``, the indicator of the ball of that norm whose radius is the strength: ``prox(V, radius)``
     projects onto it and ``dual`` is the dual norm of the ball's norm (its support function per unit
-    radius). The dual norms give the duality gap of :mod:`multitask.classic._prox_gradient`."""
+    radius). The dual norms give the duality gap of :mod:`multitask.classic._prox_gradient`. ``rows``: the
+norm is a sum of functions of the feature rows and ``prox(V, t)`` accepts ``t`` of shape (d, 1), one
+step per row (the prox in a diagonal feature metric)."""
 
     value: Callable[[Array], float] | None
     prox: Callable[[ArrayLike, float], Array]
     dual: Callable[[Array], float]
+    rows: bool = False  # the norm is a sum over feature rows and ``prox`` takes one t per row, (d, 1)
 
 
 def _spectral_norm(Z: Array) -> float:
@@ -267,9 +292,9 @@ def _max_row_l1(Z: Array) -> float:
     return float(np.abs(Z).sum(axis=1).max()) if Z.size else 0.0
 
 
-L1 = Regulariser(l1_norm, prox_l1, _max_abs)
-L21_ROWS = Regulariser(l21_norm, prox_l21_rows, _max_row_norm)
+L1 = Regulariser(l1_norm, prox_l1, _max_abs, rows=True)
+L21_ROWS = Regulariser(l21_norm, prox_l21_rows, _max_row_norm, rows=True)
 L21_COLS = Regulariser(col_group_norm, prox_l21_cols, _max_col_norm)
 TRACE = Regulariser(nuclear_norm, prox_trace, _spectral_norm)
-L1INF_ROWS = Regulariser(l1inf_norm, prox_l1inf_rows, _max_row_l1)
+L1INF_ROWS = Regulariser(l1inf_norm, prox_l1inf_rows, _max_row_l1, rows=True)
 TRACE_BALL = Regulariser(None, project_trace_ball, _spectral_norm)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from multitask.classic._admm import admm_applies, admm_solve
 from multitask.classic._base import MultiTaskLinearModel, hyperparameters
 from multitask.classic._cd import cd_applies, cd_solve
 from multitask.classic._fista import fista
@@ -37,12 +38,17 @@ class Composite:
     Attributes:
         smooth: the smooth loss, called as a :class:`~multitask.classic._losses.SmoothLoss` (the data
             loss, or a :class:`~multitask.classic._losses.PenalisedLoss` adding smooth penalties to it).
-        prox: ``prox(parts, step)``, the proximal operator of ``step · penalty``.
+        prox: ``prox(parts, step)``, the proximal operator of ``step · penalty``; ``step`` is a float, or
+            a tuple with one step per part, each a float or, for a part whose ``rows`` flag is set, an
+            array of shape (d, 1), one step per feature row (the prox in a diagonal feature metric).
         penalty: ``penalty(parts)``, the non-smooth penalty's value.
         rho_l2: squared-Frobenius strength on W = Σ parts (no ½ factor; default 0).
         on_solution: optional callback given the solution W (d x T), e.g. to store a derived attribute.
         gap: optional ``gap(parts, c)``, an upper bound of the relative suboptimality (a relative duality
             gap, :func:`least_squares_gap`); it is reported as ``gap_`` and used by ``stop="gap"``.
+        rows: per part, whether its penalty is a sum over feature rows whose ``prox`` takes per-row
+            steps; those parts get a per-feature diagonal preconditioner under ``stop="gap"``
+            (:meth:`ProxGradientEstimator._metric`), the others a scalar one. Default: none.
     """
 
     smooth: SmoothLoss | PenalisedLoss
@@ -51,6 +57,12 @@ class Composite:
     rho_l2: float = 0.0
     on_solution: Callable[[np.ndarray], None] | None = None
     gap: Callable[[Parts, np.ndarray], float] | None = None
+    rows: tuple[bool, ...] = ()
+
+
+def per_part(step: float | tuple, n_parts: int) -> tuple:
+    """A prox step as one step per part (a float is shared by all)."""
+    return step if isinstance(step, tuple) else (step,) * n_parts
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,13 @@ def kkt_residual(
     return residual
 
 
+def _is_quadratic(smooth: SmoothLoss | PenalisedLoss) -> bool:
+    """Least squares, alone or plus PSD quadratic penalties (declared ``quadratic``)."""
+    if isinstance(smooth, PenalisedLoss):
+        return smooth.quadratic and isinstance(smooth.loss, LeastSquaresLoss)
+    return isinstance(smooth, LeastSquaresLoss)
+
+
 @hyperparameters
 class ProxGradientEstimator(MultiTaskLinearModel):
     """Fits W = Σ parts by FISTA on the :class:`Composite` problem returned by :meth:`_problem`.
@@ -171,11 +190,18 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         _cd_penalty: ``"l1"`` or ``"l21"`` for the one-term Lasso / ℓ2,1 estimators: under ``stop="gap"``
             their least-squares fits run the certified coordinate-descent engine of
             :mod:`multitask.classic._cd` instead of FISTA; None for the others.
+        _admm: under ``stop="gap"``, least-squares fits with the Gram matrices precomputed run the ADMM
+            engine of :mod:`multitask.classic._admm` (not on a shared design for the ``_cd_penalty``
+            estimators, which run scikit-learn's coordinate descent there). Set for the estimators where
+            it beats the preconditioned FISTA on School (trace norm, RMTL, rMTFL, ℓ2,1: a few hundred
+            iterations to a relative gap of 1e-6 where FISTA needs thousands); the entry-wise sparse ones
+            (Lasso, Dirty, SparseTrace) converge faster with FISTA or coordinate descent.
     """
 
     _terms = ()
     _ridge = None
     _cd_penalty = None
+    _admm = False
 
     def _validate_params_extra(self) -> None:
         ridge = [self._ridge] if self._ridge else []
@@ -191,8 +217,9 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         terms = self._terms
         values = [float(getattr(self, t.strength)) for t in terms]
 
-        def prox(parts: Parts, step: float) -> Parts:
-            radius_or_step = [v if t.reg.value is None else v * step for t, v in zip(terms, values)]
+        def prox(parts: Parts, step: float | tuple) -> Parts:
+            steps = per_part(step, len(terms))
+            radius_or_step = [v if t.reg.value is None else v * st for t, v, st in zip(terms, values, steps)]
             return tuple(t.reg.prox(p, r) for t, r, p in zip(terms, radius_or_step, parts))
 
         def penalty(parts: Parts) -> float:
@@ -204,7 +231,8 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         gap = None
         if isinstance(data, LeastSquaresLoss):  # least squares plus PSD quadratics: the dual is exact
             gap = least_squares_gap(smooth, data, terms, values, ridge)
-        return Composite(smooth, prox, penalty, rho_l2=ridge, gap=gap)
+        rows = tuple(t.reg.rows for t in terms)
+        return Composite(smooth, prox, penalty, rho_l2=ridge, gap=gap, rows=rows)
 
     def _fit_coef(
         self, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss
@@ -237,12 +265,50 @@ class ProxGradientEstimator(MultiTaskLinearModel):
             return tuple(p.copy() for p in prev), c0
         return (W0,) + tuple(np.zeros_like(W0) for _ in range(n_parts - 1)), c0
 
+    @staticmethod
+    def _metric(problem: Composite, k: int) -> tuple[np.ndarray, ...] | None:
+        """The diagonal preconditioner of FISTA under ``stop="gap"`` (one array per part, then the
+        intercepts'), or None (the Euclidean metric) when no part's prox takes per-row steps.
+
+        From the Hessian's diagonal D (d x T) of the smooth part (:meth:`SmoothLoss.curvature`, plus
+        2·rho_l2): a part whose penalty is a sum over feature rows gets ``mⱼ = maxₜ Dⱼₜ`` per row (one
+        weight per feature, the same for every task, so the metric prox is the per-row prox), any other
+        part the scalar ``maxⱼ mⱼ``, the intercepts their own curvature. With mⱼ ≥ Dⱼₜ the scaled Lipschitz
+        constant is at most the largest eigenvalue of the feature-normalised Gram matrices. This removes
+        the ill-conditioning that features of very different scales cause: on School (features with
+        standard deviations 0.07 to 15) the Lipschitz constant of FISTA's Euclidean step is 8.6e4 and
+        the normalised one 2.2."""
+        if not any(problem.rows):
+            return None
+        dW, dc = problem.smooth.curvature()
+        dW = np.asarray(dW, dtype=float) + 2.0 * problem.rho_l2
+        m = dW.max(axis=1, initial=0.0)
+        top = float(m.max(initial=0.0))
+        if not np.isfinite(top) or top <= 0.0:
+            return None
+        m = np.maximum(m, 1e-12 * top)[:, None]
+        dc = np.asarray(dc, dtype=float)
+        mc = np.maximum(dc, 1e-12 * max(float(dc.max(initial=0.0)), 1.0))
+        return (*(m if rows else top for rows in problem.rows[:k]), mc)
+
     def _solve(self, problem: Composite, parts0: Parts, c0: np.ndarray) -> tuple[Parts, np.ndarray]:
         """FISTA on ``problem`` from (parts0, c0); sets ``objective_path_``, ``n_iter_`` and the private
         ``_parts_`` (for warm starts). The intercepts are not penalised."""
         k = len(parts0)
         loss, rho_l2 = problem.smooth, problem.rho_l2
         rho1 = float(getattr(self, self._terms[0].strength)) if self._cd_penalty else 0.0
+        if (
+            self._admm and self.stop == "gap" and problem.gap is not None
+            and isinstance(loss, LeastSquaresLoss) and admm_applies(loss)
+            and not (self._cd_penalty and loss.shared and rho1 > 0)
+        ):
+            parts, n_iter, path, gap = admm_solve(
+                loss, problem.prox, tuple(parts0), rho_l2, tol=float(self.tol), max_iter=int(self.max_iter),
+                gap=problem.gap,
+            )
+            self.gap_, self.objective_path_, self.n_iter_ = float(gap), np.asarray(path, dtype=float), n_iter
+            self._parts_ = tuple(p.copy() for p in parts)
+            return parts, c0
         if self._cd_penalty and self.stop == "gap" and problem.gap is not None and cd_applies(loss, rho1):
             W, n_iter, path, gap = cd_solve(
                 loss, self._cd_penalty, rho1, rho_l2, parts0[0],
@@ -260,8 +326,8 @@ class ProxGradientEstimator(MultiTaskLinearModel):
                 gW = gW + 2.0 * rho_l2 * W
             return f, (*([gW] * k), gc)
 
-        def prox(v: Parts, step: float) -> Parts:
-            return (*problem.prox(tuple(v[:k]), step), v[k])
+        def prox(v: Parts, step: float | tuple) -> Parts:
+            return (*problem.prox(tuple(v[:k]), step[:k] if isinstance(step, tuple) else step), v[k])
 
         def nonsmooth(x: Parts) -> float:
             return float(problem.penalty(tuple(x[:k])))
@@ -271,6 +337,7 @@ class ProxGradientEstimator(MultiTaskLinearModel):
                 return problem.gap(tuple(x[:k]), x[k])
         else:  # no dual here: the relative KKT residual (gradient mapping) of the same problem
             certificate = kkt_residual(smooth, prox, nonsmooth)
+        certified = self.stop == "gap"  # MALSAR's rules run MALSAR's plain FISTA
         x, path, n_iter = fista(
             smooth, prox, nonsmooth, (*parts0, c0),
             max_iter=int(self.max_iter),
@@ -278,6 +345,9 @@ class ProxGradientEstimator(MultiTaskLinearModel):
             stop=self.stop,
             verbose=bool(self.verbose),
             certificate=certificate,
+            metric=self._metric(problem, k) if certified else None,
+            restart=certified,
+            quadratic=certified and _is_quadratic(loss),
         )
         self.gap_ = float(certificate(x))
         self.objective_path_ = np.asarray(path, dtype=float)

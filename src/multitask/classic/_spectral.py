@@ -26,7 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["cluster_weights", "cluster_penalty", "cluster_matrix", "normalised_sqrt", "perturbed_trace_sq"]
+__all__ = [
+    "cluster_weights",
+    "cluster_penalty",
+    "cluster_matrix",
+    "normalised_sqrt",
+    "perturbed_trace_sq",
+    "spectral_conjugate_bound",
+]
 
 
 def cluster_weights(sigma: np.ndarray, eta: float, k: float, *, tol: float = 1e-14) -> np.ndarray:
@@ -122,3 +129,68 @@ def normalised_sqrt(A: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray, 
         raise ValueError("normalised_sqrt: A + εI is zero; use epsilon > 0")
     ev = root / total
     return (V * ev) @ V.T, ev, V
+
+
+def _padded(sigma: np.ndarray, q: int) -> np.ndarray:
+    out = np.zeros(q)
+    out[: min(q, np.size(sigma))] = np.sort(np.abs(np.asarray(sigma, dtype=float)))[::-1][:q]
+    return out
+
+
+def _bisect(fn, lo: np.ndarray | float, hi: np.ndarray | float, n: int = 100):  # noqa: ANN001, ANN202
+    """The root of the increasing ``fn`` in [lo, hi] (vectorised); returns the bracket end hi (fn ≥ 0)."""
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+    for _ in range(n):
+        mid = 0.5 * (lo + hi)
+        pos = fn(mid) >= 0
+        hi, lo = np.where(pos, mid, hi), np.where(pos, lo, mid)
+    return hi
+
+
+def spectral_conjugate_bound(
+    v: np.ndarray, s: np.ndarray, gamma: float, eps: float, q: int, lam1: float = 0.0
+) -> float:
+    """An upper bound of ``φ*(v) = sup_x ⟨x, v⟩ − φ(x)`` for ``φ(x) = (lam1/2)Σxᵢ² + γ(Σᵢ √(xᵢ² + ε))²`` over
+    q entries (v, s padded with zeros), exact at the solution: φ* of the singular values is the conjugate
+    of the spectral function ``h(W) = φ(σ(W))`` (Lewis, The convex analysis of unitarily invariant matrix
+    functions, J. Convex Anal. 1995), the MTFL / MTRL penalty minimised over D or Ω.
+
+    Writing ``γu² = min_λ γ(2λu − λ²)`` and exchanging sup and min (Sion), for every λ ≥ 0 and every
+    split ``v = a + w`` with ``|wᵢ| ≤ c = 2γλ``:
+
+        φ*(v) ≤ γλ² + Σᵢ [ aᵢ²/(2 lam1) − √ε √(c² − wᵢ²) ]
+
+    (the conjugates of (lam1/2)x² and of c√(x² + ε)); with lam1 = 0, a = 0 and w = v, λ ≥ max|v|/(2γ).
+    Any such (λ, w) gives a valid bound, so the certificate stays an upper bound whatever the accuracy of
+    the choices below: lam1 = 0: λ minimising the bound (bisection on its convex derivative); lam1 > 0:
+    λ = Σᵢ √(sᵢ² + ε) for s the singular values of the current W (the minimiser at the solution), each wᵢ
+    minimising its term (bisection). ``s`` is only used when lam1 > 0.
+    """
+    v = _padded(v, q)
+    root_eps = float(np.sqrt(eps))
+    if lam1 <= 0.0:
+        lam_min = float(v.max(initial=0.0)) / (2.0 * gamma)
+
+        def slope(lam: float) -> float:
+            c2 = 4.0 * gamma**2 * lam * lam
+            inner = np.sqrt(np.maximum(c2 - v * v, 1e-300))
+            return 2.0 * gamma * lam - root_eps * float(np.sum(4.0 * gamma**2 * lam / inner))
+
+        hi = max(2.0 * lam_min, q * root_eps, 1e-300)
+        while slope(hi) < 0:
+            hi *= 2.0
+        lam = float(_bisect(slope, lam_min, hi, n=80))
+        c2 = 4.0 * gamma**2 * lam * lam
+        return float(gamma * lam * lam - root_eps * np.sum(np.sqrt(np.maximum(c2 - v * v, 0.0))))
+    s = _padded(s, q)
+    lam = float(np.sum(np.sqrt(s * s + eps)))
+    c = 2.0 * gamma * lam
+    if c <= 0.0 or root_eps == 0.0:
+        w = np.clip(v, -c, c)
+    else:  # each wᵢ ∈ [0, min(vᵢ, c)) minimises (vᵢ − w)²/(2 lam1) − √ε √(c² − w²): increasing derivative
+        top = np.minimum(v, c * (1.0 - 1e-15))
+        w = _bisect(lambda x: -(v - x) / lam1 + root_eps * x / np.sqrt(np.maximum(c * c - x * x, 1e-300)),
+                    np.zeros_like(v), top)
+        w = np.minimum(w, top)
+    return float(gamma * lam * lam + np.sum((v - w) ** 2) / (2.0 * lam1)
+                 - root_eps * np.sum(np.sqrt(np.maximum(c * c - w * w, 0.0))))

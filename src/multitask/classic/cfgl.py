@@ -12,7 +12,7 @@ from multitask.classic._fused import fused_penalty_rows, prox_fused_sparse_group
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import l21_norm
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox_gradient import Composite, ProxGradientEstimator, per_part
 
 __all__ = ["CFGLassoRegressor", "CFGLassoClassifier", "cfgl_penalty"]
 
@@ -20,6 +20,11 @@ __all__ = ["CFGLassoRegressor", "CFGLassoClassifier", "cfgl_penalty"]
 def cfgl_penalty(W: np.ndarray, rho1: float, rho2: float, rho3: float) -> float:
     """``rho1‖W‖₁ + rho2‖WR‖₁ + rho3‖W‖₂,₁`` (R: temporal differences of consecutive tasks)."""
     return float(rho1 * np.abs(W).sum() + rho2 * fused_penalty_rows(W) + rho3 * l21_norm(W))
+
+
+def _fused_prox(V: np.ndarray, step: float | np.ndarray, rho1: float, rho2: float, rho3: float) -> np.ndarray:
+    step = step if np.ndim(step) == 0 else np.ravel(step)
+    return prox_fused_sparse_group_rows(V, rho1 * step, rho2 * step, rho3 * step)
 
 
 @hyperparameters
@@ -37,8 +42,9 @@ class _CFGLasso(ProxGradientEstimator):
         rho1, rho2, rho3 = float(self.rho1), float(self.rho2), float(self.rho3)
         return Composite(
             loss,
-            lambda p, step: (prox_fused_sparse_group_rows(p[0], rho1 * step, rho2 * step, rho3 * step),),
+            lambda p, step: (_fused_prox(p[0], per_part(step, 1)[0], rho1, rho2, rho3),),
             lambda p: cfgl_penalty(p[0], rho1, rho2, rho3),
+            rows=(True,),
         )
 
 

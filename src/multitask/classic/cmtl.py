@@ -56,11 +56,15 @@ class ClusterPenaltyEstimator(ProxGradientEstimator):
             v, g, _ = cluster_penalty(oriented(W), eta, k, q)
             return c_pen * v, c_pen * oriented(g)
 
+        # its Hessian lies between 2c/(η + 1) = 2 rho2 and 2c/η: the lower end for the preconditioner
+        penalty.diag = 2.0 * c_pen / (eta + 1.0)  # type: ignore[attr-defined]
+
         def store_cluster_matrix(W: np.ndarray) -> None:
             self.M_ = cluster_matrix(oriented(W), eta, k)
 
         return Composite(
-            PenalisedLoss(loss, penalty), lambda p, step: p, lambda p: 0.0, on_solution=store_cluster_matrix
+            PenalisedLoss(loss, penalty), lambda p, step: p, lambda p: 0.0, on_solution=store_cluster_matrix,
+            rows=(True,),  # no prox (a smooth problem): any diagonal metric
         )
 
 

@@ -25,6 +25,7 @@ class _L21(ProxGradientEstimator):
     _terms = (PenaltyTerm("rho1", L21_ROWS),)
     _ridge = "rho_l2"
     _cd_penalty = "l21"
+    _admm = True
 
 
 class L21Regressor(MultiTaskRegressorMixin, _L21):

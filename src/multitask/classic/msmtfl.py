@@ -8,7 +8,7 @@ from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._mixins import MultiTaskClassifierMixin, MultiTaskRegressorMixin
 from multitask.classic._prox import prox_l1
-from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
+from multitask.classic._prox_gradient import Composite, ProxGradientEstimator, per_part
 
 __all__ = ["MSMTFLRegressor", "MSMTFLClassifier", "capped_l1_objective"]
 
@@ -53,8 +53,9 @@ class _MSMTFL(ProxGradientEstimator):
             w = weights[:, None] / scale  # the stage objective divided by scale, on the package's loss
             stage = Composite(
                 loss,
-                lambda p, step, w=w: (prox_l1(p[0], w * step),),
+                lambda p, step, w=w: (prox_l1(p[0], w * per_part(step, 1)[0]),),
                 lambda p, w=w: float(np.sum(w * np.abs(p[0]))),
+                rows=(True,),
             )
             parts, c = self._solve(stage, parts, c)
             most_iter = max(most_iter, self.n_iter_)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._alternating import AlternatingEstimator, task_grams
+from multitask.classic._alternating import AlternatingEstimator, alternating_gap, task_grams
 from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._mixins import MultiTaskRegressorMixin
@@ -91,5 +91,6 @@ class MTFLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
             lambda W, D: mtfl_w_step(G, B, D, gamma),
             lambda W: mtfl_d_step(W, eps),
             lambda W: self.objective(loss.value(W), W),
+            alternating_gap(loss, gamma, eps, d),
         )
         return W, np.zeros(T)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._alternating import AlternatingEstimator, task_grams
+from multitask.classic._alternating import AlternatingEstimator, alternating_gap, task_grams
 from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._mixins import MultiTaskRegressorMixin
@@ -130,6 +130,7 @@ class MTRLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
             w_step,
             lambda W: mtrl_omega_step(W, eps),
             lambda W: self.objective(loss.value(W), W),
+            alternating_gap(loss, 0.5 * lam2, eps, T, lam1),
         )
         self.Omega_ = Omega
         sd = np.sqrt(np.diag(Omega))

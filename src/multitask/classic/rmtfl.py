@@ -22,6 +22,7 @@ class _RMTFL(ProxGradientEstimator):
     lambda1: float = 1.0
     lambda2: float = 1.0
 
+    _admm = True
     _terms = (PenaltyTerm("lambda1", L21_ROWS, "P_"), PenaltyTerm("lambda2", L21_COLS, "Q_"))
 
 

@@ -23,6 +23,7 @@ class _RMTL(ProxGradientEstimator):
     rho1: float = 1.0
     rho2: float = 1.0
 
+    _admm = True
     _terms = (PenaltyTerm("rho1", TRACE, "L_"), PenaltyTerm("rho2", L21_COLS, "S_"))
 
 

@@ -21,6 +21,7 @@ class _Trace(ProxGradientEstimator):
 
     rho1: float = 1.0
 
+    _admm = True
     _terms = (PenaltyTerm("rho1", TRACE),)
 
 
