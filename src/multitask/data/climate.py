@@ -24,12 +24,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import Tensor
-from torch.utils.data import Dataset
 
-from multitask.core.tasks import Task
 from multitask.data._common import check_split, require_root
+from multitask.data._task_rows import TaskRowsDataset
 from multitask.data.registry import register_dataset
 
 STATIONS = ("bramblemet", "cambermet", "chimet", "sotonmet")
@@ -161,7 +158,7 @@ def load_climate(root: str | os.PathLike[str] | None, target: str = "ATMP",
 
 
 @register_dataset("climate")
-class Climate(Dataset):
+class Climate(TaskRowsDataset):
     """The Solent climate stations (see :func:`load_climate`) as a torch dataset, like ``school``: one shared
     regression head, the station is the task id (``self.task_ids``, int64 ``[N]``; ``self.stations``).
     Items are ``(x float32 [F + 1], {target.lower(): float32 [1]})``: the feature signals and a constant 1.
@@ -184,34 +181,23 @@ class Climate(Dataset):
                  start: str | None = None, end: str | None = None, test_fraction: float = 0.25,
                  val_fraction: float = 0.1, standardize: bool = False) -> None:
         check_split("climate", split, ("train", "val", "test"))
-        if not 0.0 <= float(val_fraction) < 1.0:
-            raise ValueError(f"climate: val_fraction must be in [0, 1), got {val_fraction!r}")
-        if split == "val" and val_fraction == 0:
-            raise ValueError("climate: split 'val' needs val_fraction > 0")
+        fraction = self._check_val("climate", split, val_fraction)
         d = load_climate(root, target, features, stations, start, end, test_fraction)
-        is_val = np.zeros(len(d["y_train"]), dtype=bool)
-        for k in range(len(d["stations"])):
-            rows = np.flatnonzero(d["task_train"] == k)
-            is_val[rows[len(rows) - int(round(float(val_fraction) * len(rows))):]] = True
-        parts = {"train": ~is_val, "val": is_val}
-        X, y, t = ((d["X_test"], d["y_test"], d["task_test"]) if split == "test" else
-                   (d["X_train"][parts[split]], d["y_train"][parts[split]], d["task_train"][parts[split]]))
-        if standardize:
-            Xtr, ytr = d["X_train"][~is_val], d["y_train"][~is_val]
+
+        def latest(task: np.ndarray) -> np.ndarray:  # each station's last readings: a chronological hold-out
+            is_val = np.zeros(len(task), dtype=bool)
+            for k in range(len(d["stations"])):
+                rows = np.flatnonzero(task == k)
+                is_val[rows[len(rows) - int(round(fraction * len(rows))):]] = True
+            return is_val
+
+        def scale(X: np.ndarray, y: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            Xtr, ytr = d["X_train"][~held], d["y_train"][~held]  # statistics of the training rows only
             self.x_mean, self.x_std = Xtr[:, :-1].mean(0), Xtr[:, :-1].std(0)
             self.y_mean, self.y_std = float(ytr.mean()), float(ytr.std())
             X = X.copy()
             X[:, :-1] = (X[:, :-1] - self.x_mean) / np.where(self.x_std > 0, self.x_std, 1.0)
-            y = (y - self.y_mean) / (self.y_std if self.y_std > 0 else 1.0)
-        self.split, self.stations = split, [str(s) for s in d["stations"]]
-        self.x = torch.from_numpy(X.astype(np.float32))
-        self.y = torch.from_numpy(y.astype(np.float32)).unsqueeze(1)
-        self.task_ids = torch.from_numpy(t.astype(np.int64))
-        self.target = target.lower()
-        self.tasks = [Task(self.target, "regression", 1)]
+            return X, (y - self.y_mean) / (self.y_std if self.y_std > 0 else 1.0)
 
-    def __len__(self) -> int:
-        return self.x.shape[0]
-
-    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
-        return self.x[i], {self.target: self.y[i]}
+        self._set_rows(d, split, latest, target.lower(), scale if standardize else None)
+        self.stations = [str(s) for s in d["stations"]]

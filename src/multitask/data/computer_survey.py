@@ -21,14 +21,11 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-import torch
-from torch import Tensor
-from torch.utils.data import Dataset
 
-from multitask.core.tasks import Task
 from multitask.data._common import check_split, require_root
+from multitask.data._task_rows import TaskRowsDataset, holdout_mask
 from multitask.data.registry import register_dataset
-from multitask.data.tabular import _holdout_mask, _loadmat
+from multitask.data.tabular import _loadmat
 
 FILE = "conjointAnalysisComputerBuyers.mat"
 ATTRIBUTES = ("hot_line", "ram", "screen_size", "cpu_speed", "hard_disk", "cd_rom", "cache", "color",
@@ -89,7 +86,7 @@ def load_computer_survey(root: str | os.PathLike[str] | None,
 
 
 @register_dataset("computer_survey")
-class ComputerSurvey(Dataset):
+class ComputerSurvey(TaskRowsDataset):
     """The Computer Survey (Lenk et al., Marketing Science 1996) as a torch dataset, like ``school``: one
     shared regression head, the respondent is the task id (``self.task_ids``, int64 ``[N]``;
     ``self.num_respondents``). Items are ``(x float32 [14], {"rating": float32 [1]})`` with ``x`` the 13
@@ -111,27 +108,8 @@ class ComputerSurvey(Dataset):
                  test_profiles: Sequence[int] = VALIDATION_PROFILES, val_fraction: float = 0.125,
                  seed: int = 0) -> None:
         check_split("computer_survey", split, ("train", "val", "test"))
-        if not 0.0 <= float(val_fraction) < 1.0:
-            raise ValueError(f"computer_survey: val_fraction must be in [0, 1), got {val_fraction!r}")
-        if split == "val" and val_fraction == 0:
-            raise ValueError("computer_survey: split 'val' needs val_fraction > 0")
+        fraction = self._check_val("computer_survey", split, val_fraction)
         d = load_computer_survey(root, test_profiles)
-        if split == "test":
-            X, y, t = d["X_test"], d["y_test"], d["task_test"]
-        else:
-            is_val = _holdout_mask(d["task_train"], float(val_fraction), seed)
-            keep = is_val if split == "val" else ~is_val
-            X, y, t = d["X_train"][keep], d["y_train"][keep], d["task_train"][keep]
-        self.split = split
-        self.x = torch.from_numpy(X.astype(np.float32))
-        self.y = torch.from_numpy(y.astype(np.float32)).unsqueeze(1)
-        self.task_ids = torch.from_numpy(t.astype(np.int64))
+        self._set_rows(d, split, lambda t: holdout_mask(t, fraction, seed), "rating")
         self.num_respondents = int(d["Z"].shape[0])
-        self.tasks = [Task("rating", "regression", 1)]
-
-    def __len__(self) -> int:
-        return self.x.shape[0]
-
-    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
-        return self.x[i], {"rating": self.y[i]}
 

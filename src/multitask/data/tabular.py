@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
 from multitask.data._common import ASSETS, check_split, require_path
+from multitask.data._task_rows import TaskRowsDataset, holdout_mask
 from multitask.data.registry import register_dataset
 
 SCHOOL_NUM_TASKS = 139
@@ -124,7 +125,7 @@ def load_sarcos(seed: int = 0, root: str | os.PathLike[str] | None = None) -> di
 
 
 @register_dataset("school")
-class SchoolDataset(Dataset):
+class SchoolDataset(TaskRowsDataset):
     """School exam scores as a torch dataset: one shared regression head, the school is the task id.
 
     Argyriou, Evgeniou & Pontil, "Convex multi-task feature learning", Machine Learning 2008 (data:
@@ -150,46 +151,9 @@ class SchoolDataset(Dataset):
     def __init__(self, split: str = "train", root: str | None = None, fold: int = 1,
                  val_fraction: float = 0.1, seed: int = 0) -> None:
         check_split("school", split, ("train", "val", "test"))
-        if not 0.0 <= float(val_fraction) < 1.0:
-            raise ValueError(f"school: val_fraction must be in [0, 1), got {val_fraction!r}")
-        if split == "val" and val_fraction == 0:
-            raise ValueError("school: split 'val' needs val_fraction > 0 (the standard splits: train/test)")
-        d = load_school(fold, root)
-        if split == "test":
-            X, y, t = d["X_test"], d["y_test"], d["task_test"]
-        else:
-            is_val = _holdout_mask(d["task_train"], float(val_fraction), seed)
-            keep = is_val if split == "val" else ~is_val
-            X, y, t = d["X_train"][keep], d["y_train"][keep], d["task_train"][keep]
-        self.split = split
-        self.x = torch.from_numpy(X.astype(np.float32))
-        self.y = torch.from_numpy(y.astype(np.float32)).unsqueeze(1)
-        self.task_ids = torch.from_numpy(t.astype(np.int64))
+        fraction = self._check_val("school", split, val_fraction, " (the standard splits: train/test)")
+        self._set_rows(load_school(fold, root), split, lambda t: holdout_mask(t, fraction, seed), "score")
         self.num_schools = SCHOOL_NUM_TASKS
-        self.tasks = [Task("score", "regression", 1)]
-
-    def __len__(self) -> int:
-        return self.x.shape[0]
-
-    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
-        return self.x[i], {"score": self.y[i]}
-
-
-def _holdout_mask(task: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Per-task random hold-out: ``round(fraction * n_t)`` rows of each task (>= 1 if n_t >= 2)."""
-    rng = np.random.default_rng(seed)
-    mask = np.zeros(task.shape[0], dtype=bool)
-    if fraction == 0:
-        return mask
-    for t in np.unique(task):
-        rows = np.flatnonzero(task == t)
-        k = int(round(fraction * rows.size))
-        if rows.size >= 2:
-            k = min(max(k, 1), rows.size - 1)
-        else:
-            k = 0
-        mask[rng.permutation(rows)[:k]] = True
-    return mask
 
 
 @register_dataset("sarcos")
