@@ -1,0 +1,240 @@
+"""Step time, peak memory and first-step agreement of ``multitask`` against its peers: torchjd and LibMTL.
+
+For every method that a peer also implements (checked in their installed source: torchjd 0.18's
+``torchjd.aggregation`` / ``torchjd.scalarization``, LibMTL 1.1.5's ``LibMTL.weighting``), on the same model
+and batch (a 3-conv + linear encoder, batch 64, 32x32x3 inputs, T linear heads, T in {2, 5, 10, 40}), one
+training step (forward, the method's backward, SGD step) of
+
+* ``ours``: ``multitask.backward`` (parameters mode, features mode, or a loss weighting);
+* ``torchjd``: ``torchjd.autojac.mtl_backward`` + ``jac_to_grad(aggregator)`` (parameters mode); in
+  features mode ``torchjd.autojac.jac`` w.r.t. the features, the aggregator, then the features'
+  backward; a ``torchjd.scalarization`` scalarizer for the loss weightings;
+* ``autogram``: torchjd's Gramian engine (``torchjd.autogram.Engine(encoder, batch_dim=None)``, the
+  aggregator's Gramian weighting, ``losses.backward(weights)``), parameters mode, Gramian methods;
+* ``LibMTL``: the ``LibMTL.weighting`` class on a model adapted to its interface (``rep_grad`` False for
+  parameters mode, True for features mode), called as its ``Trainer`` does;
+* ``naive``: T ``loss_t.backward(retain_graph=True)`` calls with the shared gradients copied after
+  each, then their mean (the hand-written per-task loop; parameters mode);
+* ``EW``: our equal weighting (one backward of the summed losses), the unit of the ``/EW`` column.
+
+The runners of one (method, mode, T) cell are timed interleaved (a few steps of each in turn, over
+``--rounds`` rounds, one process) so that load changes hit all alike; the table gives medians.
+``cos`` is the cosine between our first-step update of the shared parameters and the peer's, from the same
+initial model and batch (``~`` marks methods whose update is random: there it need not be 1).
+Memory (``--device cuda``): ``torch.cuda.max_memory_allocated`` over two steps of each runner, as a ratio to
+the peer's / the naive loop's; on the CPU it is not measured (this process' allocator keeps no peak).
+
+LibMTL is loaded without its package ``__init__`` (which imports torchvision): stub package modules with
+the installed folders as ``__path__`` are put in ``sys.modules`` and ``LibMTL.weighting.<Name>`` is
+imported from its file. Its 1.1.5 code assumes torch 1.x's ``zero_grad()`` (zero-filled, not ``None``,
+gradients); the adapter zero-fills likewise. A missing peer is reported and skipped.
+
+Run (peers in their own venv, see README):
+``PYTHONPATH=$PWD/src /work/peers-venv/bin/python benchmarks/peers.py`` (``--tasks 2 10``,
+``--methods upgrad mgda``, ``--modes parameters``, ``--device cuda``, ``--quick`` for a smoke test,
+``--json out.json`` to keep the numbers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers_impl import (  # noqa: E402
+    SPECS,
+    Spec,
+    make_runner,
+    peer_status,
+)
+
+DEVICE = torch.device("cpu")
+
+
+class Timer:
+    """Wall time of one call on the CPU; ``torch.cuda.Event`` elapsed time on CUDA."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def __call__(self, fn: Callable[[], None]) -> float:
+        if self.device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1e3
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+
+def interleaved_medians(runners: dict, steps: int, rounds: int, warmup: int, device: torch.device) -> dict:
+    """Median step time (s) of each runner, timed ``steps // rounds`` steps at a time in turn."""
+    timer = Timer(device)
+    for r in runners.values():
+        for _ in range(warmup):
+            r.step()
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        for k, r in runners.items():
+            for _ in range(per_round):
+                times[k].append(timer(r.step))
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def peak_memory(runner, device: torch.device) -> float:
+    """Peak tensor memory (bytes) over two steps on CUDA; NaN elsewhere."""
+    if device.type != "cuda":
+        return math.nan
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(2):
+        runner.step()
+    torch.cuda.synchronize()
+    return float(torch.cuda.max_memory_allocated())
+
+
+def cosine(a: Tensor | None, b: Tensor | None) -> float:
+    if a is None or b is None:
+        return math.nan
+    a, b = a.double(), b.double()
+    den = a.norm() * b.norm()
+    return float(a @ b / den) if den > 0 else math.nan
+
+
+def measure_cell(
+    spec: Spec, mode: str, tasks: int, steps: int, rounds: int, warmup: int, device: torch.device,
+    peers: tuple[str, ...],
+) -> dict:
+    """Times (and first-step cosines, memory) of ours, the peers and the references for one cell."""
+    built: dict = {}
+    errors: dict[str, str] = {}
+    names = ["ew", "ours"] + list(peers) + (["naive"] if mode == "parameters" else [])
+    for impl in names:
+        try:
+            runner = make_runner(impl, spec, mode, tasks, device)
+        except Exception as err:  # a peer without the method / mode, a missing dependency
+            errors[impl] = f"{type(err).__name__}: {err}"[:120]
+            continue
+        if runner is not None:
+            built[impl] = runner
+    updates = {}
+    for impl, runner in list(built.items()):
+        try:
+            updates[impl] = runner.first_update()
+        except Exception as err:  # the peer fails on this input: report it, keep the others
+            errors[impl] = f"{type(err).__name__}: {err}"[:120]
+            del built[impl]
+    medians = interleaved_medians(built, steps, rounds, warmup, device)
+    memory = {k: peak_memory(r, device) for k, r in built.items()}
+    cos = {k: cosine(updates.get("ours"), updates.get(k)) for k in built if k not in ("ours", "ew")}
+    return {"times": medians, "memory": memory, "cos": cos, "errors": errors}
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or not (a > 0 and b > 0) or math.isnan(a) or math.isnan(b):
+        return "—"
+    return f"{a / b:.2f}"
+
+
+def row(spec: Spec, mode: str, tasks: int, cell: dict, peers: tuple[str, ...]) -> str:
+    t, mem, cos = cell["times"], cell["memory"], cell["cos"]
+    ours = t.get("ours")
+    parts = [spec.key, mode, str(tasks), f"{ours * 1e3:.1f}" if ours else "error", _ratio(ours, t.get("ew"))]
+    parts.append(_ratio(ours, t.get("naive")) if mode == "parameters" else "—")
+    for p in peers:
+        if p in t:
+            c = cos.get(p, math.nan)
+            mark = "~" if spec.random else ""
+            cell_txt = f"{_ratio(ours, t[p])} ({mark}{c:.3f})" if not math.isnan(c) else _ratio(ours, t[p])
+            if not math.isnan(mem.get(p, math.nan)):
+                cell_txt += f" m{_ratio(mem.get('ours'), mem[p])}"
+            parts.append(cell_txt)
+        else:
+            parts.append("—" if p not in cell["errors"] else "fails")
+    if mode == "parameters" and not math.isnan(mem.get("naive", math.nan)):
+        parts.append(_ratio(mem.get("ours"), mem["naive"]))
+    return "| " + " | ".join(parts) + " |"
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tasks", type=int, nargs="+", default=[2, 5, 10, 40])
+    ap.add_argument("--methods", nargs="+", default=None, help="row keys (default: all shared)")
+    ap.add_argument("--modes", nargs="+", default=["loss", "parameters", "features"])
+    ap.add_argument("--steps", type=int, default=6, help="timed steps per runner (split over the rounds)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--peers", nargs="+", default=["torchjd", "autogram", "libmtl"])
+    ap.add_argument("--quick", action="store_true", help="smoke test: T=2, EW and UPGrad, 2 steps")
+    ap.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.quick:
+        args.tasks, args.steps, args.rounds, args.warmup = [2], 2, 1, 1
+        args.methods = args.methods or ["ew", "upgrad"]
+    status = peer_status()
+    peers = tuple(p for p in args.peers if status.get(p, (False, ""))[0])
+    for p in args.peers:
+        ok, msg = status.get(p, (False, "unknown peer"))
+        print(f"{p}: {msg}" if ok else f"{p}: MISSING ({msg}); its columns are skipped")
+    print(
+        f"torch {torch.__version__}, device {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({platform.processor()})")
+        + f", {torch.get_num_threads()} threads; batch 64, 32x32x3, 3-conv encoder, T linear heads; "
+        f"median of {args.steps} steps per runner, {args.rounds} interleaved rounds\n"
+    )
+    print(
+        "ratios: ours step time / X (X = EW, naive per-task loop, each peer); (cos) = cosine of the first "
+        "update vs ours; m = peak memory ratio (CUDA)\n"
+    )
+    head = ["method", "mode", "T", "ours ms", "/EW", "/naive"] + [f"/{p}" for p in peers]
+    if device.type == "cuda":
+        head.append("mem/naive")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    keys = args.methods or [s.key for s in SPECS]
+    unknown = [k for k in keys if k not in {s.key for s in SPECS}]
+    if unknown:
+        raise SystemExit(f"unknown method keys {unknown}; known: {[s.key for s in SPECS]}")
+    results = []
+    for spec in (s for s in SPECS if s.key in keys):
+        for mode in args.modes:
+            if mode not in spec.modes:
+                continue
+            for tasks in args.tasks:
+                cell = measure_cell(
+                    spec, mode, tasks, args.steps, args.rounds, args.warmup, device, peers
+                )
+                print(row(spec, mode, tasks, cell, peers), flush=True)
+                for impl, msg in cell["errors"].items():
+                    print(f"    ({impl}: {msg})", flush=True)
+                results.append({"method": spec.key, "mode": mode, "tasks": tasks, **cell})
+    out = {"torch": torch.__version__, "device": str(device), "threads": torch.get_num_threads(),
+           "peers": {p: status.get(p) for p in args.peers}, "results": results}  # fmt: skip
+    if args.json:
+        tmp = Path(args.json).with_suffix(".tmp")
+        tmp.write_text(json.dumps(out, indent=1, default=float))
+        tmp.replace(args.json)
+    return out
+
+
+if __name__ == "__main__":
+    main()
