@@ -48,8 +48,15 @@ SPECS: tuple[Spec, ...] = (
     Spec("ew", "ew", ("loss",), torchjd="scalarization.Sum", libmtl="EW"),
     Spec("uw", "uw", ("loss",), torchjd="scalarization.UW", torchjd_needs_tasks="shape", libmtl="UW"),
     Spec("dwa", "dwa", ("loss",), torchjd="scalarization.DWA", libmtl="DWA", libmtl_kwargs={"T": 2.0}),
-    Spec("rlw", "rlw", ("loss",), torchjd="scalarization.Random", libmtl="RLW",
-         libmtl_kwargs={"dist": "Normal"}, random=True),  # fmt: skip
+    Spec(
+        "rlw",
+        "rlw",
+        ("loss",),
+        torchjd="scalarization.Random",
+        libmtl="RLW",
+        libmtl_kwargs={"dist": "Normal"},
+        random=True,
+    ),  # fmt: skip
     Spec("gls", "gls", ("loss",), torchjd="scalarization.GeometricMean", libmtl="GLS"),
     Spec("imtl_l", "imtl_l", ("loss",), torchjd="scalarization.IMTLL", torchjd_needs_tasks="shape"),
     Spec("famo", "famo", ("loss",), torchjd="scalarization.FAMO", torchjd_needs_tasks="shape"),
@@ -58,20 +65,56 @@ SPECS: tuple[Spec, ...] = (
     Spec("upgrad", "upgrad", _GRAD, torchjd="aggregation.UPGrad"),
     Spec("dualproj", "dualproj", _GRAD, torchjd="aggregation.DualProj"),
     Spec("mgda", "mgda", _GRAD, torchjd="aggregation.MGDA", libmtl="MGDA", libmtl_kwargs={"mgda_gn": "none"}),
-    Spec("cagrad", "cagrad", _GRAD, {"c": 0.4}, torchjd="aggregation.CAGrad", torchjd_kwargs={"c": 0.4},
-         libmtl="CAGrad", libmtl_kwargs={"calpha": 0.4, "rescale": 1}),  # fmt: skip
+    Spec(
+        "cagrad",
+        "cagrad",
+        _GRAD,
+        {"c": 0.4},
+        torchjd="aggregation.CAGrad",
+        torchjd_kwargs={"c": 0.4},
+        libmtl="CAGrad",
+        libmtl_kwargs={"calpha": 0.4, "rescale": 1},
+    ),  # fmt: skip
     Spec("imtl_g", "imtl_g", _GRAD, torchjd="aggregation.IMTLG", libmtl="IMTL"),
     Spec("pcgrad", "pcgrad", _GRAD, torchjd="aggregation.PCGrad", libmtl="PCGrad", random=True),
-    Spec("gradvac", "gradvac", _GRAD, {"beta": 0.01}, torchjd="aggregation.GradVac",
-         torchjd_kwargs={"beta": 0.01}, libmtl="GradVac", libmtl_kwargs={"beta": 0.01}, random=True),  # fmt: skip
-    Spec("graddrop", "graddrop", _GRAD, torchjd="aggregation.GradDrop", libmtl="GradDrop",
-         libmtl_kwargs={"leak": 0.0}, random=True),  # fmt: skip
+    Spec(
+        "gradvac",
+        "gradvac",
+        _GRAD,
+        {"beta": 0.01},
+        torchjd="aggregation.GradVac",
+        torchjd_kwargs={"beta": 0.01},
+        libmtl="GradVac",
+        libmtl_kwargs={"beta": 0.01},
+        random=True,
+    ),  # fmt: skip
+    Spec(
+        "graddrop",
+        "graddrop",
+        _GRAD,
+        torchjd="aggregation.GradDrop",
+        libmtl="GradDrop",
+        libmtl_kwargs={"leak": 0.0},
+        random=True,
+    ),  # fmt: skip
     Spec("aligned_mtl", "aligned_mtl", _GRAD, torchjd="aggregation.AlignedMTL"),
     Spec("nash_mtl", "nash_mtl", _GRAD, torchjd="aggregation.NashMTL", torchjd_needs_tasks="n_tasks"),
-    Spec("fairgrad", "fairgrad", _GRAD, {"alpha": 2.0}, torchjd="aggregation.FairGrad",
-         torchjd_kwargs={"alpha": 2.0}),  # fmt: skip
-    Spec("excess_mtl", "excess_mtl", ("parameters",), {"robust_step_size": 0.01},
-         torchjd="aggregation.ExcessMTL", torchjd_kwargs={"robust_step_size": 0.01}),  # fmt: skip
+    Spec(
+        "fairgrad",
+        "fairgrad",
+        _GRAD,
+        {"alpha": 2.0},
+        torchjd="aggregation.FairGrad",
+        torchjd_kwargs={"alpha": 2.0},
+    ),  # fmt: skip
+    Spec(
+        "excess_mtl",
+        "excess_mtl",
+        ("parameters",),
+        {"robust_step_size": 0.01},
+        torchjd="aggregation.ExcessMTL",
+        torchjd_kwargs={"robust_step_size": 0.01},
+    ),  # fmt: skip
     Spec("config", "config", _GRAD, torchjd="aggregation.ConFIG"),
 )
 
@@ -305,7 +348,9 @@ def make_runner(impl: str, spec: Spec, mode: str, tasks: int, device: torch.devi
         return Naive(spec, mode, tasks, device)
     if impl == "torchjd" and spec.torchjd is None:
         return None
-    if impl == "autogram" and (spec.torchjd is None or mode != "parameters" or spec.torchjd.startswith("scal")):
+    if impl == "autogram" and (
+        spec.torchjd is None or mode != "parameters" or spec.torchjd.startswith("scal")
+    ):
         return None
     if impl == "libmtl" and spec.libmtl is None:
         return None
@@ -336,5 +381,8 @@ def peer_status() -> dict[str, tuple[bool, str]]:
         load_libmtl("EW")
         out["libmtl"] = (True, f"LibMTL {importlib.metadata.version('LibMTL')} (weighting modules only)")
     except Exception as err:
-        out["libmtl"] = (False, f"LibMTL not loadable: {type(err).__name__}: {err}; pip install --no-deps LibMTL")
+        out["libmtl"] = (
+            False,
+            f"LibMTL not loadable: {type(err).__name__}: {err}; pip install --no-deps LibMTL",
+        )
     return out

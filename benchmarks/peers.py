@@ -38,8 +38,10 @@ Run (peers in their own venv, see README):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
+import os
 import platform
 import statistics
 import sys
@@ -48,17 +50,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peers_impl import (  # noqa: E402
-    SPECS,
-    Spec,
-    make_runner,
-    peer_status,
-)
 
-DEVICE = torch.device("cpu")
+def _load_impl():
+    """``benchmarks/_peers_impl.py`` by file path (``benchmarks`` is no package; ``sys.path`` unchanged)."""
+    if "_peers_impl" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "_peers_impl", Path(__file__).with_name("_peers_impl.py")
+        )
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["_peers_impl"] = mod  # before running it: its dataclasses look their module up
+        spec.loader.exec_module(mod)
+    return sys.modules["_peers_impl"]
+
+
+_impl = _load_impl()
+SPECS, Spec, make_runner, peer_status = _impl.SPECS, _impl.Spec, _impl.make_runner, _impl.peer_status
 
 
 class Timer:
@@ -107,6 +115,18 @@ def peak_memory(runner, device: torch.device) -> float:
     return float(torch.cuda.max_memory_allocated())
 
 
+def machine(device: torch.device) -> str:
+    """The device's name: the GPU's, or the CPU model from /proc/cpuinfo and the core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(x.split(":", 1)[1].strip() for x in lines if x.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+
+
 def cosine(a: Tensor | None, b: Tensor | None) -> float:
     if a is None or b is None:
         return math.nan
@@ -116,7 +136,13 @@ def cosine(a: Tensor | None, b: Tensor | None) -> float:
 
 
 def measure_cell(
-    spec: Spec, mode: str, tasks: int, steps: int, rounds: int, warmup: int, device: torch.device,
+    spec: Spec,
+    mode: str,
+    tasks: int,
+    steps: int,
+    rounds: int,
+    warmup: int,
+    device: torch.device,
     peers: tuple[str, ...],
 ) -> dict:
     """Times (and first-step cosines, memory) of ours, the peers and the references for one cell."""
@@ -180,7 +206,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--peers", nargs="+", default=["torchjd", "autogram", "libmtl"])
+    ap.add_argument("--peers", nargs="*", default=["torchjd", "autogram", "libmtl"], help="none: ours only")
     ap.add_argument("--quick", action="store_true", help="smoke test: T=2, EW and UPGrad, 2 steps")
     ap.add_argument("--json", default=None, help="also write the measurements to this JSON file")
     args = ap.parse_args(argv)
@@ -197,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{p}: {msg}" if ok else f"{p}: MISSING ({msg}); its columns are skipped")
     print(
         f"torch {torch.__version__}, device {device}"
-        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({platform.processor()})")
+        + f" ({machine(device)})"
         + f", {torch.get_num_threads()} threads; batch 64, 32x32x3, 3-conv encoder, T linear heads; "
         f"median of {args.steps} steps per runner, {args.rounds} interleaved rounds\n"
     )
@@ -220,9 +246,7 @@ def main(argv: list[str] | None = None) -> dict:
             if mode not in spec.modes:
                 continue
             for tasks in args.tasks:
-                cell = measure_cell(
-                    spec, mode, tasks, args.steps, args.rounds, args.warmup, device, peers
-                )
+                cell = measure_cell(spec, mode, tasks, args.steps, args.rounds, args.warmup, device, peers)
                 print(row(spec, mode, tasks, cell, peers), flush=True)
                 for impl, msg in cell["errors"].items():
                     print(f"    ({impl}: {msg})", flush=True)
