@@ -191,8 +191,8 @@ def row(spec: Spec, mode: str, tasks: int, cell: dict, peers: tuple[str, ...]) -
             parts.append(cell_txt)
         else:
             parts.append("—" if p not in cell["errors"] else "fails")
-    if mode == "parameters" and not math.isnan(mem.get("naive", math.nan)):
-        parts.append(_ratio(mem.get("ours"), mem["naive"]))
+    if not math.isnan(mem.get("ours", math.nan)):  # CUDA: the memory column is there for every row
+        parts.append(_ratio(mem["ours"], mem.get("naive")))
     return "| " + " | ".join(parts) + " |"
 
 
