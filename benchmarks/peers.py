@@ -170,6 +170,51 @@ def measure_cell(
     return {"times": medians, "memory": memory, "cos": cos, "errors": errors}
 
 
+def mgda_optimality(tasks: int, peers: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """MGDA's min-norm point from each implementation on the model's parameters-mode Jacobian at ``tasks``:
+    ``{impl: (‖d‖², min_t g_tᵀd / ‖d‖²)}`` with ``d = Jᵀw / Σw``; the second is ≥ 1 exactly at the optimum."""
+    enc, heads, x, ys = _impl.build_model(tasks, torch.device("cpu"))
+    z = enc(x)
+    shared = list(enc.parameters())
+    rows = []
+    for h, y in zip(heads, ys):
+        grads = torch.autograd.grad(torch.nn.functional.cross_entropy(h(z), y), shared, retain_graph=True)
+        rows.append(torch.cat([g.reshape(-1) for g in grads]))
+    jac = torch.stack(rows)
+    gram = (jac @ jac.T).double()
+    found = {"ours": _impl.build_method("mgda", {}, tasks).weights(gram)}
+    if "torchjd" in peers:
+        from torchjd.aggregation import MGDAWeighting
+
+        found["torchjd"] = MGDAWeighting()(gram.float())
+    if "libmtl" in peers:
+        found["libmtl"] = _impl.load_libmtl("MGDA")()._find_min_norm_element(jac.detach())
+    out = {}
+    for impl, w in found.items():
+        w = w.detach().double() / w.detach().double().sum()
+        d2 = float(w @ gram @ w)
+        out[impl] = (d2, float((gram @ w).min()) / d2)
+    return out
+
+
+def profile_table(key: str, mode: str, tasks: int, impl: str, device: torch.device, steps: int = 3) -> str:
+    """``torch.profiler`` table (self time, top 12 ops) of ``steps`` steps of one runner after 3 warm-ups."""
+    from torch.profiler import ProfilerActivity, profile
+
+    spec = next(s for s in SPECS if s.key == key)
+    runner = make_runner(impl, spec, mode, tasks, device)
+    if runner is None:
+        raise SystemExit(f"{impl} has no {key} in {mode} mode")
+    for _ in range(3):
+        runner.step()
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        for _ in range(steps):
+            runner.step()
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort, row_limit=12, max_name_column_width=40)
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or not (a > 0 and b > 0) or math.isnan(a) or math.isnan(b):
         return "—"
@@ -209,6 +254,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--peers", nargs="*", default=["torchjd", "autogram", "libmtl"], help="none: ours only")
     ap.add_argument("--quick", action="store_true", help="smoke test: T=2, EW and UPGrad, 2 steps")
     ap.add_argument("--json", default=None, help="also write the measurements to this JSON file")
+    ap.add_argument(
+        "--profile", nargs=4, default=None, metavar=("METHOD", "MODE", "T", "IMPL"),
+        help="only print a torch.profiler table of one runner, e.g. upgrad features 40 ours",
+    )  # fmt: skip
+    ap.add_argument(
+        "--mgda-check", type=int, default=None, metavar="T",
+        help="only print each implementation's MGDA optimality (‖d‖², min_t g_t·d/‖d‖²) at T tasks",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     if args.threads:
@@ -221,6 +274,17 @@ def main(argv: list[str] | None = None) -> dict:
     for p in args.peers:
         ok, msg = status.get(p, (False, "unknown peer"))
         print(f"{p}: {msg}" if ok else f"{p}: MISSING ({msg}); its columns are skipped")
+    if args.profile:
+        key, mode, tasks, impl = args.profile
+        print(profile_table(key, mode, int(tasks), impl, device))
+        return {}
+    if args.mgda_check:
+        for impl, (d2, kkt) in mgda_optimality(args.mgda_check, peers).items():
+            print(
+                f"MGDA T={args.mgda_check} {impl}: |d|^2 = {d2:.4e}, "
+                f"min_t g_t.d/|d|^2 = {kkt:.5f} (>= 1 at the optimum)"
+            )
+        return {}
     print(
         f"torch {torch.__version__}, device {device}"
         + f" ({machine(device)})"

@@ -78,3 +78,12 @@ def test_libmtl_loader_names_the_missing_package(peers, monkeypatch):
     monkeypatch.setattr(impl.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModuleNotFoundError, match="LibMTL is not installed"):
         impl.load_libmtl("MGDA")
+
+
+def test_mgda_check_and_profile_options(peers, capsys):
+    d2, kkt = peers.mgda_optimality(3, ())["ours"]
+    assert d2 > 0 and kkt == pytest.approx(1.0, abs=1e-6)  # ours is the min-norm point: min_t g_t·d = ‖d‖²
+    peers.main(["--mgda-check", "3", "--peers"])
+    assert "MGDA T=3 ours: |d|^2 = " in capsys.readouterr().out
+    table = peers.profile_table("upgrad", "features", 2, "ours", torch.device("cpu"), steps=1)
+    assert "Self CPU" in table and "convolution" in table
