@@ -170,6 +170,38 @@ def measure_cell(
     return {"times": medians, "memory": memory, "cos": cos, "errors": errors}
 
 
+_SYNC_METHODS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist")
+
+
+def count_host_syncs(key: str, mode: str, tasks: int, impl: str = "ours") -> int:
+    """Tensor-to-Python conversions (``bool(t)``, ``float(t)``, ``int(t)``, ``.item()``, ``.tolist()``) in one
+    step of a runner, after one warm-up step: each is a host synchronisation when the tensor is on a GPU
+    (counted on the CPU, where they cost nothing; conversions of CPU-only tensors count too)."""
+    spec = next(s for s in SPECS if s.key == key)
+    runner = make_runner(impl, spec, mode, tasks, torch.device("cpu"))
+    if runner is None:
+        raise SystemExit(f"{impl} has no {key} in {mode} mode")
+    runner.step()
+    count = [0]
+    originals = {name: getattr(torch.Tensor, name) for name in _SYNC_METHODS}
+
+    def counting(original):
+        def wrapper(self, *args, **kwargs):
+            count[0] += 1
+            return original(self, *args, **kwargs)
+
+        return wrapper
+
+    try:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, counting(original))
+        runner.step()
+    finally:
+        for name, original in originals.items():
+            setattr(torch.Tensor, name, original)
+    return count[0]
+
+
 def mgda_optimality(tasks: int, peers: tuple[str, ...]) -> dict[str, tuple[float, float]]:
     """MGDA's min-norm point from each implementation on the model's parameters-mode Jacobian at ``tasks``:
     ``{impl: (‖d‖², min_t g_tᵀd / ‖d‖²)}`` with ``d = Jᵀw / Σw``; the second is ≥ 1 exactly at the optimum."""
@@ -259,6 +291,10 @@ def main(argv: list[str] | None = None) -> dict:
         help="only print a torch.profiler table of one runner, e.g. upgrad features 40 ours",
     )  # fmt: skip
     ap.add_argument(
+        "--count-syncs", action="store_true",
+        help="only print our host synchronisations per step (tensor-to-Python conversions) per cell",
+    )  # fmt: skip
+    ap.add_argument(
         "--mgda-check", type=int, default=None, metavar="T",
         help="only print each implementation's MGDA optimality (‖d‖², min_t g_t·d/‖d‖²) at T tasks",
     )  # fmt: skip
@@ -277,6 +313,14 @@ def main(argv: list[str] | None = None) -> dict:
     if args.profile:
         key, mode, tasks, impl = args.profile
         print(profile_table(key, mode, int(tasks), impl, device))
+        return {}
+    if args.count_syncs:
+        print("| method | mode | " + " | ".join(f"T={t}" for t in args.tasks) + " |")
+        print("|" + "---|" * (2 + len(args.tasks)))
+        for spec in (s for s in SPECS if s.key in (args.methods or [s.key for s in SPECS])):
+            for mode in (m for m in args.modes if m in spec.modes):
+                cells = [str(count_host_syncs(spec.key, mode, t)) for t in args.tasks]
+                print(f"| {spec.key} | {mode} | " + " | ".join(cells) + " |", flush=True)
         return {}
     if args.mgda_check:
         for impl, (d2, kkt) in mgda_optimality(args.mgda_check, peers).items():

@@ -87,3 +87,11 @@ def test_mgda_check_and_profile_options(peers, capsys):
     assert "MGDA T=3 ours: |d|^2 = " in capsys.readouterr().out
     table = peers.profile_table("upgrad", "features", 2, "ours", torch.device("cpu"), steps=1)
     assert "Self CPU" in table and "convolution" in table
+
+
+def test_count_host_syncs_counts_tensor_to_python_conversions(peers):
+    before = {name: getattr(torch.Tensor, name) for name in peers._SYNC_METHODS}
+    ew = peers.count_host_syncs("ew", "loss", 2)
+    upgrad = peers.count_host_syncs("upgrad", "features", 3)
+    assert 0 < ew < upgrad  # the solver's active-set loop converts on top of the engine's checks
+    assert all(getattr(torch.Tensor, name) is f for name, f in before.items())  # restored
