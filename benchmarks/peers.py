@@ -247,6 +247,39 @@ def profile_table(key: str, mode: str, tasks: int, impl: str, device: torch.devi
     return prof.key_averages().table(sort_by=sort, row_limit=12, max_name_column_width=40)
 
 
+_SUMMARY_ROWS = (
+    ("parameters", "naive", "naive per-task loop, parameters mode"),
+    ("parameters", "torchjd", "torchjd autojac, parameters mode"),
+    ("parameters", "autogram", "torchjd autogram, parameters mode"),
+    ("parameters", "libmtl", "LibMTL, parameters mode"),
+    ("features", "ew", "EW, features mode"),
+    ("features", "torchjd", "torchjd (jac w.r.t. the features), features mode"),
+    ("features", "libmtl", "LibMTL (`rep_grad`), features mode"),
+    ("loss", "torchjd", "torchjd scalarizers, loss weightings"),
+    ("loss", "libmtl", "LibMTL, loss weightings"),
+)
+
+
+def summary(results: list[dict]) -> str:
+    """Markdown table of ``ours / X`` over the methods of a saved run: ``min–max (median)`` per T, with the
+    number of methods that have X in each row."""
+    tasks = sorted({r["tasks"] for r in results})
+    lines = ["| ours ÷ | " + " | ".join(f"T={t}" for t in tasks) + " |", "|" + "---|" * (1 + len(tasks))]
+    for mode, ref, label in _SUMMARY_ROWS:
+        cells, methods = [], set()
+        for t in tasks:
+            vals = [
+                r["times"]["ours"] / r["times"][ref]
+                for r in results
+                if r["mode"] == mode and r["tasks"] == t and "ours" in r["times"] and ref in r["times"]
+            ]
+            methods |= {r["method"] for r in results if r["mode"] == mode and ref in r["times"]}
+            cells.append(f"{min(vals):.2f}–{max(vals):.2f} ({statistics.median(vals):.2f})" if vals else "—")
+        if any(c != "—" for c in cells):
+            lines.append(f"| {label} ({len(methods)}) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _ratio(a: float | None, b: float | None) -> str:
     if a is None or b is None or not (a > 0 and b > 0) or math.isnan(a) or math.isnan(b):
         return "—"
@@ -290,6 +323,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--profile", nargs=4, default=None, metavar=("METHOD", "MODE", "T", "IMPL"),
         help="only print a torch.profiler table of one runner, e.g. upgrad features 40 ours",
     )  # fmt: skip
+    ap.add_argument("--summary", default=None, metavar="JSON", help="only summarise a saved --json run")
     ap.add_argument(
         "--count-syncs", action="store_true",
         help="only print our host synchronisations per step (tensor-to-Python conversions) per cell",
@@ -299,6 +333,9 @@ def main(argv: list[str] | None = None) -> dict:
         help="only print each implementation's MGDA optimality (‖d‖², min_t g_t·d/‖d‖²) at T tasks",
     )  # fmt: skip
     args = ap.parse_args(argv)
+    if args.summary:
+        print(summary(json.loads(Path(args.summary).read_text())["results"]))
+        return {}
     device = torch.device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -95,3 +95,14 @@ def test_count_host_syncs_counts_tensor_to_python_conversions(peers):
     upgrad = peers.count_host_syncs("upgrad", "features", 3)
     assert 0 < ew < upgrad  # the solver's active-set loop converts on top of the engine's checks
     assert all(getattr(torch.Tensor, name) is f for name, f in before.items())  # restored
+
+
+def test_summary_ranges_and_medians(peers):
+    results = [
+        {"method": m, "mode": "parameters", "tasks": 2, "times": {"ours": o, "naive": 1.0, "torchjd": 2.0}}
+        for m, o in (("a", 0.5), ("b", 1.0), ("c", 2.0))
+    ]
+    table = peers.summary(results)
+    assert "| naive per-task loop, parameters mode (3) | 0.50–2.00 (1.00) |" in table
+    assert "| torchjd autojac, parameters mode (3) | 0.25–1.00 (0.50) |" in table
+    assert "LibMTL" not in table  # no row without data
