@@ -32,7 +32,10 @@ gradients); the adapter zero-fills likewise. A missing peer is reported and skip
 Run (peers in their own venv, see README):
 ``PYTHONPATH=$PWD/src /work/peers-venv/bin/python benchmarks/peers.py`` (``--tasks 2 10``,
 ``--methods upgrad mgda``, ``--modes parameters``, ``--device cuda``, ``--quick`` for a smoke test,
-``--json out.json`` to keep the numbers).
+``--json out.json`` to keep the numbers, ``--threads 1`` on a loaded machine). Other modes print one thing
+and exit: ``--summary out.json`` (the README's range/median table), ``--count-syncs`` (our host
+synchronisations per step), ``--profile upgrad features 40 ours`` (a ``torch.profiler`` table),
+``--mgda-check 40`` (how close each implementation's MGDA gets to the min-norm point).
 """
 
 from __future__ import annotations
