@@ -141,12 +141,23 @@ def test_sequence_losses_and_retain_graph():
     mt.backward(ls, FixedWeights([1.0, 1.0, 1.0]), shared=enc.parameters())
 
 
-def test_non_finite_loss_names_the_task():
+@pytest.mark.parametrize(
+    "method, mode",
+    [("ew", "loss"), ("fixed", "parameters"), ("fixed", "features"), ("first_row", "parameters"),
+     ("first_row", "features")],
+)  # fmt: skip
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_loss_names_the_task(method, mode, bad):
+    """A gradient method's losses are checked together with its Jacobian (one device synchronisation):
+    the error is still the loss's, and nothing reaches ``.grad``."""
     enc, heads, losses = make_problem()
-    ls = losses()
-    ls["t1"] = ls["t1"] * float("nan")
-    with pytest.raises(ValueError, match="'t1'.*not finite"):
-        mt.backward(ls, mt.create_method("ew"), shared=enc.parameters())
+    ls, z = losses(return_z=True)
+    ls["t1"] = ls["t1"] * bad
+    m = {"ew": lambda: mt.create_method("ew"), "fixed": lambda: FixedWeights([1.0, 1.0, 1.0]),
+         "first_row": FirstRow}[method]()  # fmt: skip
+    with pytest.raises(ValueError, match="the loss of task 't1' is not finite"):
+        mt.backward(ls, m, shared=enc.parameters(), features=z if mode == "features" else None)
+    assert all(p.grad is None for p in enc.parameters())
 
 
 def test_bad_inputs_give_clear_errors():

@@ -111,7 +111,9 @@ def backward(
             chunk_size,
             grad_scale,
         )
-    names, scalars, vec = _stack_losses(losses, check_finite=reduce is None)
+    # a gradient method's losses are checked with its Jacobian, in one device synchronisation (_combine)
+    deferred = reduce is None and isinstance(method, GradientMethod)
+    names, scalars, vec = _stack_losses(losses, check_finite=reduce is None and not deferred)
     scale = 1.0
     if grad_scale is not None:  # mixed precision: differentiate S·L; the method sees L and J
         if isinstance(grad_scale, bool) or not isinstance(grad_scale, (int, float)):
@@ -215,7 +217,7 @@ def _parameters_step(
     blocks = jac.jacobian_blocks(scalars, shared, strategy=strategy, chunk_size=chunk_size)
     if reduce is not None:  # data parallel: the Jacobian of the global batch, on every rank
         blocks = reduce.mean(blocks)
-    info = _combine(names, vec, method, blocks, "parameters")
+    info = _combine(names, vec, method, blocks, "parameters", check_losses=reduce is None)
     direction = info.pop("direction")
     if reduce is not None:
         _dp_accumulate(scalars, others, [], [], retain_graph, reduce)
@@ -267,7 +269,7 @@ def _features_step(
         _dp_accumulate(scalars, others, feats, direction, retain_graph, reduce, shared)
         return step_info
     method.on_features(feats)
-    info = _combine(names, vec, method, blocks, "features")
+    info = _combine(names, vec, method, blocks, "features", check_losses=True)
     direction = info.pop("direction")
     if others:
         torch.autograd.backward(scalars, inputs=others, retain_graph=True)

@@ -81,14 +81,25 @@ def _combine(
     blocks: list[Tensor],
     mode: str,
     gramian: Tensor | None = None,
+    check_losses: bool = False,
 ) -> dict:
+    """The method's direction and the step's :class:`StepInfo` from the Jacobian ``blocks``.
+
+    ``check_losses``: also check that the losses ``vec`` are finite (the check that ``_stack_losses``
+    otherwise makes before the Jacobian), in the same device synchronisation as the Jacobian's check; a
+    non-finite loss raises the same ``ValueError`` as there.
+    """
     t = len(names)
     scale = _GRAD_SCALE.get()
     if scale != 1.0:  # mixed precision: the blocks are of S·L, the method sees those of L
         blocks = [b / scale for b in blocks]
         gramian = None if gramian is None else gramian / scale**2
     finite = torch.stack([torch.isfinite(b.reshape(t, -1)).all(dim=1) for b in blocks]).all(dim=0)
-    if not bool(finite.all()):  # one device sync for all tasks and blocks
+    if check_losses:
+        finite = finite & torch.isfinite(vec.detach())
+    if not bool(finite.all()):  # one device sync for all tasks and blocks (and the losses)
+        if check_losses:
+            _check_finite_losses(names, vec)  # a non-finite loss is reported as such, first
         bad = [names[i] for i in (~finite).nonzero().flatten().tolist()]
         if scale != 1.0:
             raise GradientOverflowError(f"non-finite scaled gradients for tasks {bad} (loss scale {scale:g})")
