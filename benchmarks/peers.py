@@ -30,7 +30,7 @@ imported from its file. Its 1.1.5 code assumes torch 1.x's ``zero_grad()`` (zero
 gradients); the adapter zero-fills likewise. A missing peer is reported and skipped.
 
 Run (peers in their own venv, see README):
-``PYTHONPATH=$PWD/src /work/peers-venv/bin/python benchmarks/peers.py`` (``--tasks 2 10``,
+``PYTHONPATH=$PWD/src .peers-venv/bin/python benchmarks/peers.py`` (``--tasks 2 10``,
 ``--methods upgrad mgda``, ``--modes parameters``, ``--device cuda``, ``--quick`` for a smoke test,
 ``--json out.json`` to keep the numbers, ``--threads 1`` on a loaded machine). Other modes print one thing
 and exit: ``--summary out.json`` (the README's range/median table), ``--count-syncs`` (our host
