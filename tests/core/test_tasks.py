@@ -28,3 +28,14 @@ def test_normals_loss_zero_for_perfect_prediction():
     task = Task("normals", "normals", 3)
     n = torch.nn.functional.normalize(torch.randn(2, 3, 4, 4), dim=1)
     assert task.loss(n * 3.0, n).abs().item() < 1e-6
+
+
+def test_metric_options_are_stored_as_sorted_pairs_and_checked() -> None:
+    from multitask.core.tasks import Task
+
+    t = Task("e", "edges", 1, metric_options={"thin_truth": True, "max_dist": 1.5})
+    assert t.metric_options == (("max_dist", 1.5), ("thin_truth", True))
+    assert hash(t) == hash(Task("e", "edges", 1, metric_options={"max_dist": 1.5, "thin_truth": True}))
+    assert Task("e", "edges", 1).metric_options == ()
+    with pytest.raises(ValueError, match="task 'e': metric_options must map names to values"):
+        Task("e", "edges", 1, metric_options=[("thin_truth",)])

@@ -172,6 +172,24 @@ def test_dataset_items_collate_and_tasks() -> None:
     assert xb.shape == (3, 3, 24, 24) and yb["normals"].shape == (3, 3, 24, 24)
 
 
+def test_a_perfect_edge_prediction_scores_one_with_the_tasks_own_metric() -> None:
+    """The two-pixel-wide boundaries are thinned before matching (the task's metric_options), so the
+    truth itself scores ODS-F 1; scored unthinned it would not."""
+    from multitask.metrics import MultiTaskMetrics
+    from multitask.metrics.edges import EdgeMetrics
+
+    ds = create_dataset("shapes", split="val", n=8, size=32)
+    edges = next(t for t in ds.tasks if t.name == "edges")
+    truth = torch.stack([ds[i][1]["edges"] for i in range(8)])
+    logits = truth * 20 - 10
+    ours = MultiTaskMetrics([edges])
+    ours.update({"edges": logits}, {"edges": truth})
+    assert ours.compute()["edges"]["ods_f"] == pytest.approx(1.0)
+    plain = EdgeMetrics(task="edges")
+    plain.update(logits, truth)
+    assert plain.compute()["ods_f"] < 0.8
+
+
 def test_determinism_splits_and_cache(tmp_path: Path) -> None:
     a = Shapes(split="train", n=4, size=16, cache=False)
     b = Shapes(split="train", n=4, size=16, cache_dir=str(tmp_path))

@@ -99,3 +99,14 @@ def test_multitask_metrics_from_mapping_and_merge() -> None:
     assert a.compute() == {"x": {"accuracy": 0.5, "f1": pytest.approx(2 / 3)}}
     with pytest.raises(TypeError, match="'x'"):
         MultiTaskMetrics({"x": object()})  # type: ignore[dict-item]
+
+
+def test_task_metric_options_reach_the_metric_and_kwargs_override_them() -> None:
+    from multitask.core.tasks import Task
+    from multitask.metrics.factory import task_metrics
+
+    task = Task("e", "edges", 1, metric_options={"thin_truth": True, "max_dist": 0.02})
+    metric = task_metrics(task)
+    assert metric.thin_truth is True and metric.max_dist == 0.02
+    assert task_metrics(task, thin_truth=False).thin_truth is False
+    assert task_metrics(Task("e", "edges", 1)).thin_truth is False

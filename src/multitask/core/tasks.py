@@ -19,7 +19,9 @@ edges          1 logit        ``float [B, 1, H, W]`` in {0, 1}           class-b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -47,12 +49,16 @@ class Task:
         kind: one of :data:`KINDS`.
         num_outputs: number of head outputs (classes for classification/segmentation, channels otherwise).
         ignore_index: label ignored by classification/segmentation losses and metrics.
+        metric_options: keyword arguments of the task's default metric object, set by the dataset that
+            knows how its targets are scored (e.g. ``{"thin_truth": True}`` for edge maps whose true
+            boundaries are two pixels wide); a mapping is stored as sorted ``(key, value)`` pairs.
     """
 
     name: str
     kind: str
     num_outputs: int
     ignore_index: int = -1
+    metric_options: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -61,6 +67,11 @@ class Task:
             raise ValueError(f"task {self.name!r}: unknown kind {self.kind!r}; expected one of {KINDS}")
         if int(self.num_outputs) < 1:
             raise ValueError(f"task {self.name!r}: num_outputs must be >= 1, got {self.num_outputs}")
+        options = self.metric_options
+        pairs = tuple(sorted(options.items())) if isinstance(options, Mapping) else tuple(options)
+        if not all(isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in pairs):
+            raise ValueError(f"task {self.name!r}: metric_options must map names to values, got {options!r}")
+        object.__setattr__(self, "metric_options", pairs)
 
     @property
     def dense(self) -> bool:

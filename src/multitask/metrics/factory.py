@@ -48,7 +48,8 @@ def task_metrics(task: Task, **kwargs: Any) -> Metric:
 
     The main metric is the one the Vandenhende survey's Δm uses (:attr:`Metric.main`); it is the first
     reported one except for segmentation (``miou_all``) and depth (``rmse``). ``kwargs`` go to the metric
-    class (e.g. ``threshold=0.3`` or ``max_dist=`` for edges, ``resolution=`` for normals). For
+    class (e.g. ``threshold=0.3`` or ``max_dist=`` for edges, ``resolution=`` for normals), over the task's
+    own ``metric_options`` (what its dataset says about scoring it). For
     pixel-exact edge scores build :class:`~multitask.metrics.PixelEdgeMetrics` yourself and pass
     ``{task name: metric}`` to :class:`~multitask.metrics.MultiTaskMetrics`.
     """
@@ -60,4 +61,4 @@ def task_metrics(task: Task, **kwargs: Any) -> Metric:
             f"task {task.name!r}: a {task.kind} task has {expected} output channel(s), "
             f"but num_outputs={task.num_outputs}"
         )
-    return _BUILDERS[task.kind](task, **kwargs)
+    return _BUILDERS[task.kind](task, **{**dict(task.metric_options), **kwargs})
