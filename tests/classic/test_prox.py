@@ -158,3 +158,24 @@ def test_inputs_not_modified(V):
     for f in (prox_l1, prox_l21_rows, prox_l21_cols, prox_trace, prox_l1inf_rows, project_trace_ball):
         f(V, 0.7)
     np.testing.assert_array_equal(V, V0)
+
+
+@pytest.mark.parametrize("rank_above", [3, 40, 130])
+def test_prox_trace_partial_svd_equals_the_full_svd(rank_above: int) -> None:
+    """Both sides >= PARTIAL_SVD_MIN: the leading-triplet path (low rank above t) and its fall-back to the
+    full SVD (high rank) give the full-SVD prox."""
+    from multitask.classic import _prox
+
+    rng = np.random.default_rng(rank_above)
+    A = rng.standard_normal((260, 12)) @ rng.standard_normal((12, 230))
+    A += 0.3 * rng.standard_normal((260, 230))
+    s = np.linalg.svd(A, compute_uv=False)
+    t = (s[rank_above - 1] + s[rank_above]) / 2
+    U, _, Vt = np.linalg.svd(A, full_matrices=False)
+    want = (U[:, :rank_above] * (s[:rank_above] - t)) @ Vt[:rank_above]
+    got = _prox.prox_trace(A, t)
+    assert (_prox._prox_trace_partial(A, t) is None) == (rank_above > 115)  # which path ran
+    assert np.linalg.matrix_rank(got, tol=1e-8) == rank_above
+    np.testing.assert_allclose(got, want, atol=1e-10)
+    assert np.array_equal(_prox.prox_trace(A, t), got)  # deterministic
+    np.testing.assert_allclose(_prox.prox_trace(A, s[0] + 1.0), 0.0)  # everything thresholded away

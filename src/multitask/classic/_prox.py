@@ -139,13 +139,44 @@ def prox_l21_cols(V: ArrayLike, t: float) -> Array:
     return _group_shrink(V, float(t), axis=0)
 
 
+#: matrices with both sides at least this long try a partial SVD in :func:`prox_trace` first
+PARTIAL_SVD_MIN = 200
+
+
 def prox_trace(V: ArrayLike, t: float) -> Array:
-    """Singular-value thresholding ``U diag(max(σ − t, 0)) Vᵀ`` (prox of t‖X‖_*; Cai, Candès, Shen 2010)."""
+    """Singular-value thresholding ``U diag(max(σ − t, 0)) Vᵀ`` (prox of t‖X‖_*; Cai, Candès, Shen 2010).
+
+    Only the singular values above ``t`` matter. For a matrix with both sides ≥ ``PARTIAL_SVD_MIN`` the
+    leading ``k`` singular triplets are computed with ARPACK (``scipy.sparse.linalg.svds``, to machine
+    precision, deterministic start vector), ``k`` = 8, 16, ... until the smallest one found is ≤ ``t``
+    (all that survive the threshold are then known, as in the partial-SVD proximal methods of Toh & Yun
+    2010); when the surviving rank reaches half the smaller side the full SVD is used instead.
+    """
     V = _check_matrix(V, t, "prox_trace")
+    if min(V.shape) >= PARTIAL_SVD_MIN:
+        low = _prox_trace_partial(V, float(t))
+        if low is not None:
+            return low
     U, s, Vt = np.linalg.svd(V, full_matrices=False)
     s = np.maximum(s - t, 0.0)
     keep = s > 0
     return (U[:, keep] * s[keep]) @ Vt[keep]
+
+
+def _prox_trace_partial(V: Array, t: float) -> Array | None:
+    """:func:`prox_trace` from the leading singular triplets, or None when the rank above ``t`` is high."""
+    from scipy.sparse.linalg import svds
+
+    k, limit = 8, min(V.shape) // 2
+    start = np.full(min(V.shape), 1.0 / np.sqrt(min(V.shape)))
+    while k <= limit:
+        U, s, Vt = svds(V, k=k, tol=0, v0=start)
+        if s.min() <= t:
+            s = np.maximum(s - t, 0.0)
+            keep = s > 0
+            return (U[:, keep] * s[keep]) @ Vt[keep]
+        k *= 2
+    return None
 
 
 def project_l1_ball(v: ArrayLike, r: float | ArrayLike) -> Array:
