@@ -37,6 +37,34 @@ def execute(
     return _parallel(first, followers, fn, jobs, threads, log, failure)
 
 
+class Finisher:
+    """What every executor does when a job ends: turn a missing result into ``failure(job, message)``,
+    log the line, keep ``(job, record)`` in ``out`` (finishing order) and, for a first-stage job, hand
+    its ``followers`` to ``submit``."""
+
+    def __init__(
+        self,
+        first: list[Any],
+        followers: Callable[[Any, dict[str, Any]], list[Any]],
+        log: Callable[[str], Any],
+        failure: Callable[[Any, str], dict[str, Any]],
+        submit: Callable[[Any], None],
+    ) -> None:
+        self.out: list[tuple[Any, dict[str, Any]]] = []
+        self._first_ids = {id(job) for job in first}
+        self._followers, self._log, self._failure, self._submit = followers, log, failure, submit
+
+    def __call__(self, job: Any, result: tuple[dict[str, Any], str] | None, message: str = "") -> None:
+        if result is None:
+            result = self._failure(job, message), f"[fail] {job.name}: {message}"
+        record, line = result
+        self._log(line)
+        self.out.append((job, record))
+        if id(job) in self._first_ids:
+            for follower in self._followers(job, record):
+                self._submit(follower)
+
+
 def _serial(first, followers, fn, threads, log) -> list[tuple[Any, dict[str, Any]]]:
     import torch
 
@@ -60,9 +88,7 @@ def _serial(first, followers, fn, threads, log) -> list[tuple[Any, dict[str, Any
 
 
 def _parallel(first, followers, fn, jobs, threads, log, failure) -> list[tuple[Any, dict[str, Any]]]:
-    out: list[tuple[Any, dict[str, Any]]] = []
     pending: dict[Future, Any] = {}
-    first_ids = {id(job) for job in first}
     pool = ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
@@ -74,19 +100,9 @@ def _parallel(first, followers, fn, jobs, threads, log, failure) -> list[tuple[A
         try:
             pending[pool.submit(fn, job)] = job
         except Exception as err:  # the pool broke earlier: this job cannot start
-            finish(job, None, err)
+            finish(job, None, _failed(err))
 
-    def finish(job: Any, result: tuple[dict[str, Any], str] | None, err: BaseException | None) -> None:
-        if result is None:
-            message = f"worker process failed: {type(err).__name__}: {err}"
-            result = failure(job, message), f"[fail] {job.name}: {message}"
-        record, line = result
-        log(line)
-        out.append((job, record))
-        if id(job) in first_ids:
-            for follower in followers(job, record):
-                submit(follower)
-
+    finish = Finisher(first, followers, log, failure, submit)
     try:
         for job in first:
             submit(job)
@@ -95,7 +111,14 @@ def _parallel(first, followers, fn, jobs, threads, log, failure) -> list[tuple[A
             for fut in done:
                 job = pending.pop(fut)
                 err = fut.exception()
-                finish(job, None if err else fut.result(), err)
+                if err is None:
+                    finish(job, fut.result())
+                else:
+                    finish(job, None, _failed(err))
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)
-    return out
+    return finish.out
+
+
+def _failed(err: BaseException) -> str:
+    return f"worker process failed: {type(err).__name__}: {err}"

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from multitask.bench._pool import Finisher
+
 _POLL_S = 5.0
 Result = tuple[dict[str, Any], str]
 
@@ -124,10 +126,8 @@ def _run(ray, first, followers, fn, resources, done, retries, log, failure, time
 
         started_queue = Queue(actor_options={"num_cpus": 0})
     started: dict[str, float] = {}  # job name -> when its task (last) started
-    out: list[tuple[Any, dict[str, Any]]] = []
     pending: dict[Any, tuple[Any, tuple[float, float]]] = {}  # ObjectRef -> (job, (cpus, gpus))
     shrunk: dict[Any, str] = {}
-    first_ids = {id(job) for job in first}
 
     def lacking(need: tuple[float, float]) -> str | None:
         have = ray.cluster_resources()
@@ -150,16 +150,7 @@ def _run(ray, first, followers, fn, resources, done, retries, log, failure, time
         ).remote(fn, job, max(1, int(need[0])), started_queue)
         pending[ref] = (job, need)
 
-    def finish(job: Any, result: tuple[dict[str, Any], str] | None, message: str = "") -> None:
-        if result is None:
-            result = failure(job, message), f"[fail] {job.name}: {message}"
-        record, line = result
-        log(line)
-        out.append((job, record))
-        if id(job) in first_ids:
-            for follower in followers(job, record):
-                submit(follower)
-
+    finish = Finisher(first, followers, log, failure, submit)
     for job in first:
         submit(job)
     while pending:
@@ -183,7 +174,7 @@ def _run(ray, first, followers, fn, resources, done, retries, log, failure, time
                 if problem is not None:
                     shrunk[ref] = f"cancelled: {problem}"
                     ray.cancel(ref, force=True)
-    return out
+    return finish.out
 
 
 def _expire(ray, queue, started, pending, shrunk, waiting, timeout_s) -> None:
