@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from torch import Tensor
-from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
 from multitask.data._common import check_split, require_path, require_pil, require_root
+from multitask.data._domains import DomainsView
 from multitask.data.office import OfficeDomain
 from multitask.data.registry import register_dataset
 
@@ -44,7 +43,7 @@ def read_list(path: Path, base: Path, dataset: str, layout: str) -> list[tuple[P
     return items
 
 
-class ListDomains(Dataset):
+class ListDomains(DomainsView):
     """Base class: subclasses set ``name``, ``DOMAINS``, ``NUM_CLASSES``, ``LAYOUT`` and :meth:`_parts`."""
 
     multi_input = True
@@ -86,21 +85,12 @@ class ListDomains(Dataset):
             self.domains[domain] = OfficeDomain(domain, [p for p, _ in items], [lab for _, lab in items],
                                                 self.classes, self.size, normalize)
         self.tasks = [Task(domain, "classification", self.num_classes) for domain in self.domains]
-        self._names = list(self.domains)
-        self._offsets = np.cumsum([0] + [len(ds) for ds in self.domains.values()])
+        self._index_domains()
 
     def _parts(self, base: Path, domain: str, split: str, val_fraction: float,
                seed: list[int]) -> list[tuple[Path, int]]:
         raise NotImplementedError
 
-    def __len__(self) -> int:
-        return int(self._offsets[-1])
-
-    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
-        if not 0 <= i < len(self):
-            raise IndexError(f"{self.name}: index {i} out of range for {len(self)} samples")
-        d = int(np.searchsorted(self._offsets, i, side="right")) - 1
-        return self.domains[self._names[d]][i - int(self._offsets[d])]
 
 
 def _cut(items: list[tuple[Path, int]], fractions: tuple[float, ...], part: int,

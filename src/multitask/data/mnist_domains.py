@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
 from multitask.data._common import ASSETS, check_split
+from multitask.data._domains import DomainsView
 from multitask.data.multimnist import _find, read_idx
 from multitask.data.registry import register_dataset
 
@@ -81,7 +82,7 @@ class DigitDomain(Dataset):
 
 
 @register_dataset("mnist_domains")
-class MNISTDomains(Dataset):
+class MNISTDomains(DomainsView):
     """Multi-input multi-task digits: tasks ``plain``, ``inverted``, ``rotated``, ``textured`` (10 classes).
 
     Every domain draws its own disjoint pools of source images (a seeded permutation of the 10,000
@@ -103,6 +104,7 @@ class MNISTDomains(Dataset):
     """
 
     multi_input = True
+    name = "mnist_domains"
 
     def __init__(self, split: str = "train", root: str | None = None, seed: int = 0, n_train: int = 1000,
                  n_val: int = 250, n_test: int = 250, domains: tuple[str, ...] | list[str] = DOMAINS,
@@ -137,13 +139,5 @@ class MNISTDomains(Dataset):
             rng = np.random.default_rng([seed, 1 + d, part])
             self.domains[name] = DigitDomain(name, make_domain(name, images[pool], rng), labels[pool])
         self.tasks = [Task(name, "classification", 10) for name in names]
-        self._offsets = np.cumsum([0] + [len(ds) for ds in self.domains.values()])
+        self._index_domains()
 
-    def __len__(self) -> int:
-        return int(self._offsets[-1])
-
-    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
-        if not 0 <= i < len(self):
-            raise IndexError(f"mnist_domains: index {i} out of range for {len(self)} samples")
-        d = int(np.searchsorted(self._offsets, i, side="right")) - 1
-        return self.domains[self.tasks[d].name][i - int(self._offsets[d])]

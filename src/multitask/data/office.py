@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
 from multitask.data._common import check_split, load_image, require_path, require_pil, require_root
+from multitask.data._domains import DomainsView
 from multitask.data.registry import register_dataset
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
@@ -59,7 +60,7 @@ class OfficeDomain(Dataset):
         return image, {self.domain: self.labels[i]}
 
 
-class Office(Dataset):
+class Office(DomainsView):
     """Multi-input multi-task classification: each image domain is a task with its own inputs.
 
     Office-31: Saenko, Kulis, Fritz & Darrell, "Adapting Visual Category Models to New Domains", ECCV
@@ -149,7 +150,7 @@ class Office(Dataset):
 
     def _finish(self) -> None:
         self.tasks = [Task(domain, "classification", len(self.classes or [])) for domain in self.DOMAINS]
-        self._offsets = np.cumsum([0] + [len(ds) for ds in self.domains.values()])
+        self._index_domains()
 
     def _from_lists(self, base: Path, lists: Path, split: str, expected: int | None) -> None:
         """Read LibMTL's ``{domain}_{split}.txt`` files (``<path relative to root> <label>`` lines)."""
@@ -212,14 +213,6 @@ class Office(Dataset):
             labels += [label] * len(chosen)
         return files, labels
 
-    def __len__(self) -> int:
-        return int(self._offsets[-1])
-
-    def __getitem__(self, i: int) -> tuple[Tensor, dict[str, Tensor]]:
-        if not 0 <= i < len(self):
-            raise IndexError(f"{self.name}: index {i} out of range for {len(self)} samples")
-        d = int(np.searchsorted(self._offsets, i, side="right")) - 1
-        return self.domains[self.DOMAINS[d]][i - int(self._offsets[d])]
 
 
 @register_dataset("office31")
