@@ -67,7 +67,8 @@ def test_cd_gap_bounds_true_suboptimality(name, form, rho_l2):
         ref = _optimum_per_task(X, y, task, name, rho1, rho_l2)
         fit = lambda m: m.fit(X, y, task=task)  # noqa: E731
     for tol in (1e-3, 1e-8):
-        m = fit(CLASSES[name](rho1=rho1, rho_l2=rho_l2, fit_intercept=False, stop="gap", tol=tol, max_iter=20000))
+        m = fit(CLASSES[name](rho1=rho1, rho_l2=rho_l2, fit_intercept=False, stop="gap", tol=tol,
+                              max_iter=20000))
         primal = m.objective_path_[-1]
         assert m.gap_ <= tol
         assert (primal - ref) / primal <= m.gap_ + 1e-9  # the certificate bounds the true suboptimality

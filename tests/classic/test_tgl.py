@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from tests.classic._grid import check_grid_search
 
 from multitask.classic.tgl import TGLClassifier, TGLRegressor
@@ -85,3 +88,15 @@ def test_bad_parameters_raise(kwargs: dict, match: str) -> None:
 def test_grid_search_cv() -> None:
     X, Y = _data(seed=3)
     check_grid_search(TGLRegressor(tol=1e-8), {"rho2": [0.1, 10.0], "rho3": [0.1, 30.0]}, X, Y)
+
+
+def test_all_strengths_zero_converges_to_least_squares_without_warning() -> None:
+    """No penalty at all: the dual of the norm terms certifies nothing, so the fit stops on its KKT
+    residual, silently, at the least-squares solution."""
+    X, Y = _data(seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        free = TGLRegressor(rho1=0.0, rho2=0.0, rho3=0.0, tol=1e-9, max_iter=20000).fit(X, Y)
+    assert free.gap_ <= 1e-9
+    Xc, Yc = X - X.mean(0), Y - Y.mean(0)
+    np.testing.assert_allclose(free.coef_, np.linalg.lstsq(Xc, Yc, rcond=None)[0].T, atol=1e-6)

@@ -89,7 +89,8 @@ class MultiTaskLinearModel(BaseEstimator):
         stop: ``"gap"`` (default): stop when ``gap_`` ≤ ``tol`` (checked every 10 iterations), a proven
             upper bound of (P − P*)/P by the relative duality gap for the least-squares Lasso, L21, Trace,
             Dirty, rMTFL, RMTL, SparseTrace, TGL, SRMTL, MTFL and MTRL, and estimated by the relative KKT
-            residual (gradient mapping) for cFSGL, CMTL, cASO, MSMTFL's stages and the classifiers. The
+            residual (gradient mapping) for cFSGL, CMTL, cASO, MSMTFL's stages, the classifiers and a
+            least-squares fit with a norm strength of 0 (no dual point certifies a free part). The
             certified solvers: coordinate descent for the least-squares Lasso and L21
             (:mod:`multitask.classic._cd`), ADMM for the trace norm, RMTL, rMTFL and L21 with per-task
             rows (:mod:`multitask.classic._admm`), FISTA with a per-feature preconditioner, adaptive

@@ -29,8 +29,8 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from scipy.linalg import solve_triangular
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import enet_path
 
 from multitask.classic._losses import LeastSquaresLoss

@@ -229,7 +229,11 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         smooth = self._smooth(loss)
         data = smooth.loss if isinstance(smooth, PenalisedLoss) and smooth.quadratic else smooth
         gap = None
-        if isinstance(data, LeastSquaresLoss):  # least squares plus PSD quadratics: the dual is exact
+        # least squares plus PSD quadratics: the dual is exact. A norm term of strength 0 leaves its part
+        # free, so every dual-feasible point has X̃ᵀθ = 0 there and the scaled residual certifies nothing
+        # (gap 1 until W is exact): such fits stop on the KKT residual instead, as those without a dual.
+        unpenalised = any(v == 0.0 for t, v in zip(terms, values) if t.reg.value is not None)
+        if isinstance(data, LeastSquaresLoss) and not unpenalised:
             gap = least_squares_gap(smooth, data, terms, values, ridge)
         rows = tuple(t.reg.rows for t in terms)
         return Composite(smooth, prox, penalty, rho_l2=ridge, gap=gap, rows=rows)
