@@ -12,6 +12,10 @@ Solves ``min_W Σₜ ½‖yₜ − Xₜwₜ‖² + rho_l2‖W‖²_F + rho1 · N
   input checks done once). scikit-learn stops on its own gap ``P − D ≤ tol_sk ‖Y‖²_F``; we pass
   ``tol_sk = tol · D̂ / ‖Y‖²_F`` (D̂ an estimate of P* from our dual), check our relative gap and refit
   from the current point with a smaller ``tol_sk`` until it holds;
+  For ℓ2,1 with more samples than features the n x d design is first replaced by the d x d Cholesky
+  factor of its Gram matrix (:func:`_compressed`, the same objective up to a constant), so an epoch costs
+  d² T instead of n d T; on a wide design (n ≤ d, no ridge) both penalties run working-set coordinate
+  descent (:mod:`multitask.classic._working_set`);
 * **per-task designs** (``fit(X, y, task=t)``) with the per-task Gram matrices precomputed (more samples
   than T·d): block coordinate descent over the feature rows Wⱼ,: ∈ ℝᵀ written here in numpy, the
   gradient kept up to date with one column of each Gram matrix per update (Tseng & Yun, Math. Program.

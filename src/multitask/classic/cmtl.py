@@ -100,7 +100,8 @@ class CMTLRegressor(MultiTaskRegressorMixin, ClusterPenaltyEstimator):
         M_ (T x T, the optimal relaxed cluster matrix for ``coef_``)
 
     MALSAR's ``Least_CMTL`` solves the same problem without intercept (``fit_intercept=False``), with
-    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
+    max_iter 1000 and tol 1e-4 on the relative objective change (``stop="rel_change"`` here); the default
+    here is ``stop="gap"``, where tol bounds the relative suboptimality.
     """
 
 

@@ -53,11 +53,13 @@ class L21Regressor(MultiTaskRegressorMixin, _L21):
         n_iter_.
 
     MALSAR's ``Least_L21`` solves the same problem without intercept (``fit_intercept=False``), with
-    max_iter 1000, tol 1e-4 and the relative objective change as its defaults, as here.
+    max_iter 1000 and tol 1e-4 on the relative objective change (``stop="rel_change"`` here); the default
+    here is ``stop="gap"``, where tol bounds the relative suboptimality.
 
     With ``stop="gap"`` the fit runs coordinate descent instead of FISTA (scikit-learn's ``MultiTaskLasso``
-    solver on a shared design, block coordinate descent in numpy for per-task rows; see
-    :mod:`multitask.classic._cd`) until the relative duality gap ``gap_`` is at most ``tol``.
+    solver on a shared design — on the d x d Cholesky factor when n > d, on working sets when n ≤ d —,
+    block coordinate descent in numpy for per-task rows; see :mod:`multitask.classic._cd`) until the
+    relative duality gap ``gap_`` is at most ``tol``.
     :class:`~multitask.classic.path.L21RegressorCV` and :func:`~multitask.classic.path.regularisation_path`
     fit a warm-started regularisation path.
     """
