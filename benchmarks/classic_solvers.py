@@ -21,7 +21,8 @@ final gap (above TOL). Lasso and L21 use ``rho1 = 0.1·rho_max`` (SARCOS, School
 (``MultiTaskLasso`` for L21 on a shared design, ``Lasso`` for the Lasso: on the shared design with Y,
 on School one fit per school, ``alpha = rho1 / n``), its time is that of the fit with the largest
 ``tol`` ∈ {1e-4, 1e-5, ..., 1e-12} whose solution our own dual certifies (an oracle tolerance, in its
-favour), and the ratio ours / scikit-learn is printed (skglm, not a dependency, is not timed).
+favour), and the ratio ours / scikit-learn is printed; the same for skglm (working sets and Anderson
+acceleration, Bertrand et al. 2022) where it is installed (not a dependency: ``pip install skglm``).
 Times: for Lasso and L21 the median of ``--repeat`` fits (default 7) of ours and scikit-learn's,
 alternated in the same process (ours, sklearn, ours, ...) so that the load of a shared machine falls on
 both alike; the other estimators, the median of ``--repeat`` fits.
@@ -149,10 +150,39 @@ def sklearn_fit(prob: dict, name: str, rho1: float, tol: float):
         return np.stack(cols, axis=1)
 
 
-def oracle_tol(prob: dict, name: str, rho1: float, target: float) -> float:
-    """The largest tol at which scikit-learn's fit is certified at ``target`` by our dual; NaN if none."""
+def skglm_fit(prob: dict, name: str, rho1: float, tol: float):
+    """skglm's solution (d x T) of the same problem (its ``Lasso`` column by column, its
+    ``MultiTaskLasso``; both minimise (1/2n)‖y − Xw‖² + alpha·N(w)), or None where it has none."""
+    import skglm
+
+    if "Y" not in prob:
+        return None
+    n = prob["X"].shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if name == "L21Regressor":
+            return skglm.MultiTaskLasso(alpha=rho1 / n, fit_intercept=False, tol=tol, max_iter=1000).fit(
+                prob["X"], prob["Y"]).coef_.T
+        return np.stack([skglm.Lasso(alpha=rho1 / n, fit_intercept=False, tol=tol, max_iter=1000).fit(
+            prob["X"], y).coef_ for y in prob["Y"].T], axis=1)
+
+
+def peers() -> dict[str, Callable]:
+    """The peers timed: scikit-learn always, skglm where it is installed (not a dependency)."""
+    out: dict[str, Callable] = {"scikit-learn": sklearn_fit}
+    try:
+        import skglm  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        out["skglm"] = skglm_fit
+    return out
+
+
+def oracle_tol(prob: dict, name: str, rho1: float, target: float, fit: Callable = sklearn_fit) -> float:
+    """The largest tol at which a peer's fit is certified at ``target`` by our dual; NaN if none."""
     for tol in SK_TOLS:
-        W = sklearn_fit(prob, name, rho1, tol)
+        W = fit(prob, name, rho1, tol)
         if W is None:
             return np.nan
         if certified_gap(prob, name, rho1, W) <= target:
@@ -196,8 +226,10 @@ def main() -> None:
     names = args.only or REGRESSORS
     print(f"Time to a certified relative duality gap ≤ {args.tol:g} (median of {repeat}; Lasso and L21 "
           "alternated with scikit-learn).\n")
-    print("| problem | estimator | ours (s) | gap_ | n_iter_ | scikit-learn (s) [tol] | ours / sklearn |")
-    print("|---|---|---|---|---|---|---|")
+    fits = peers()
+    head = "".join(f" {p} (s) [tol] | ours / {p} |" for p in fits)
+    print(f"| problem | estimator | ours (s) | gap_ | n_iter_ |{head}")
+    print("|---|---|---|---|---|" + "---|---|" * len(fits))
     for pname, prob in problems(args.quick).items():
         for name in names:
             cls = getattr(classic, name)
@@ -210,24 +242,23 @@ def main() -> None:
             est = cls(**params, fit_intercept=False, tol=args.tol, max_iter=args.max_iter,
                       stop="gap" if certified else "rel_change")
             kind = " (KKT residual)" if name in RESIDUAL_ONLY else ""
-            sk, ratio = "—", "—"
-            tol_sk = np.nan
+            tols = {p: np.nan for p in fits}
             if name in ("LassoRegressor", "L21Regressor"):
-                tol_sk = oracle_tol(prob, name, params["rho1"], args.tol)
+                tols = {p: oracle_tol(prob, name, params["rho1"], args.tol, fit) for p, fit in fits.items()}
+            timed = [p for p in fits if np.isfinite(tols[p])]
+            cells = {p: "— | —" for p in fits}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                if np.isfinite(tol_sk):
-                    t, t_sk = interleaved(
-                        [lambda est=est, prob=prob: _fit(est, prob),
-                         lambda prob=prob, tol_sk=tol_sk, name=name, rho1=params["rho1"]: sklearn_fit(
-                             prob, name, rho1, tol_sk)],
-                        repeat,
-                    )
-                    sk, ratio = f"{t_sk:.4f} [{tol_sk:.0e}]", f"{t / t_sk:.2f}"
-                else:
-                    t, _ = median_time(lambda est=est, prob=prob: _fit(est, prob), repeat)
+                rho1 = params.get("rho1")
+                runs = [lambda est=est, prob=prob: _fit(est, prob)] + [
+                    lambda prob=prob, tol=tols[p], fit=fits[p], name=name, rho1=rho1: fit(
+                        prob, name, rho1, tol) for p in timed]
+                t, *t_peers = interleaved(runs, repeat)
+            for p, tp in zip(timed, t_peers):
+                cells[p] = f"{tp:.4f} [{tols[p]:.0e}] | {t / tp:.2f}"
             gap = f"{est.gap_:.1e}{kind}" if certified else "no certificate"
-            print(f"| {pname} | {name} | {t:.4f} | {gap} | {est.n_iter_} | {sk} | {ratio} |", flush=True)
+            row = "".join(f" {cells[p]} |" for p in fits)
+            print(f"| {pname} | {name} | {t:.4f} | {gap} | {est.n_iter_} |{row}", flush=True)
 
 
 if __name__ == "__main__":

@@ -34,9 +34,11 @@ def test_cluster_weights_hand_worked() -> None:
 
 
 @pytest.mark.parametrize("eta, k", [(0.3, 1.0), (2.0, 2.5), (0.05, 3.0)])
-def test_cluster_weights_against_cvxpy(eta: float, k: float) -> None:
-    sigma = np.array([3.0, 2.0, 1.2, 0.4, 0.1])
+@pytest.mark.parametrize("sigma", [[3.0, 2.0, 1.2, 0.4, 0.1], [2.0, 2.0, 1.0, 1.0, 0.5]])  # distinct, tied
+def test_cluster_weights_against_cvxpy(eta: float, k: float, sigma: list) -> None:
+    sigma = np.array(sigma)
     m = cluster_weights(sigma, eta, k)
+    assert abs(m.sum() - k) <= 1e-12  # the breakpoint search solves the piece exactly
     mv = cp.Variable(5)
     obj = cp.sum(cp.multiply(sigma**2, cp.inv_pos(eta + mv)))
     ref = cp.Problem(cp.Minimize(obj), [mv >= 0, mv <= 1, cp.sum(mv) == k]).solve(solver="CLARABEL")

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 
-def cluster_weights(sigma: np.ndarray, eta: float, k: float, *, tol: float = 1e-14) -> np.ndarray:
+def cluster_weights(sigma: np.ndarray, eta: float, k: float) -> np.ndarray:
     """The minimiser m of ``Σ σᵢ²/(η + mᵢ)`` over ``{0 ≤ m ≤ 1, Σ m = k}`` (σ ≥ 0, length q ≥ k).
 
     Entries with σᵢ = 0 do not change the value; they receive the mass the positive entries cannot
@@ -58,28 +58,15 @@ def cluster_weights(sigma: np.ndarray, eta: float, k: float, *, tol: float = 1e-
             m[~pos] = (k - n_pos) / (q - n_pos)
         return m
     s = sigma[pos]
-
-    def total(u: float) -> float:
-        return float(np.clip(s * u - eta, 0.0, 1.0).sum())
-
-    lo, hi = 0.0, (1.0 + eta) / float(s.min())  # total(lo) = 0 <= k < n_pos = total(hi)
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if total(mid) < k:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= tol * hi:
-            break
-    u = 0.5 * (lo + hi)
+    # m(u) = clip(σu − η, 0, 1) (KKT, u the multiplier of Σm = k); total(u) = Σ m(u) is piecewise linear and
+    # non-decreasing with breakpoints η/σᵢ and (1 + η)/σᵢ: evaluate it there, then solve on the crossing piece
+    bp = np.sort(np.concatenate([eta / s, (1.0 + eta) / s]))
+    totals = np.clip(np.outer(bp, s) - eta, 0.0, 1.0).sum(axis=1)
+    j = int(np.searchsorted(totals, k))  # totals[j-1] < k <= totals[j]
+    j = min(max(j, 1), bp.size - 1)
+    lo, hi, t_lo, t_hi = bp[j - 1], bp[j], totals[j - 1], totals[j]
+    u = hi if t_hi <= t_lo else lo + (k - t_lo) * (hi - lo) / (t_hi - t_lo)
     mp = np.clip(s * u - eta, 0.0, 1.0)
-    free = (s * u - eta > 0.0) & (s * u - eta < 1.0)
-    if np.any(free):  # exact u on the free set: Σ_free (σᵢu − η) + #{m = 1} = k
-        n_one = np.count_nonzero(s * u - eta >= 1.0)
-        u_exact = (k - n_one + eta * np.count_nonzero(free)) / float(s[free].sum())
-        mp_exact = np.clip(s * u_exact - eta, 0.0, 1.0)
-        if abs(mp_exact.sum() - k) <= abs(mp.sum() - k):
-            mp = mp_exact
     m[pos] = mp
     return m
 
