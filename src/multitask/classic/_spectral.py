@@ -60,8 +60,14 @@ def cluster_weights(sigma: np.ndarray, eta: float, k: float) -> np.ndarray:
     s = sigma[pos]
     # m(u) = clip(σu − η, 0, 1) (KKT, u the multiplier of Σm = k); total(u) = Σ m(u) is piecewise linear and
     # non-decreasing with breakpoints η/σᵢ and (1 + η)/σᵢ: evaluate it there, then solve on the crossing piece
-    bp = np.sort(np.concatenate([eta / s, (1.0 + eta) / s]))
-    totals = np.clip(np.outer(bp, s) - eta, 0.0, 1.0).sum(axis=1)
+    order = np.argsort(-s)  # ascending η/σᵢ and (1 + η)/σᵢ alike
+    ss = s[order]
+    cum = np.concatenate([[0.0], np.cumsum(ss)])
+    start, end = eta / ss, (1.0 + eta) / ss
+    bp = np.sort(np.concatenate([start, end]))
+    n_in = np.searchsorted(start, bp, side="left")  # σᵢu − η > 0 (ties add 0 either way)
+    n_one = np.searchsorted(end, bp, side="right")  # σᵢu − η ≥ 1
+    totals = n_one + bp * (cum[n_in] - cum[n_one]) - eta * (n_in - n_one)  # O(q log q), no q x q table
     j = int(np.searchsorted(totals, k))  # totals[j-1] < k <= totals[j]
     j = min(max(j, 1), bp.size - 1)
     lo, hi, t_lo, t_hi = bp[j - 1], bp[j], totals[j - 1], totals[j]
