@@ -29,15 +29,13 @@ Everything else (no Gram matrices, rho1 = 0) falls back to FISTA with ``stop="ga
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import enet_path
 
 from multitask.classic._losses import LeastSquaresLoss
+from multitask.classic._sklearn_cd import enet_path_engine
 from multitask.classic._working_set import ws_applies, ws_solve
 
 __all__ = ["cd_solve", "cd_applies"]
@@ -61,15 +59,16 @@ def _sklearn_round(
 ) -> tuple[np.ndarray, int]:
     """One call of scikit-learn's coordinate descent (``enet_path`` at the single ``alpha``, inputs already
     Fortran-ordered float64, so ``check_input=False``) from W; returns (W, iterations)."""
-    kw = dict(l1_ratio=l1_ratio, alphas=[alpha], tol=tol, max_iter=max_iter, check_input=False,
-              return_n_iter=True, copy_X=False)
+    kw = dict(l1_ratio=l1_ratio, alphas=[alpha], tol=tol, max_iter=max_iter)
     if penalty == "l21":  # multi-output: MultiTaskLasso / MultiTaskElasticNet's solver
-        _, coefs, _, n_iters = enet_path(X, Y, coef_init=np.asfortranarray(W.T), precompute=False, **kw)
+        _, coefs, _, n_iters = enet_path_engine(X, Y, coef_init=np.asfortranarray(W.T), precompute=False,
+                                                **kw)
         return coefs[..., 0].T.copy(), int(n_iters[0])
     out, its = np.empty_like(W), 0
     for t in range(W.shape[1]):  # Lasso / ElasticNet column by column (their fit does the same)
         pre = dict(precompute=False) if G is None else dict(precompute=G, Xy=np.ascontiguousarray(B[:, t]))
-        _, coefs, _, n_iters = enet_path(X, Y[:, t], coef_init=np.ascontiguousarray(W[:, t]), **pre, **kw)
+        _, coefs, _, n_iters = enet_path_engine(X, Y[:, t], coef_init=np.ascontiguousarray(W[:, t]), **pre,
+                                                **kw)
         out[:, t], its = coefs[:, 0], max(its, int(n_iters[0]))
     return out, its
 
@@ -106,9 +105,7 @@ def _solve_sklearn(
         lower = primal * max(1.0 - g, 1e-3)
         guess = np.sqrt(lower * primal) if rounds == 0 else lower / 10.0 ** (rounds - 1)
         tol_sk = tol * guess / max(yy, np.finfo(float).tiny)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # ours is raised by fit on our own gap
-            W, its = _sklearn_round(X, Y, G, loss.B, penalty, alpha, l1_ratio, W, tol_sk, max_iter - n_iter)
+        W, its = _sklearn_round(X, Y, G, loss.B, penalty, alpha, l1_ratio, W, tol_sk, max_iter - n_iter)
         n_iter += its
         g = gap((W,), c0)
         primal = getattr(gap, "primal", None)  # least_squares_gap keeps P(W): no second pass over X

@@ -26,11 +26,9 @@ iteration (two to four on the benchmark problems) instead of once per epoch.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import enet_path
+
+from multitask.classic._sklearn_cd import enet_path_engine
 
 __all__ = ["ws_applies", "ws_solve"]
 
@@ -63,16 +61,13 @@ def _inner(Xf: np.ndarray, y: np.ndarray, w: np.ndarray, rho1: float, tol_abs: f
     n = Xf.shape[0]
     yy = float(np.sum(y * y))
     kw = dict(l1_ratio=1.0, alphas=[rho1 / n], tol=tol_abs / max(yy, np.finfo(float).tiny),
-              max_iter=max(max_iter, 1), check_input=False, return_n_iter=True, copy_X=False,
-              precompute=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # ours is raised by fit on our own gap
-        if y.shape[1] == 1:
-            _, coefs, _, its = enet_path(Xf, np.ascontiguousarray(y[:, 0]),
-                                         coef_init=np.ascontiguousarray(w[:, 0]), **kw)
-            return coefs[:, :1], int(its[0])
-        _, coefs, _, its = enet_path(Xf, np.asfortranarray(y), coef_init=np.asfortranarray(w.T), **kw)
-        return coefs[..., 0].T, int(its[0])
+              max_iter=max(max_iter, 1), precompute=False)
+    if y.shape[1] == 1:
+        _, coefs, _, its = enet_path_engine(Xf, np.ascontiguousarray(y[:, 0]),
+                                            coef_init=np.ascontiguousarray(w[:, 0]), **kw)
+        return coefs[:, :1], int(its[0])
+    _, coefs, _, its = enet_path_engine(Xf, np.asfortranarray(y), coef_init=np.asfortranarray(w.T), **kw)
+    return coefs[..., 0].T, int(its[0])
 
 
 def ws_solve(
