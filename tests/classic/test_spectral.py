@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from multitask.classic._spectral import perturbed_sq_prox, perturbed_trace_sq, spectral_sq_prox
+from multitask.classic._spectral import (
+    normalised_gram_sqrt,
+    normalised_sqrt,
+    perturbed_sq_prox,
+    perturbed_trace_sq,
+    spectral_sq_prox,
+)
 
 EXACT = dict(solver=cp.CLARABEL, tol_gap_rel=1e-12, tol_feas=1e-12)
 
@@ -80,3 +86,14 @@ def test_matrix_prox_equals_cvxpy(side: str, eps: float, lam1: float) -> None:
         )
 
     assert value(ours) <= value(X.value) + 1e-12
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4)])
+@pytest.mark.parametrize("eps", [1e-8, 1.0])
+def test_gram_sqrt_from_the_thin_svd_equals_the_eigendecomposition(shape: tuple, eps: float) -> None:
+    W = np.random.default_rng(5).normal(size=shape)
+    D = normalised_gram_sqrt(W, eps)
+    np.testing.assert_allclose(D, normalised_sqrt(W @ W.T, eps)[0], atol=1e-12)
+    total = np.sqrt(perturbed_trace_sq(np.linalg.svd(W, compute_uv=False), eps, shape[0]))
+    np.testing.assert_allclose((total * D) @ (total * D), W @ W.T + eps * np.eye(shape[0]), atol=1e-12)
+    assert np.trace(D) == pytest.approx(1.0)

@@ -48,6 +48,7 @@ __all__ = [
     "cluster_penalty",
     "cluster_matrix",
     "normalised_sqrt",
+    "normalised_gram_sqrt",
     "perturbed_trace_sq",
     "spectral_conjugate_bound",
     "perturbed_sq_prox",
@@ -148,6 +149,23 @@ def normalised_sqrt(A: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray, 
         raise ValueError("normalised_sqrt: A + εI is zero; use epsilon > 0")
     ev = root / total
     return (V * ev) @ V.T, ev, V
+
+
+def normalised_gram_sqrt(W: np.ndarray, eps: float) -> np.ndarray:
+    """``(WWᵀ + εI)^{1/2} / tr (WWᵀ + εI)^{1/2}`` (m x m for W m x n, ε > 0) from the thin SVD
+    W = U diag(σ) Vᵀ: ``(WWᵀ + εI)^{1/2} = U diag(√(σ² + ε) − √ε) Uᵀ + √ε I``, with trace
+    ``Σ √(σᵢ² + ε) + (m − r)√ε`` — the same matrix as :func:`normalised_sqrt` of WWᵀ, in
+    O(m n min(m, n) + m² r) instead of an m x m eigendecomposition."""
+    if eps <= 0:
+        raise ValueError(f"normalised_gram_sqrt: eps must be > 0, got {eps}")
+    m = W.shape[0]
+    U, s, _ = np.linalg.svd(W, full_matrices=False)
+    root_eps = float(np.sqrt(eps))
+    root = np.sqrt(s * s + eps)
+    total = float(root.sum()) + (m - s.size) * root_eps
+    D = (U * (s * s / (root + root_eps))) @ U.T  # √(σ² + ε) − √ε without cancellation
+    D[np.diag_indices(m)] += root_eps
+    return D / total
 
 
 def _padded(sigma: np.ndarray, q: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from multitask.classic._alternating import AlternatingEstimator, BlockSteps, tas
 from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._mixins import MultiTaskRegressorMixin
-from multitask.classic._spectral import normalised_sqrt, perturbed_trace_sq
+from multitask.classic._spectral import normalised_gram_sqrt, perturbed_trace_sq
 
 __all__ = ["MTFLRegressor", "mtfl_w_step", "mtfl_d_step", "task_grams"]
 
@@ -26,7 +26,7 @@ def mtfl_w_step(G: np.ndarray, B: np.ndarray, D: np.ndarray, gamma: float) -> np
 
 def mtfl_d_step(W: np.ndarray, epsilon: float) -> np.ndarray:
     """``D = argmin_{D ≻ 0, tr D ≤ 1} tr(D⁻¹(WWᵀ + εI)) = (WWᵀ + εI)^{1/2} / tr (WWᵀ + εI)^{1/2}``."""
-    return normalised_sqrt(W @ W.T, epsilon)[0]
+    return normalised_gram_sqrt(W, epsilon)
 
 
 @hyperparameters

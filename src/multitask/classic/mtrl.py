@@ -8,7 +8,7 @@ from multitask.classic._alternating import AlternatingEstimator, BlockSteps, tas
 from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._mixins import MultiTaskRegressorMixin
-from multitask.classic._spectral import normalised_sqrt, perturbed_trace_sq
+from multitask.classic._spectral import normalised_gram_sqrt, perturbed_trace_sq
 
 __all__ = ["MTRLRegressor", "mtrl_w_step", "mtrl_omega_step"]
 
@@ -57,7 +57,7 @@ def mtrl_w_step(
 
 def mtrl_omega_step(W: np.ndarray, epsilon: float) -> np.ndarray:
     """``Ω = argmin_{Ω ≻ 0, tr Ω = 1} tr(Ω⁻¹(WᵀW + εI)) = (WᵀW + εI)^{1/2} / tr (WᵀW + εI)^{1/2}``."""
-    return normalised_sqrt(W.T @ W, epsilon)[0]
+    return normalised_gram_sqrt(W.T, epsilon)
 
 
 @hyperparameters
