@@ -1,5 +1,6 @@
-"""MTFL (Argyriou et al.): the alternating updates' closed forms, monotone objective, the optimum of the
-ε-problem (cvxpy) and its equivalence with the squared-trace-norm problem."""
+"""MTFL (Argyriou et al.): the alternating updates' closed forms, monotone objective of the alternating
+solver, the optimum of the ε-problem (cvxpy) by both solvers and its equivalence with the squared-trace-norm
+problem."""
 
 from __future__ import annotations
 
@@ -55,14 +56,20 @@ def test_d_step_closed_form_is_optimal() -> None:
         assert np.trace(np.linalg.solve(other, C)) >= best - 1e-12
 
 
+@pytest.mark.parametrize("solver", ["alternating", "proximal"])
 @pytest.mark.parametrize("gamma", [0.5, 5.0])
-def test_reaches_the_epsilon_problem_optimum(gamma: float) -> None:
+def test_reaches_the_epsilon_problem_optimum(gamma: float, solver: str) -> None:
     X, Y = _data()
     d, T = X.shape[1], Y.shape[1]
     eps = 1e-2
-    est = MTFLRegressor(gamma=gamma, epsilon=eps, tol=1e-13, stop="obj_change", max_iter=5000).fit(X, Y)
+    if solver == "alternating":
+        est = MTFLRegressor(gamma=gamma, epsilon=eps, tol=1e-13, stop="obj_change", max_iter=5000,
+                            solver=solver).fit(X, Y)
+        assert np.all(np.diff(est.objective_path_) <= 1e-12 * est.objective_path_[0])  # monotone decrease
+    else:
+        est = MTFLRegressor(gamma=gamma, epsilon=eps, tol=1e-10).fit(X, Y)
+        assert est.gap_ <= 1e-10
     path = est.objective_path_
-    assert np.all(np.diff(path) <= 1e-12 * path[0])  # monotone decrease
     W, c = cp.Variable((d, T)), cp.Variable(T)
     aug = cp.hstack([W, np.sqrt(eps) * np.eye(d)])  # singular values √(σᵢ² + ε)
     ref = cp.Problem(cp.Minimize(_loss(X, Y, W, c) + gamma * cp.square(cp.normNuc(aug)))).solve(
@@ -87,7 +94,7 @@ def test_equivalent_to_the_squared_trace_norm_problem() -> None:
     sig_star = np.linalg.svd(W.value, compute_uv=False)
     gaps = []
     for eps in (1e-1, 1e-3):
-        est = MTFLRegressor(gamma=gamma, epsilon=eps, tol=1e-12, stop="obj_change", max_iter=5000).fit(X, Y)
+        est = MTFLRegressor(gamma=gamma, epsilon=eps, tol=1e-12, max_iter=5000).fit(X, Y)
         Wn = est.coef_.T
         f0 = (
             0.5 * np.sum((Y - X @ Wn - est.intercept_) ** 2)
@@ -109,7 +116,10 @@ def test_learns_few_shared_features() -> None:
     assert ev[:2].sum() > 0.95  # D concentrates on a 2-D feature subspace
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(epsilon=0.0), "epsilon"), (dict(gamma=-1.0), "gamma")])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(epsilon=0.0), "epsilon"), (dict(gamma=-1.0), "gamma"), (dict(solver="admm"), "solver")],
+)
 def test_bad_parameters_raise(kwargs: dict, match: str) -> None:
     X, Y = _data()
     with pytest.raises(ValueError, match=match):

@@ -121,9 +121,10 @@ def test_gap_hand_value_on_a_scalar_lasso():
 
 @pytest.mark.parametrize("eps", [1e-8, 1e-2])
 def test_alternating_gap_bounds_the_suboptimality(eps):
-    """MTFL and MTRL: the relative duality gap of the ε-problem (minimised over D / Ω) bounds the true
-    relative suboptimality against cvxpy at every stage of the alternation, and vanishes at the solution
-    when the scheme converges (ε = 1e-2; with ε = 1e-8 the alternation creeps, the gap then says so)."""
+    """MTFL and MTRL with ``solver="alternating"``: the relative duality gap of the ε-problem (minimised
+    over D / Ω) bounds the true relative suboptimality against cvxpy at every stage of the alternation, and
+    vanishes at the solution when the scheme converges (ε = 1e-2; with ε = 1e-8 the alternation creeps,
+    the gap then says so). The default certified solver: tests/classic/test_alternating.py."""
     X, Y = _data()
     d, T = X.shape[1], Y.shape[1]
     W = cp.Variable((d, T))
@@ -131,7 +132,7 @@ def test_alternating_gap_bounds_the_suboptimality(eps):
     mtrl = 1.5 * cp.sum_squares(W) + 2.5 * cp.square(cp.normNuc(cp.vstack([W, np.sqrt(eps) * np.eye(T)])))
     for est, pen in ((MTFLRegressor(gamma=2.0), mtfl), (MTRLRegressor(lambda1=3.0, lambda2=5.0), mtrl)):
         ref = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(Y - X @ W) + pen)).solve(solver=cp.CLARABEL)
-        est.set_params(epsilon=eps, fit_intercept=False, tol=0.0, stop="gap")
+        est.set_params(epsilon=eps, fit_intercept=False, tol=0.0, stop="gap", solver="alternating")
         for max_iter in (1, 3, 10):
             with pytest.warns(ConvergenceWarning):
                 est.set_params(max_iter=max_iter).fit(X, Y)

@@ -92,12 +92,14 @@ class MultiTaskLinearModel(BaseEstimator):
             residual (gradient mapping) for cFSGL, CMTL, cASO, MSMTFL's stages, the classifiers and a
             least-squares fit with a norm strength of 0 (no dual point certifies a free part). The
             certified solvers: coordinate descent for the least-squares Lasso and L21
-            (:mod:`multitask.classic._cd`), ADMM for the trace norm, RMTL, rMTFL and L21 with per-task
-            rows (:mod:`multitask.classic._admm`), FISTA with a per-feature preconditioner, adaptive
-            restart and one gradient per iteration otherwise (:mod:`multitask.classic._fista`).
-            MALSAR's rules run MALSAR's plain FISTA and certify nothing: ``"rel_change"`` (MALSAR's
-            ``tFlag = 1``: relative objective change between two iterations at most ``tol``; MTFL and
-            MTRL's default, their alternating scheme being slow to reach a small gap when ε is tiny),
+            (:mod:`multitask.classic._cd`), ADMM for the trace norm, RMTL, rMTFL, MTFL, MTRL and L21
+            with per-task rows (:mod:`multitask.classic._admm`), FISTA with a per-feature
+            preconditioner, adaptive restart and one gradient per iteration otherwise
+            (:mod:`multitask.classic._fista`); MTFL and MTRL solve their objective minimised over the
+            covariance (:mod:`multitask.classic._alternating`), their alternating scheme is
+            ``solver="alternating"``. MALSAR's rules run MALSAR's plain FISTA (MTFL and MTRL with
+            ``solver="alternating"``: their alternation) and certify nothing: ``"rel_change"`` (MALSAR's
+            ``tFlag = 1``: relative objective change between two iterations at most ``tol``),
             ``"obj_change"`` (absolute change), ``"iterate_change"``.
         init: ``"zero"`` or ``"lstsq"`` (per-task least-squares solution) starting point.
         warm_start: start from the previous fit's solution when the shapes agree.

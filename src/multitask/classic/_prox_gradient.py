@@ -193,9 +193,9 @@ class ProxGradientEstimator(MultiTaskLinearModel):
         _admm: under ``stop="gap"``, least-squares fits with the Gram matrices precomputed run the ADMM
             engine of :mod:`multitask.classic._admm` (not on a shared design for the ``_cd_penalty``
             estimators, which run scikit-learn's coordinate descent there). Set for the estimators where
-            it beats the preconditioned FISTA on School (trace norm, RMTL, rMTFL, ℓ2,1: a few hundred
-            iterations to a relative gap of 1e-6 where FISTA needs thousands); the entry-wise sparse ones
-            (Lasso, Dirty, SparseTrace) converge faster with FISTA or coordinate descent.
+            it beats the preconditioned FISTA on School (trace norm, RMTL, rMTFL, ℓ2,1, MTFL, MTRL: a few
+            hundred iterations to a relative gap of 1e-6 where FISTA needs thousands); the entry-wise
+            sparse ones (Lasso, Dirty, SparseTrace) converge faster with FISTA or coordinate descent.
     """
 
     _terms = ()

@@ -20,6 +20,23 @@ values σ₁..σ_q of W (padded with zeros to q). With M = V diag(m) Vᵀ in W's
 Perturbed square root (MTFL, Argyriou, Evgeniou, Pontil, MLJ 2008; MTRL, Zhang & Yeung, UAI 2010)
 ---------------------------------------------------------------------------------------------------
     min_{D ≻ 0, tr D = 1} tr(D⁻¹ (A + εI)) = (tr (A + εI)^{1/2})²,   D* = (A + εI)^{1/2} / tr (A + εI)^{1/2}.
+
+Minimised over D (or Ω), the MTFL / MTRL penalty is the spectral function ``h(W) = φ(σ(W))`` with
+
+    φ(x) = (lam1/2) Σᵢ xᵢ² + γ (Σᵢ₌₁..q √(xᵢ² + ε))²
+
+over q singular values (σ(W) padded with q − rank zeros; MTFL q = d, MTRL q = T). φ is convex (a
+composition of the convex, non-decreasing u ↦ u² on u ≥ 0 with the convex Σ√(xᵢ² + ε)) and absolutely
+symmetric, so h is convex and its prox is ``prox_{th}(V) = U diag(prox_{tφ}(σ)) Vᵀ`` for V = U diag(σ) Vᵀ
+(Lewis, The convex analysis of unitarily invariant matrix functions, J. Convex Anal. 1995). For σ ≥ 0 the
+prox x = prox_{tφ}(σ) (:func:`perturbed_sq_prox`) solves, with a = 1 + t·lam1 and S = Σᵢ √(xᵢ² + ε) over
+all q entries (the q − r structural zeros contribute √ε each),
+
+    a xᵢ + 2tγS · xᵢ / √(xᵢ² + ε) = σᵢ         (i = 1..r).
+
+For fixed S the left side is increasing and concave in xᵢ ≥ 0, so each xᵢ(S) ∈ [0, σᵢ/a] is found by
+Newton's method from 0 (monotone from below); xᵢ(S) decreases with S, so ``S − Σᵢ √(xᵢ(S)² + ε) −
+(q − r)√ε`` is increasing with one root in [q√ε, Σᵢ √(σᵢ²/a² + ε) + (q − r)√ε], found by bracketed Newton.
 """
 
 from __future__ import annotations
@@ -31,8 +48,11 @@ __all__ = [
     "cluster_penalty",
     "cluster_matrix",
     "normalised_sqrt",
+    "normalised_gram_sqrt",
     "perturbed_trace_sq",
     "spectral_conjugate_bound",
+    "perturbed_sq_prox",
+    "spectral_sq_prox",
 ]
 
 
@@ -124,6 +144,23 @@ def normalised_sqrt(A: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray, 
     return (V * ev) @ V.T, ev, V
 
 
+def normalised_gram_sqrt(W: np.ndarray, eps: float) -> np.ndarray:
+    """``(WWᵀ + εI)^{1/2} / tr (WWᵀ + εI)^{1/2}`` (m x m for W m x n, ε > 0) from the thin SVD
+    W = U diag(σ) Vᵀ: ``(WWᵀ + εI)^{1/2} = U diag(√(σ² + ε) − √ε) Uᵀ + √ε I``, with trace
+    ``Σ √(σᵢ² + ε) + (m − r)√ε`` — the same matrix as :func:`normalised_sqrt` of WWᵀ, in
+    O(m n min(m, n) + m² r) instead of an m x m eigendecomposition."""
+    if eps <= 0:
+        raise ValueError(f"normalised_gram_sqrt: eps must be > 0, got {eps}")
+    m = W.shape[0]
+    U, s, _ = np.linalg.svd(W, full_matrices=False)
+    root_eps = float(np.sqrt(eps))
+    root = np.sqrt(s * s + eps)
+    total = float(root.sum()) + (m - s.size) * root_eps
+    D = (U * (s * s / (root + root_eps))) @ U.T  # √(σ² + ε) − √ε without cancellation
+    D[np.diag_indices(m)] += root_eps
+    return D / total
+
+
 def _padded(sigma: np.ndarray, q: int) -> np.ndarray:
     out = np.zeros(q)
     out[: min(q, np.size(sigma))] = np.sort(np.abs(np.asarray(sigma, dtype=float)))[::-1][:q]
@@ -187,3 +224,76 @@ def spectral_conjugate_bound(
         w = np.minimum(w, top)
     return float(gamma * lam * lam + np.sum((v - w) ** 2) / (2.0 * lam1)
                  - root_eps * np.sum(np.sqrt(np.maximum(c * c - w * w, 0.0))))
+
+
+def _perturbed_newton(s: np.ndarray, a: float, c: float, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """The root x ∈ [0, s/a] of ``g(x) = a x + c x/√(x² + ε) − s`` for every entry (s ≥ 0, a > 0, c ≥ 0)
+    and ``g'(x)``: g is increasing and concave on x ≥ 0, so Newton's iterates from x = 0 increase
+    monotonically to the root."""
+    x = np.zeros_like(s)
+    top = s / a
+    for _ in range(200):
+        r = np.sqrt(x * x + eps)
+        slope = a + c * eps / (r * r * r)
+        x_new = np.clip(x - (a * x + c * x / r - s) / slope, x, top)
+        done = np.all(x_new - x <= 4.0 * np.finfo(float).eps * x_new)
+        x = x_new
+        if done:
+            break
+    r = np.sqrt(x * x + eps)
+    return x, a + c * eps / (r * r * r)
+
+
+def perturbed_sq_prox(
+    sigma: np.ndarray, t: float, gamma: float, eps: float, q: int, lam1: float = 0.0
+) -> np.ndarray:
+    """``prox_{tφ}(σ) = argmin_x t·φ(x) + ½‖x − σ‖²`` for σ ≥ 0 (length r ≤ q; the other q − r entries of
+    φ's argument are the fixed zeros of the padding), φ of the module docstring: an outer bracketed Newton
+    solve on S = Σ √(xᵢ² + ε) around the per-entry Newton solve of the optimality condition there."""
+    sigma = np.asarray(sigma, dtype=float)
+    r = sigma.size
+    if r > q:
+        raise ValueError(f"perturbed_sq_prox: {r} singular values for a penalty over q = {q}")
+    if np.any(sigma < 0) or eps <= 0 or t < 0 or gamma < 0 or lam1 < 0:
+        raise ValueError("perturbed_sq_prox: needs σ ≥ 0, ε > 0 and t, gamma, lam1 ≥ 0")
+    a = 1.0 + t * lam1
+    if t * gamma == 0.0 or r == 0:
+        return sigma / a
+    root_eps = float(np.sqrt(eps))
+    pad = (q - r) * root_eps
+
+    def excess(S: float) -> tuple[float, float, np.ndarray]:
+        """F(S) = S − Σ√(xᵢ(S)² + ε) − (q − r)√ε, F'(S) = 1 + Σ 2tγ xᵢ² / ((xᵢ² + ε) g'(xᵢ)), x(S)."""
+        x, slope = _perturbed_newton(sigma, a, 2.0 * t * gamma * S, eps)
+        x2 = x * x
+        F = S - float(np.sum(np.sqrt(x2 + eps))) - pad
+        return F, 1.0 + float(np.sum(2.0 * t * gamma * x2 / ((x2 + eps) * slope))), x
+
+    lo = q * root_eps  # F(lo) ≤ 0
+    hi = float(np.sum(np.sqrt((sigma / a) ** 2 + eps))) + pad  # F(hi) ≥ 0
+    S = hi
+    for _ in range(200):
+        F, dF, x = excess(S)
+        if F == 0.0:
+            break
+        if F > 0:
+            hi = S
+        else:
+            lo = S
+        S_new = S - F / dF
+        if not lo < S_new < hi:
+            S_new = 0.5 * (lo + hi)
+        if abs(S_new - S) <= 4.0 * np.finfo(float).eps * S or hi - lo <= 4.0 * np.finfo(float).eps * hi:
+            S = S_new
+            break
+        S = S_new
+    return excess(S)[2]
+
+
+def spectral_sq_prox(
+    V: np.ndarray, t: float, gamma: float, eps: float, q: int, lam1: float = 0.0
+) -> np.ndarray:
+    """``prox_{th}(V) = U diag(prox_{tφ}(σ)) Vᵀ`` (module docstring; Lewis 1995) for V = U diag(σ) Vᵀ, h the
+    MTFL (lam1 = 0, q = d) / MTRL (q = T) penalty minimised over D / Ω."""
+    U, s, Vt = np.linalg.svd(V, full_matrices=False)
+    return (U * perturbed_sq_prox(s, t, gamma, eps, q, lam1)) @ Vt

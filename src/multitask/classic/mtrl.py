@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from multitask.classic._alternating import AlternatingEstimator, alternating_gap, task_grams
+from multitask.classic._alternating import AlternatingEstimator, BlockSteps, task_grams
 from multitask.classic._base import hyperparameters
 from multitask.classic._losses import SmoothLoss
 from multitask.classic._mixins import MultiTaskRegressorMixin
-from multitask.classic._spectral import normalised_sqrt, perturbed_trace_sq
+from multitask.classic._spectral import normalised_gram_sqrt, perturbed_trace_sq
 
 __all__ = ["MTRLRegressor", "mtrl_w_step", "mtrl_omega_step"]
 
@@ -57,7 +57,7 @@ def mtrl_w_step(
 
 def mtrl_omega_step(W: np.ndarray, epsilon: float) -> np.ndarray:
     """``Ω = argmin_{Ω ≻ 0, tr Ω = 1} tr(Ω⁻¹(WᵀW + εI)) = (WᵀW + εI)^{1/2} / tr (WᵀW + εI)^{1/2}``."""
-    return normalised_sqrt(W.T @ W, epsilon)[0]
+    return normalised_gram_sqrt(W.T, epsilon)
 
 
 @hyperparameters
@@ -74,13 +74,20 @@ class MTRLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
 
     Ω models positive, negative and zero task correlations. The problem is jointly convex; minimising
     over Ω gives ``(lambda2/2)(Σᵢ √(σᵢ(W)² + ε))²`` (T singular values), a squared trace norm for ε → 0.
-    Alternating minimisation (the paper's algorithm), from Ω = I/T:
+
+    Solvers. ``solver="proximal"`` (default): the objective minimised over Ω, a least-squares loss plus
+    a convex spectral penalty with an exact prox (:mod:`multitask.classic._alternating`), solved by ADMM
+    with an exact per-task Gram step (accelerated proximal gradient when the Gram matrices are not
+    precomputed) until the certified relative duality gap ``gap_`` is at most ``tol``; then Ω is the
+    Ω-step below. ``solver="alternating"``: the paper's alternating minimisation, from Ω = I/T (or the
+    Ω-step of the initial W):
 
         W-step: solve  XₜᵀXₜwₜ + [W (lambda1 I + lambda2 Ω⁻¹)]ₜ = Xₜᵀyₜ
                 (all tasks coupled; preconditioned conjugate gradient)
         Ω-step: Ω = (WᵀW + εI)^{1/2} / tr (WᵀW + εI)^{1/2}
 
-    Each step is an exact block minimisation, so the objective never increases. ε > 0 keeps Ω invertible.
+    Each step is an exact block minimisation, so the objective never increases, but with ε tiny it
+    creeps once W is nearly low rank. ε > 0 keeps Ω invertible.
 
     Scaling: the paper's loss is Σₜ (1/nₜ) Σᵢ (yₜᵢ − ŷₜᵢ)²; here it is MALSAR's Σₜ ½‖·‖² (a sum). With nₜ = n
     for every task, the paper's (λ₁, λ₂) correspond to ``lambda1 = n λ₁ / 2``, ``lambda2 = n λ₂ / 2``.
@@ -89,13 +96,17 @@ class MTRLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
         lambda1: ridge strength λ₁ (default 1.0 here; chosen by cross-validation in the paper).
         lambda2: task-relationship strength λ₂ (default 1.0 here).
         epsilon: perturbation ε > 0 (default 1e-8).
+        solver: ``"proximal"`` (default) or ``"alternating"`` (see above).
         fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`. An iteration is a W-step followed by an
-            Ω-step; ``init="lstsq"`` starts from the Ω of the per-task least-squares W, not I/T.
+            :class:`~multitask.classic._base.MultiTaskLinearModel` (default ``stop="gap"``:
+            ``gap_`` ≤ ``tol``, the relative duality gap of the objective minimised over Ω). An
+            alternating iteration is a W-step followed by an Ω-step; ``init="lstsq"`` starts from the
+            per-task least-squares W.
 
     Attributes:
-        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, n_iter_,
-        objective_path_ (the objective after each iteration, non-increasing),
+        coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, n_iter_, gap_,
+        objective_path_ (the objective minimised over Ω: after each alternating or FISTA iteration, at
+        each certificate for ADMM),
         Omega_ (T x T, the learned task covariance, the Ω-step of ``coef_``),
         task_correlation_ (T x T, Ω_ rescaled to unit diagonal).
     """
@@ -113,26 +124,21 @@ class MTRLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
         coupling = 0.5 * self.lambda2 * perturbed_trace_sq(sigma, self.epsilon, W.shape[1])
         return float(loss_value + reg + coupling)
 
-    def _fit_coef(self, Xs: list[np.ndarray], ys: list[np.ndarray], loss: SmoothLoss):
+    def _spectral(self, loss: SmoothLoss) -> tuple[float, float, int]:
+        return 0.5 * float(self.lambda2), float(self.lambda1), loss.n_tasks
+
+    def _block_steps(self, Xs: list[np.ndarray], ys: list[np.ndarray]) -> BlockSteps:
         lam1, lam2, eps = float(self.lambda1), float(self.lambda2), float(self.epsilon)
-        T = loss.n_tasks
         G, B = task_grams(Xs, ys)
-        W0, _ = self._initial_coef(Xs, ys, loss)
-        Omega0 = mtrl_omega_step(W0, eps) if np.any(W0) else np.eye(T) / T
+        T = len(Xs)
 
         def w_step(W_old: np.ndarray, Omega: np.ndarray) -> np.ndarray:
             ev, V = np.linalg.eigh(Omega)
             return mtrl_w_step(G, B, lam1 * np.eye(T) + lam2 * (V / ev) @ V.T, W_old)
 
-        W, Omega = self._alternate(
-            W0,
-            Omega0,
-            w_step,
-            lambda W: mtrl_omega_step(W, eps),
-            lambda W: self.objective(loss.value(W), W),
-            alternating_gap(loss, 0.5 * lam2, eps, T, lam1),
-        )
-        self.Omega_ = Omega
-        sd = np.sqrt(np.diag(Omega))
-        self.task_correlation_ = Omega / np.outer(sd, sd)
-        return W, np.zeros(T)
+        return w_step, (lambda W: mtrl_omega_step(W, eps))
+
+    def _store_m(self, W: np.ndarray) -> None:
+        self.Omega_ = mtrl_omega_step(W, float(self.epsilon))
+        sd = np.sqrt(np.diag(self.Omega_))
+        self.task_correlation_ = self.Omega_ / np.outer(sd, sd)
