@@ -6,7 +6,10 @@ parameters, or the shared representation), compute the per-task gradients as *bl
 
 * ``"batched"``: one vector-Jacobian product with a batch of ``T`` one-hot cotangents
   (``torch.autograd.grad(..., is_grads_batched=True)``, i.e. ``vmap`` over the backward pass),
-  ``chunk_size`` rows at a time to bound memory. Pays off on GPUs.
+  ``chunk_size`` rows at a time to bound memory. Pays off on GPUs. When ``chunk_size`` is ``None`` the
+  rows per pass come from a memory budget (:mod:`multitask.core.vjp_memory`): the ``memory_budget``
+  given, else on CUDA "the per-task loop's peak plus one Jacobian" (capped by the free memory), else all
+  rows at once. Chunks are written into preallocated blocks (no second copy of ``J`` at the end).
 * ``"loop"``: ``T`` calls of ``torch.autograd.grad`` over one retained graph. On a CPU this is the
   faster one (the batched pass runs the same FLOPs through slower batching rules; see
   ``benchmarks/step_time.py``).
@@ -24,6 +27,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+
+from multitask.core.vjp_memory import auto_chunk_size
 
 __all__ = [
     "STRATEGIES",
@@ -59,12 +64,14 @@ def jacobian_blocks(
     *,
     strategy: str = "auto",
     chunk_size: int | None = None,
+    memory_budget: float | None = None,
 ) -> list[Tensor]:
     """Per-task gradients of ``losses`` w.r.t. each of ``inputs``: ``[T, *input.shape]`` each.
 
     ``losses`` is a sequence of ``T`` scalar losses (preferred: each is differentiated through its own
     graph only) or a 1-D tensor. The graph is retained. Inputs that a task does not depend on get zero
-    rows.
+    rows. ``chunk_size``: rows per batched pass; ``None`` derives it from ``memory_budget`` (bytes of
+    transient memory per pass; see :func:`~multitask.core.vjp_memory.auto_chunk_size`).
     """
     if isinstance(losses, Tensor):
         if losses.dim() != 1:
@@ -79,6 +86,8 @@ def jacobian_blocks(
     inputs = list(inputs)
     concrete = resolve_strategy(strategy, outs[0].device)
     if concrete == "batched":
+        if chunk_size is None:
+            chunk_size = auto_chunk_size(outs, inputs, memory_budget)
         try:
             return _batched(outs, inputs, chunk_size)
         except RuntimeError as err:  # an op without a batching rule
@@ -100,8 +109,8 @@ def _loop(outs: list[Tensor], inputs: list[Tensor]) -> list[Tensor]:
 def _batched(outs: list[Tensor], inputs: list[Tensor], chunk_size: int | None) -> list[Tensor]:
     t = len(outs)
     eye = torch.eye(t, dtype=outs[0].dtype, device=outs[0].device)
-    step = t if chunk_size is None else chunk_size
-    parts: list[list[Tensor]] = []
+    step = t if chunk_size is None else min(chunk_size, t)
+    blocks: list[Tensor] = []
     for start in range(0, t, step):
         cotangents = eye[start : start + step]  # [k, T]: row r selects task start + r
         grads = torch.autograd.grad(
@@ -113,10 +122,13 @@ def _batched(outs: list[Tensor], inputs: list[Tensor], chunk_size: int | None) -
             allow_unused=True,
             materialize_grads=True,
         )
-        parts.append(list(grads))
-    if len(parts) == 1:
-        return parts[0]
-    return [torch.cat([p[k] for p in parts], dim=0) for k in range(len(inputs))]
+        if step == t:
+            return list(grads)
+        if not blocks:  # preallocated: the chunks are copied in as they come (never two copies of J)
+            blocks = [g.new_empty((t, *g.shape[1:])) for g in grads]
+        for block, g in zip(blocks, grads):
+            block[start : start + g.shape[0]].copy_(g)
+    return blocks
 
 
 def gramian_from_blocks(blocks: Sequence[Tensor]) -> Tensor:
@@ -162,9 +174,13 @@ def jacobian(
     *,
     strategy: str = "auto",
     chunk_size: int | None = None,
+    memory_budget: float | None = None,
 ) -> Tensor:
     """The Jacobian ``[T, n]`` of ``losses`` w.r.t. the concatenated, flattened ``inputs``."""
-    return concat_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))
+    blocks = jacobian_blocks(
+        losses, inputs, strategy=strategy, chunk_size=chunk_size, memory_budget=memory_budget
+    )
+    return concat_blocks(blocks)
 
 
 def gramian(
@@ -173,9 +189,13 @@ def gramian(
     *,
     strategy: str = "auto",
     chunk_size: int | None = None,
+    memory_budget: float | None = None,
 ) -> Tensor:
     """The Gramian ``J Jᵀ`` (``[T, T]``) of ``losses`` w.r.t. ``inputs``."""
-    return gramian_from_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))
+    blocks = jacobian_blocks(
+        losses, inputs, strategy=strategy, chunk_size=chunk_size, memory_budget=memory_budget
+    )
+    return gramian_from_blocks(blocks)
 
 
 def check_jacobian(jacobian: Tensor) -> Tensor:
