@@ -90,15 +90,16 @@ def _combine(
     otherwise makes before the Jacobian), in the same device synchronisation as the Jacobian's check; a
     non-finite loss raises the same ``ValueError`` as there.
     """
-    t = len(names)
     scale = _GRAD_SCALE.get()
     if scale != 1.0:  # mixed precision: the blocks are of S·L, the method sees those of L
         blocks = [b / scale for b in blocks]
         gramian = None if gramian is None else gramian / scale**2
-    finite = torch.stack([torch.isfinite(b.reshape(t, -1)).all(dim=1) for b in blocks]).all(dim=0)
+    if gramian is None:
+        gram, finite = jac.gramian_and_finite(blocks)
+    else:
+        gram, finite = gramian, jac.finite_rows(blocks)
     if check_losses:
         finite = finite & torch.isfinite(vec.detach())
-    gram = jac.gramian_from_blocks(blocks) if gramian is None else gramian
     losses = vec.detach()
     method_gram, method_losses = gram, losses
     if method.needs == "gramian":

@@ -18,12 +18,21 @@ parameters, or the shared representation), compute the per-task gradients as *bl
 remembers it) when an op has no batching rule. The blocks are never concatenated by the engine: a
 Gramian is accumulated block by block (``G = Σ_p J_p J_pᵀ``) and a weighted direction formed block by
 block (``d_p = wᵀ J_p``).
+
+Captured path (opt-in): inside ``with compiled():`` the per-step tensor work after the backward passes —
+the Gramian with the rows' finiteness flags (:func:`gramian_and_finite`) and the weighted combination
+(:func:`combine_blocks`) — runs through ``torch.compile``, which fuses the few small kernels per input
+block into a handful (GPUs are launch-bound there). Dynamo compiles once per set of block shapes and
+reuses the graph while the shapes stay fixed (a new shape compiles again).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -34,8 +43,11 @@ __all__ = [
     "STRATEGIES",
     "check_jacobian",
     "combine_blocks",
+    "compiled",
     "concat_blocks",
+    "finite_rows",
     "gramian",
+    "gramian_and_finite",
     "gramian_from_blocks",
     "jacobian",
     "jacobian_blocks",
@@ -45,6 +57,37 @@ __all__ = [
 
 STRATEGIES = ("auto", "loop", "batched")
 _batching_failed: set[str] = set()
+#: the torch.compile backend of the captured path (``None``: eager)
+_COMPILE: ContextVar[str | None] = ContextVar("multitask_engine_compile", default=None)
+_COMPILED: dict[tuple[str, str], Callable[..., Any]] = {}
+
+
+@contextmanager
+def compiled(backend: str = "inductor") -> Iterator[None]:
+    """Run the engine's per-step tensor work through ``torch.compile(backend=backend)`` inside the block.
+
+    Covers :func:`gramian_and_finite` and :func:`combine_blocks` (hence ``multitask.backward``'s Gramian,
+    finiteness check and direction); the backward passes and the methods' host solves stay eager. The
+    first step with new block shapes pays the compilation. ``backend``: ``"inductor"`` (fused kernels;
+    needs a C compiler on CPU, Triton on CUDA), ``"aot_eager"`` (traced, not fused: a check that the code
+    captures), or any other ``torch.compile`` backend. Results equal the eager ones up to rounding (fused
+    reductions may sum in another order).
+    """
+    token = _COMPILE.set(backend)
+    try:
+        yield
+    finally:
+        _COMPILE.reset(token)
+
+
+def _captured(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    backend = _COMPILE.get()
+    if backend is None:
+        return fn
+    key = (name, backend)
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(fn, backend=backend, dynamic=False, fullgraph=True)
+    return _COMPILED[key]
 
 
 def resolve_strategy(strategy: str, device: torch.device) -> str:
@@ -133,6 +176,29 @@ def _batched(outs: list[Tensor], inputs: list[Tensor], chunk_size: int | None) -
 
 def gramian_from_blocks(blocks: Sequence[Tensor]) -> Tensor:
     """``G = J Jᵀ`` accumulated block by block (``[T, T]``), in the blocks' dtype."""
+    return _captured("gramian", _gramian)(list(blocks))
+
+
+def finite_rows(blocks: Sequence[Tensor]) -> Tensor:
+    """``[T]`` booleans: whether every entry of each task's row (over all blocks) is finite."""
+    return _captured("finite", _finite)(list(blocks))
+
+
+def gramian_and_finite(blocks: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """:func:`gramian_from_blocks` and :func:`finite_rows` together (one fused graph when captured)."""
+    return _captured("gramian_and_finite", _gramian_and_finite)(list(blocks))
+
+
+def _gramian_and_finite(blocks: list[Tensor]) -> tuple[Tensor, Tensor]:
+    return _gramian(blocks), _finite(blocks)
+
+
+def _finite(blocks: list[Tensor]) -> Tensor:
+    t = blocks[0].shape[0]
+    return torch.stack([torch.isfinite(b.reshape(t, -1)).all(dim=1) for b in blocks]).all(dim=0)
+
+
+def _gramian(blocks: list[Tensor]) -> Tensor:
     first = blocks[0]
     t = first.shape[0]
     g = torch.zeros((t, t), dtype=first.dtype, device=first.device)
@@ -144,6 +210,10 @@ def gramian_from_blocks(blocks: Sequence[Tensor]) -> Tensor:
 
 def combine_blocks(weights: Tensor, blocks: Sequence[Tensor]) -> list[Tensor]:
     """Direction ``wᵀJ`` block by block: one tensor of each input's shape."""
+    return _captured("combine", _combine)(weights, list(blocks))
+
+
+def _combine(weights: Tensor, blocks: list[Tensor]) -> list[Tensor]:
     out = []
     for block in blocks:
         w = weights.to(block.dtype)
