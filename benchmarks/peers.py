@@ -176,15 +176,35 @@ def measure_cell(
 _SYNC_METHODS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist")
 
 
-def count_host_syncs(key: str, mode: str, tasks: int, impl: str = "ours") -> int:
-    """Tensor-to-Python conversions (``bool(t)``, ``float(t)``, ``int(t)``, ``.item()``, ``.tolist()``) in one
-    step of a runner, after one warm-up step: each is a host synchronisation when the tensor is on a GPU
-    (counted on the CPU, where they cost nothing; conversions of CPU-only tensors count too)."""
+def count_host_syncs(
+    key: str, mode: str, tasks: int, impl: str = "ours", device: torch.device | None = None
+) -> int:
+    """Host synchronisations in one step of a runner, after one warm-up step.
+
+    On CUDA: the synchronising calls CUDA reports (``torch.cuda.set_sync_debug_mode("warn")``). On the CPU:
+    tensor-to-Python conversions (``bool(t)``, ``float(t)``, ``int(t)``, ``.item()``, ``.tolist()``), each a
+    synchronisation when the tensor is on a GPU — an upper bound: conversions of tensors that stay on the
+    host count too, e.g. every one inside our Gramian methods' solvers, which run on a host copy of the
+    Gramian (``multitask.core.gramian.to_host``); ``tests/test_backward_syncs.py`` tells them apart.
+    """
+    device = device or torch.device("cpu")
     spec = next(s for s in SPECS if s.key == key)
-    runner = make_runner(impl, spec, mode, tasks, torch.device("cpu"))
+    runner = make_runner(impl, spec, mode, tasks, device)
     if runner is None:
         raise SystemExit(f"{impl} has no {key} in {mode} mode")
     runner.step()
+    if device.type == "cuda":
+        import warnings
+
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                runner.step()
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in caught)
     count = [0]
     originals = {name: getattr(torch.Tensor, name) for name in _SYNC_METHODS}
 
@@ -329,7 +349,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--summary", default=None, metavar="JSON", help="only summarise a saved --json run")
     ap.add_argument(
         "--count-syncs", action="store_true",
-        help="only print our host synchronisations per step (tensor-to-Python conversions) per cell",
+        help="only print our host synchronisations per step per cell (CUDA: counted by CUDA; CPU: "
+        "tensor-to-Python conversions, an upper bound)",
     )  # fmt: skip
     ap.add_argument(
         "--mgda-check", type=int, default=None, metavar="T",
@@ -359,7 +380,7 @@ def main(argv: list[str] | None = None) -> dict:
         print("|" + "---|" * (2 + len(args.tasks)))
         for spec in (s for s in SPECS if s.key in (args.methods or [s.key for s in SPECS])):
             for mode in (m for m in args.modes if m in spec.modes):
-                cells = [str(count_host_syncs(spec.key, mode, t)) for t in args.tasks]
+                cells = [str(count_host_syncs(spec.key, mode, t, device=device)) for t in args.tasks]
                 print(f"| {spec.key} | {mode} | " + " | ".join(cells) + " |", flush=True)
         return {}
     if args.mgda_check:

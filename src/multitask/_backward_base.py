@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from multitask.core import jacobian as jac
+from multitask.core.gramian import to_host
 from multitask.methods.base import GradientMethod
 
 LossesLike = Mapping[str, Tensor] | Sequence[Tensor]
@@ -89,14 +90,21 @@ def _combine(
     otherwise makes before the Jacobian), in the same device synchronisation as the Jacobian's check; a
     non-finite loss raises the same ``ValueError`` as there.
     """
-    t = len(names)
     scale = _GRAD_SCALE.get()
     if scale != 1.0:  # mixed precision: the blocks are of S·L, the method sees those of L
         blocks = [b / scale for b in blocks]
         gramian = None if gramian is None else gramian / scale**2
-    finite = torch.stack([torch.isfinite(b.reshape(t, -1)).all(dim=1) for b in blocks]).all(dim=0)
+    if gramian is None:
+        gram, finite = jac.gramian_and_finite(blocks)
+    else:
+        gram, finite = gramian, jac.finite_rows(blocks)
     if check_losses:
         finite = finite & torch.isfinite(vec.detach())
+    losses = vec.detach()
+    method_gram, method_losses = gram, losses
+    if method.needs == "gramian":
+        # the step's one device→host copy: the flags, the Gramian and the losses (the solver's inputs)
+        finite, method_gram, method_losses = to_host(finite, gram, losses)  # type: ignore[assignment]
     if not bool(finite.all()):  # one device sync for all tasks and blocks (and the losses)
         if check_losses:
             _check_finite_losses(names, vec)  # a non-finite loss is reported as such, first
@@ -104,9 +112,7 @@ def _combine(
         if scale != 1.0:
             raise GradientOverflowError(f"non-finite scaled gradients for tasks {bad} (loss scale {scale:g})")
         raise ValueError(f"non-finite gradients for tasks {bad}")
-    gram = jac.gramian_from_blocks(blocks) if gramian is None else gramian
-    losses = vec.detach()
-    direction = method.combine_blocks(blocks, losses, gramian=gram)
+    direction = method.combine_blocks(blocks, method_losses, gramian=method_gram)
     weights = method.last_weights
     norms = gram.diagonal().clamp_min(0).sqrt()
     denom = torch.outer(norms, norms)

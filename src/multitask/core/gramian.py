@@ -8,6 +8,16 @@
 * :func:`clip_weights` — scale weights so that the direction ``Jᵀw`` has norm at most ``max_norm``.
 * :func:`normalized_work_gramian` — that copy divided by its largest diagonal entry (the squared norm of
   the longest task gradient), for methods whose answer does not depend on the gradients' scale.
+* :func:`to_host` / :func:`to_device` — the Gramian methods' round trip to the host: the ``T × T`` Gramian
+  (and the loss vector, and finiteness flags) leave the accelerator in ONE copy, the solver runs on the
+  host, and its ``[T]`` weights go back in one copy that does not block the host.
+
+Why the host: a Gramian is tiny (``T²`` numbers) but its solvers (active sets, Newton, Wolfe, root
+searches) branch on values dozens of times per step. On a GPU every such branch (``.item()``, ``float()``,
+``bool()``, ``.tolist()``, a boolean mask, ``nonzero``) is a host synchronisation that drains the kernel
+queue; solved on the host they cost nothing. :meth:`multitask.methods.base.GradientMethod.combine_blocks`
+therefore hands every ``needs = "gramian"`` method a host Gramian: one device→host copy per step (shared
+with the engine's finiteness check) and one non-blocking host→device copy of the weights.
 """
 
 from __future__ import annotations
@@ -15,7 +25,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["check_gramian", "clip_weights", "normalized_work_gramian", "work_dtype", "work_gramian"]
+__all__ = [
+    "check_gramian",
+    "clip_weights",
+    "normalized_work_gramian",
+    "to_device",
+    "to_host",
+    "work_dtype",
+    "work_gramian",
+]
 
 
 def check_gramian(gramian: Tensor, who: str = "", *, batched: bool = False) -> Tensor:
@@ -76,3 +94,51 @@ def clip_weights(w: Tensor, gramian: Tensor, max_norm: float) -> Tensor:
     if norm > max_norm:
         work = work * (max_norm / norm)
     return work.to(w.dtype)
+
+
+def to_host(*tensors: Tensor | None) -> list[Tensor | None]:
+    """The given small tensors on the host, read from an accelerator in one copy (one synchronisation).
+
+    Tensors already on the CPU (and ``None``) are returned as they are, so on a CPU this is free and the
+    results are bit-identical to working on the inputs. The others are detached, flattened and packed into
+    one buffer of their promoted dtype (which holds each of them exactly: bool flags, float16/bfloat16,
+    float32 and float64), copied once per device, then unpacked into their own dtypes and shapes.
+
+    Args:
+        tensors: floating or bool tensors (a Gramian, a loss vector, finiteness flags), or ``None``.
+
+    Returns:
+        the tensors in the same order, on the CPU.
+    """
+    out: list[Tensor | None] = list(tensors)
+    groups: dict[torch.device, list[int]] = {}
+    for i, x in enumerate(tensors):
+        if x is None or x.device.type == "cpu":
+            continue
+        if not (x.is_floating_point() or x.dtype == torch.bool):
+            raise TypeError(f"to_host: only floating or bool tensors can be packed, got {x.dtype}")
+        groups.setdefault(x.device, []).append(i)
+    for idx in groups.values():
+        parts = [tensors[i] for i in idx]
+        dtype = torch.float32
+        for x in parts:
+            if x.is_floating_point():  # type: ignore[union-attr]
+                dtype = torch.promote_types(dtype, x.dtype)  # type: ignore[union-attr]
+        flat = torch.cat([x.detach().reshape(-1).to(dtype) for x in parts])  # type: ignore[union-attr]
+        host = flat.cpu()  # the one device→host copy
+        offset = 0
+        for i, x in zip(idx, parts):
+            n = x.numel()  # type: ignore[union-attr]
+            out[i] = host[offset : offset + n].to(x.dtype).reshape(x.shape)  # type: ignore[union-attr]
+            offset += n
+    return out
+
+
+def to_device(x: Tensor, device: torch.device) -> Tensor:
+    """``x`` on ``device`` without blocking the host: a CUDA copy is staged through pinned memory and
+    queued asynchronously (a plain pageable copy synchronises the stream); same device: ``x`` itself."""
+    if x.device == device:
+        return x
+    if device.type == "cuda" and x.device.type == "cpu":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x.to(device)

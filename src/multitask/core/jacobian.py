@@ -6,7 +6,10 @@ parameters, or the shared representation), compute the per-task gradients as *bl
 
 * ``"batched"``: one vector-Jacobian product with a batch of ``T`` one-hot cotangents
   (``torch.autograd.grad(..., is_grads_batched=True)``, i.e. ``vmap`` over the backward pass),
-  ``chunk_size`` rows at a time to bound memory. Pays off on GPUs.
+  ``chunk_size`` rows at a time to bound memory. Pays off on GPUs. When ``chunk_size`` is ``None`` the
+  rows per pass come from a memory budget (:mod:`multitask.core.vjp_memory`): the ``memory_budget``
+  given, else on CUDA "the per-task loop's peak plus one Jacobian" (capped by the free memory), else all
+  rows at once. Chunks are written into preallocated blocks (no second copy of ``J`` at the end).
 * ``"loop"``: ``T`` calls of ``torch.autograd.grad`` over one retained graph. On a CPU this is the
   faster one (the batched pass runs the same FLOPs through slower batching rules; see
   ``benchmarks/step_time.py``).
@@ -15,22 +18,36 @@ parameters, or the shared representation), compute the per-task gradients as *bl
 remembers it) when an op has no batching rule. The blocks are never concatenated by the engine: a
 Gramian is accumulated block by block (``G = Σ_p J_p J_pᵀ``) and a weighted direction formed block by
 block (``d_p = wᵀ J_p``).
+
+Captured path (opt-in): inside ``with compiled():`` the per-step tensor work after the backward passes —
+the Gramian with the rows' finiteness flags (:func:`gramian_and_finite`) and the weighted combination
+(:func:`combine_blocks`) — runs through ``torch.compile``, which fuses the few small kernels per input
+block into a handful (GPUs are launch-bound there). Dynamo compiles once per set of block shapes and
+reuses the graph while the shapes stay fixed (a new shape compiles again).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import torch
 from torch import Tensor
+
+from multitask.core.vjp_memory import auto_chunk_size
 
 __all__ = [
     "STRATEGIES",
     "check_jacobian",
     "combine_blocks",
+    "compiled",
     "concat_blocks",
+    "finite_rows",
     "gramian",
+    "gramian_and_finite",
     "gramian_from_blocks",
     "jacobian",
     "jacobian_blocks",
@@ -40,6 +57,37 @@ __all__ = [
 
 STRATEGIES = ("auto", "loop", "batched")
 _batching_failed: set[str] = set()
+#: the torch.compile backend of the captured path (``None``: eager)
+_COMPILE: ContextVar[str | None] = ContextVar("multitask_engine_compile", default=None)
+_COMPILED: dict[tuple[str, str], Callable[..., Any]] = {}
+
+
+@contextmanager
+def compiled(backend: str = "inductor") -> Iterator[None]:
+    """Run the engine's per-step tensor work through ``torch.compile(backend=backend)`` inside the block.
+
+    Covers :func:`gramian_and_finite` and :func:`combine_blocks` (hence ``multitask.backward``'s Gramian,
+    finiteness check and direction); the backward passes and the methods' host solves stay eager. The
+    first step with new block shapes pays the compilation. ``backend``: ``"inductor"`` (fused kernels;
+    needs a C compiler on CPU, Triton on CUDA), ``"aot_eager"`` (traced, not fused: a check that the code
+    captures), or any other ``torch.compile`` backend. Results equal the eager ones up to rounding (fused
+    reductions may sum in another order).
+    """
+    token = _COMPILE.set(backend)
+    try:
+        yield
+    finally:
+        _COMPILE.reset(token)
+
+
+def _captured(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    backend = _COMPILE.get()
+    if backend is None:
+        return fn
+    key = (name, backend)
+    if key not in _COMPILED:
+        _COMPILED[key] = torch.compile(fn, backend=backend, dynamic=False, fullgraph=True)
+    return _COMPILED[key]
 
 
 def resolve_strategy(strategy: str, device: torch.device) -> str:
@@ -59,12 +107,14 @@ def jacobian_blocks(
     *,
     strategy: str = "auto",
     chunk_size: int | None = None,
+    memory_budget: float | None = None,
 ) -> list[Tensor]:
     """Per-task gradients of ``losses`` w.r.t. each of ``inputs``: ``[T, *input.shape]`` each.
 
     ``losses`` is a sequence of ``T`` scalar losses (preferred: each is differentiated through its own
     graph only) or a 1-D tensor. The graph is retained. Inputs that a task does not depend on get zero
-    rows.
+    rows. ``chunk_size``: rows per batched pass; ``None`` derives it from ``memory_budget`` (bytes of
+    transient memory per pass; see :func:`~multitask.core.vjp_memory.auto_chunk_size`).
     """
     if isinstance(losses, Tensor):
         if losses.dim() != 1:
@@ -79,6 +129,8 @@ def jacobian_blocks(
     inputs = list(inputs)
     concrete = resolve_strategy(strategy, outs[0].device)
     if concrete == "batched":
+        if chunk_size is None:
+            chunk_size = auto_chunk_size(outs, inputs, memory_budget)
         try:
             return _batched(outs, inputs, chunk_size)
         except RuntimeError as err:  # an op without a batching rule
@@ -100,8 +152,8 @@ def _loop(outs: list[Tensor], inputs: list[Tensor]) -> list[Tensor]:
 def _batched(outs: list[Tensor], inputs: list[Tensor], chunk_size: int | None) -> list[Tensor]:
     t = len(outs)
     eye = torch.eye(t, dtype=outs[0].dtype, device=outs[0].device)
-    step = t if chunk_size is None else chunk_size
-    parts: list[list[Tensor]] = []
+    step = t if chunk_size is None else min(chunk_size, t)
+    blocks: list[Tensor] = []
     for start in range(0, t, step):
         cotangents = eye[start : start + step]  # [k, T]: row r selects task start + r
         grads = torch.autograd.grad(
@@ -113,14 +165,40 @@ def _batched(outs: list[Tensor], inputs: list[Tensor], chunk_size: int | None) -
             allow_unused=True,
             materialize_grads=True,
         )
-        parts.append(list(grads))
-    if len(parts) == 1:
-        return parts[0]
-    return [torch.cat([p[k] for p in parts], dim=0) for k in range(len(inputs))]
+        if step == t:
+            return list(grads)
+        if not blocks:  # preallocated: the chunks are copied in as they come (never two copies of J)
+            blocks = [g.new_empty((t, *g.shape[1:])) for g in grads]
+        for block, g in zip(blocks, grads):
+            block[start : start + g.shape[0]].copy_(g)
+    return blocks
 
 
 def gramian_from_blocks(blocks: Sequence[Tensor]) -> Tensor:
     """``G = J Jᵀ`` accumulated block by block (``[T, T]``), in the blocks' dtype."""
+    return _captured("gramian", _gramian)(list(blocks))
+
+
+def finite_rows(blocks: Sequence[Tensor]) -> Tensor:
+    """``[T]`` booleans: whether every entry of each task's row (over all blocks) is finite."""
+    return _captured("finite", _finite)(list(blocks))
+
+
+def gramian_and_finite(blocks: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """:func:`gramian_from_blocks` and :func:`finite_rows` together (one fused graph when captured)."""
+    return _captured("gramian_and_finite", _gramian_and_finite)(list(blocks))
+
+
+def _gramian_and_finite(blocks: list[Tensor]) -> tuple[Tensor, Tensor]:
+    return _gramian(blocks), _finite(blocks)
+
+
+def _finite(blocks: list[Tensor]) -> Tensor:
+    t = blocks[0].shape[0]
+    return torch.stack([torch.isfinite(b.reshape(t, -1)).all(dim=1) for b in blocks]).all(dim=0)
+
+
+def _gramian(blocks: list[Tensor]) -> Tensor:
     first = blocks[0]
     t = first.shape[0]
     g = torch.zeros((t, t), dtype=first.dtype, device=first.device)
@@ -132,6 +210,10 @@ def gramian_from_blocks(blocks: Sequence[Tensor]) -> Tensor:
 
 def combine_blocks(weights: Tensor, blocks: Sequence[Tensor]) -> list[Tensor]:
     """Direction ``wᵀJ`` block by block: one tensor of each input's shape."""
+    return _captured("combine", _combine)(weights, list(blocks))
+
+
+def _combine(weights: Tensor, blocks: list[Tensor]) -> list[Tensor]:
     out = []
     for block in blocks:
         w = weights.to(block.dtype)
@@ -162,9 +244,13 @@ def jacobian(
     *,
     strategy: str = "auto",
     chunk_size: int | None = None,
+    memory_budget: float | None = None,
 ) -> Tensor:
     """The Jacobian ``[T, n]`` of ``losses`` w.r.t. the concatenated, flattened ``inputs``."""
-    return concat_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))
+    blocks = jacobian_blocks(
+        losses, inputs, strategy=strategy, chunk_size=chunk_size, memory_budget=memory_budget
+    )
+    return concat_blocks(blocks)
 
 
 def gramian(
@@ -173,9 +259,13 @@ def gramian(
     *,
     strategy: str = "auto",
     chunk_size: int | None = None,
+    memory_budget: float | None = None,
 ) -> Tensor:
     """The Gramian ``J Jᵀ`` (``[T, T]``) of ``losses`` w.r.t. ``inputs``."""
-    return gramian_from_blocks(jacobian_blocks(losses, inputs, strategy=strategy, chunk_size=chunk_size))
+    blocks = jacobian_blocks(
+        losses, inputs, strategy=strategy, chunk_size=chunk_size, memory_budget=memory_budget
+    )
+    return gramian_from_blocks(blocks)
 
 
 def check_jacobian(jacobian: Tensor) -> Tensor:

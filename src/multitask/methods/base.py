@@ -17,6 +17,7 @@ step counters) travel as the module's extra state. Checkpoints stay loadable wit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 
 from multitask._registry import Registry
 from multitask.core import jacobian as jac
-from multitask.core.gramian import check_gramian
+from multitask.core.gramian import check_gramian, to_device, to_host
 from multitask.core.jacobian import check_jacobian
 
 __all__ = [
@@ -337,12 +338,24 @@ class GradientMethod(Method):
         :meth:`direction` on the concatenated ``J``, split back into blocks. Sets ``last_weights`` (the
         weights, or what :meth:`direction` recorded) and counts the step; a direction of the wrong shape
         or with non-finite entries raises ``ValueError`` and counts nothing.
+
+        A Gramian method's :meth:`weights` runs on the host (:func:`~multitask.core.gramian.to_host`: one
+        device→host copy of ``G`` and the losses, free when they are host tensors already) and its weights
+        return in one non-blocking copy; the direction's finiteness is then decided on the host too (a
+        bound from ``w`` and ``G``), so such a step synchronises with the device once.
         """
         self.last_weights = None
         if self.needs == "gramian":
-            weights = self.weights(jac.gramian_from_blocks(blocks) if gramian is None else gramian, losses)
-            self.last_weights = weights.detach()
+            gram = jac.gramian_from_blocks(blocks) if gramian is None else gramian
+            # the solver runs on the host: one device→host copy, none when the caller passed host tensors
+            host_gram, host_losses = to_host(gram, losses)
+            host_w = self.weights(host_gram, host_losses).detach()  # type: ignore[arg-type]
+            weights = to_device(host_w, blocks[0].device)  # non-blocking
+            self.last_weights = weights
             direction = jac.combine_blocks(weights, blocks)
+            if _bounded(host_w, host_gram, blocks[0].dtype):  # type: ignore[arg-type]
+                self.step_count += 1
+                return direction
         else:
             full = jac.concat_blocks(blocks)
             flat = self.direction(full, losses)
@@ -353,6 +366,21 @@ class GradientMethod(Method):
             raise ValueError(f"{type(self).__name__} produced a non-finite direction")
         self.step_count += 1
         return direction
+
+
+def _bounded(weights: Tensor, gramian: Tensor, dtype: torch.dtype) -> bool:
+    """Whether ``wᵀJ`` is finite in ``dtype``, decided on the host from ``w`` and ``G = J Jᵀ`` alone.
+
+    Every partial sum of an entry ``Σₜ wₜ Jₜₖ`` is at most ``Σₜ |wₜ| ‖gₜ‖ = Σₜ |wₜ| √Gₜₜ`` in magnitude;
+    when that bound is finite and below half the dtype's largest number (room for rounding), the direction
+    cannot overflow, so its finiteness needs no device synchronisation. ``False``: check on the device.
+    """
+    if weights.shape != gramian.shape[:1] or not dtype.is_floating_point:
+        return False
+    w = weights.to(torch.float64)
+    norms = gramian.diagonal().to(torch.float64).clamp_min(0.0).sqrt()
+    bound = float((w.abs() * norms).sum())
+    return math.isfinite(bound) and bound < 0.5 * torch.finfo(dtype).max
 
 
 def _detach(value: Any) -> Any:
