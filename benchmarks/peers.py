@@ -56,20 +56,21 @@ import torch
 from torch import Tensor
 
 
-def _load_impl():
-    """``benchmarks/_peers_impl.py`` by file path (``benchmarks`` is no package; ``sys.path`` unchanged)."""
-    if "_peers_impl" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "_peers_impl", Path(__file__).with_name("_peers_impl.py")
-        )
+def _load(name: str):
+    """``benchmarks/<name>.py`` by file path (``benchmarks`` is no package; ``sys.path`` unchanged)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
         mod = importlib.util.module_from_spec(spec)
-        sys.modules["_peers_impl"] = mod  # before running it: its dataclasses look their module up
+        sys.modules[name] = mod  # before running it: its dataclasses look their module up
         spec.loader.exec_module(mod)
-    return sys.modules["_peers_impl"]
+    return sys.modules[name]
 
 
-_impl = _load_impl()
+_impl = _load("_peers_impl")
 SPECS, Spec, make_runner, peer_status = _impl.SPECS, _impl.Spec, _impl.make_runner, _impl.peer_status
+_diag = _load("_peers_diag")
+count_host_syncs, mgda_optimality = _diag.count_host_syncs, _diag.mgda_optimality
+profile_table = _diag.profile_table
 
 
 class Timer:
@@ -171,103 +172,6 @@ def measure_cell(
     memory = {k: peak_memory(r, device) for k, r in built.items()}
     cos = {k: cosine(updates.get("ours"), updates.get(k)) for k in built if k not in ("ours", "ew")}
     return {"times": medians, "memory": memory, "cos": cos, "errors": errors}
-
-
-_SYNC_METHODS = ("__bool__", "__float__", "__int__", "__index__", "item", "tolist")
-
-
-def count_host_syncs(
-    key: str, mode: str, tasks: int, impl: str = "ours", device: torch.device | None = None
-) -> int:
-    """Host synchronisations in one step of a runner, after one warm-up step.
-
-    On CUDA: the synchronising calls CUDA reports (``torch.cuda.set_sync_debug_mode("warn")``). On the CPU:
-    tensor-to-Python conversions (``bool(t)``, ``float(t)``, ``int(t)``, ``.item()``, ``.tolist()``), each a
-    synchronisation when the tensor is on a GPU — an upper bound: conversions of tensors that stay on the
-    host count too, e.g. every one inside our Gramian methods' solvers, which run on a host copy of the
-    Gramian (``multitask.core.gramian.to_host``); ``tests/test_backward_syncs.py`` tells them apart.
-    """
-    device = device or torch.device("cpu")
-    spec = next(s for s in SPECS if s.key == key)
-    runner = make_runner(impl, spec, mode, tasks, device)
-    if runner is None:
-        raise SystemExit(f"{impl} has no {key} in {mode} mode")
-    runner.step()
-    if device.type == "cuda":
-        import warnings
-
-        torch.cuda.synchronize()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            torch.cuda.set_sync_debug_mode("warn")
-            try:
-                runner.step()
-            finally:
-                torch.cuda.set_sync_debug_mode("default")
-        return sum("synchroniz" in str(w.message) for w in caught)
-    count = [0]
-    originals = {name: getattr(torch.Tensor, name) for name in _SYNC_METHODS}
-
-    def counting(original):
-        def wrapper(self, *args, **kwargs):
-            count[0] += 1
-            return original(self, *args, **kwargs)
-
-        return wrapper
-
-    try:
-        for name, original in originals.items():
-            setattr(torch.Tensor, name, counting(original))
-        runner.step()
-    finally:
-        for name, original in originals.items():
-            setattr(torch.Tensor, name, original)
-    return count[0]
-
-
-def mgda_optimality(tasks: int, peers: tuple[str, ...]) -> dict[str, tuple[float, float]]:
-    """MGDA's min-norm point from each implementation on the model's parameters-mode Jacobian at ``tasks``:
-    ``{impl: (‖d‖², min_t g_tᵀd / ‖d‖²)}`` with ``d = Jᵀw / Σw``; the second is ≥ 1 exactly at the optimum."""
-    enc, heads, x, ys = _impl.build_model(tasks, torch.device("cpu"))
-    z = enc(x)
-    shared = list(enc.parameters())
-    rows = []
-    for h, y in zip(heads, ys):
-        grads = torch.autograd.grad(torch.nn.functional.cross_entropy(h(z), y), shared, retain_graph=True)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    jac = torch.stack(rows)
-    gram = (jac @ jac.T).double()
-    found = {"ours": _impl.build_method("mgda", {}, tasks).weights(gram)}
-    if "torchjd" in peers:
-        from torchjd.aggregation import MGDAWeighting
-
-        found["torchjd"] = MGDAWeighting()(gram.float())
-    if "libmtl" in peers:
-        found["libmtl"] = _impl.load_libmtl("MGDA")()._find_min_norm_element(jac.detach())
-    out = {}
-    for impl, w in found.items():
-        w = w.detach().double() / w.detach().double().sum()
-        d2 = float(w @ gram @ w)
-        out[impl] = (d2, float((gram @ w).min()) / d2)
-    return out
-
-
-def profile_table(key: str, mode: str, tasks: int, impl: str, device: torch.device, steps: int = 3) -> str:
-    """``torch.profiler`` table (self time, top 12 ops) of ``steps`` steps of one runner after 3 warm-ups."""
-    from torch.profiler import ProfilerActivity, profile
-
-    spec = next(s for s in SPECS if s.key == key)
-    runner = make_runner(impl, spec, mode, tasks, device)
-    if runner is None:
-        raise SystemExit(f"{impl} has no {key} in {mode} mode")
-    for _ in range(3):
-        runner.step()
-    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=acts) as prof:
-        for _ in range(steps):
-            runner.step()
-    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    return prof.key_averages().table(sort_by=sort, row_limit=12, max_name_column_width=40)
 
 
 _SUMMARY_ROWS = (

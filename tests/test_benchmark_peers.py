@@ -21,7 +21,8 @@ def peers():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     yield mod
-    sys.modules.pop("_peers_impl", None)
+    for name in ("_peers_impl", "_peers_diag"):
+        sys.modules.pop(name, None)
 
 
 def test_quick_run_ours_only_writes_json(peers, tmp_path, capsys):
@@ -90,7 +91,7 @@ def test_mgda_check_and_profile_options(peers, capsys):
 
 
 def test_count_host_syncs_counts_tensor_to_python_conversions(peers):
-    before = {name: getattr(torch.Tensor, name) for name in peers._SYNC_METHODS}
+    before = {name: getattr(torch.Tensor, name) for name in peers._diag._SYNC_METHODS}
     ew = peers.count_host_syncs("ew", "loss", 2)
     upgrad = peers.count_host_syncs("upgrad", "features", 3)
     assert 0 < ew < upgrad  # the solver's active-set loop converts on top of the engine's checks
