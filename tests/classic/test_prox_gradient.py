@@ -3,6 +3,8 @@ cvxpy), certified stopping reaches the tolerance, non-convergence warns, hand va
 
 from __future__ import annotations
 
+import warnings
+
 import cvxpy as cp
 import numpy as np
 import pytest
@@ -24,6 +26,7 @@ from multitask.classic import (
     TGLRegressor,
     TraceRegressor,
 )
+from multitask.classic._losses import relative_gap
 
 
 def _data(seed: int = 0, n: int = 30, d: int = 6, T: int = 4):
@@ -186,3 +189,20 @@ def test_gap_of_the_smooth_task_couplings_tgl_and_srmtl():
         assert loose.gap_ >= (primal - ref) / primal - 1e-9
         tight = est.set_params(stop="gap", tol=1e-7, max_iter=20000).fit(X, Y)
         assert tight.gap_ <= 1e-7 and (tight.objective_path_[-1] - ref) / ref <= 1e-7 + 1e-9
+
+
+def test_relative_gap_floor_for_interpolating_models():
+    """More features than samples and a loose nuclear-norm ball: Q fits Y exactly (P* = 0). Relative to
+    P(W) ≈ 1e-20 the gap would stay near 1; measured against 1e-12 P(0) the fit certifies and stops."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(12, 40))
+    Y = rng.normal(size=(12, 3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        m = SparseTraceRegressor(rho1=1.0, rho2=1e3, fit_intercept=False, tol=1e-6, max_iter=5000).fit(X, Y)
+    assert m.gap_ <= 1e-6 and m.n_iter_ < 5000
+    assert np.abs(Y - X @ m.coef_.T).max() < 1e-6  # it interpolates
+    # the floor changes nothing above it: Σ gap / Σ max(P, 1e-12 P₀)
+    assert relative_gap(2.0, 4.0, 10.0) == 0.5
+    assert relative_gap(1e-20, 1e-19, 1.0) == pytest.approx(1e-8)
+    np.testing.assert_allclose(relative_gap(np.array([1.0, 1e-20]), np.array([2.0, 1e-18]), np.ones(2)), 0.5)

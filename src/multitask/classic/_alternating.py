@@ -37,7 +37,7 @@ import numpy as np
 
 from multitask.classic._base import hyperparameters
 from multitask.classic._fista import stop_rule_met
-from multitask.classic._losses import LeastSquaresLoss, SmoothLoss
+from multitask.classic._losses import LeastSquaresLoss, SmoothLoss, relative_gap
 from multitask.classic._prox_gradient import Composite, ProxGradientEstimator
 from multitask.classic._spectral import perturbed_trace_sq, spectral_conjugate_bound, spectral_sq_prox
 
@@ -65,7 +65,7 @@ def alternating_gap(
         conj = spectral_conjugate_bound(np.linalg.svd(G, compute_uv=False), s, gamma, eps, q, lam1)
         primal = f + h
         gap.primal = primal  # type: ignore[attr-defined]
-        return max(float(np.sum(G * W)) + h + conj, 0.0) / max(primal, np.finfo(float).tiny)
+        return relative_gap(float(np.sum(G * W)) + h + conj, primal, 0.5 * float(loss.yy.sum()))
 
     return gap
 

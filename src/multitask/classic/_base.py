@@ -85,7 +85,8 @@ class MultiTaskLinearModel(BaseEstimator):
             functions have none, i.e. ``fit_intercept=False``).
         max_iter: maximal solver iterations (MALSAR ``opts.maxIter``, default 1000).
         tol: stopping tolerance (default 1e-4); under the default ``stop="gap"`` it bounds the relative
-            suboptimality (P − P*)/P, the same for every estimator.
+            suboptimality (P − P*)/P, the same for every estimator (P measured at least as 1e-12 of its
+            value at W = 0, so that a model interpolating its data, P* = 0, can certify).
         stop: ``"gap"`` (default): stop when ``gap_`` ≤ ``tol`` (checked every 10 iterations), a proven
             upper bound of (P − P*)/P by the relative duality gap for the least-squares Lasso, L21, Trace,
             Dirty, rMTFL, RMTL, SparseTrace, TGL, SRMTL, MTFL and MTRL, and estimated by the relative KKT

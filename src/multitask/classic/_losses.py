@@ -113,6 +113,18 @@ class SmoothLoss:
         return self._parts(W, c)[0]
 
 
+GAP_FLOOR = 1e-12  # relative gaps are taken w.r.t. max(P(W), GAP_FLOOR · P(0)); see relative_gap
+
+
+def relative_gap(gap: float | np.ndarray, primal: float | np.ndarray, start: float | np.ndarray) -> float:
+    """``Σ gap / Σ max(P, GAP_FLOOR · P₀)`` (elementwise for per-task arrays): the relative duality gap,
+    except that an objective below 1e-12 of its value at W = 0 (``start`` = P₀ = ½‖Y‖² for centred least
+    squares) is measured against that floor, where the residual is round-off: a model that interpolates the
+    data (P* = 0, e.g. more features than samples) would otherwise keep a relative gap near 1 for ever."""
+    denom = np.maximum(np.maximum(primal, GAP_FLOOR * np.asarray(start)), np.finfo(float).tiny)
+    return float(np.sum(np.maximum(gap, 0.0)) / np.sum(denom))
+
+
 class LeastSquaresLoss(SmoothLoss):
     """``Σₜ ½‖yₜ − Xₜwₜ − cₜ‖²`` and its gradient (see module docstring)."""
 

@@ -23,7 +23,7 @@ from multitask.classic._admm import admm_applies, admm_solve
 from multitask.classic._base import MultiTaskLinearModel, hyperparameters
 from multitask.classic._cd import cd_applies, cd_solve
 from multitask.classic._fista import fista
-from multitask.classic._losses import LeastSquaresLoss, PenalisedLoss, SmoothLoss
+from multitask.classic._losses import LeastSquaresLoss, PenalisedLoss, SmoothLoss, relative_gap
 from multitask.classic._prox import L1, Regulariser
 
 __all__ = ["Composite", "PenaltyTerm", "ProxGradientEstimator", "least_squares_gap", "kkt_residual"]
@@ -101,8 +101,9 @@ def least_squares_gap(
     θ = α(X̃W − Ỹ), α ∈ [0, minₖ sₖ / N*ₖ(G)] maximising D in closed form, G = X̃ᵀ(X̃W − Ỹ) the gradient
     of f. For the Lasso (one ℓ1 term, no quadratic coupling) the problem separates over the tasks and each
     task gets its own scale αₜ (θ = [αₜ rₜ]ₜ is feasible column by column), a tighter bound. Returns
-    ``(P(W) − D(θ)) / P(W)`` ≥ the relative suboptimality ``(P(W) − P*) / P(W)``; the returned function
-    keeps P(W) of its last call as its attribute ``primal``."""
+    ``(P(W) − D(θ)) / P(W)`` ≥ the relative suboptimality ``(P(W) − P*) / P(W)`` (the denominator floored
+    at 1e-12 P(0), :func:`~multitask.classic._losses.relative_gap`; per task for the Lasso); the returned
+    function keeps P(W) of its last call as its attribute ``primal``."""
 
     separable = smooth is data and len(terms) == 1 and terms[0].reg is L1  # the Lasso: one task at a time
 
@@ -118,10 +119,10 @@ def least_squares_gap(
             s = float(strengths[0])
             cap = np.where(dual_t > 0, s / np.where(dual_t > 0, dual_t, 1.0), np.inf)
             alpha_t = np.clip(-b_t / np.where(a_t > 0, 2.0 * a_t, 1.0), 0.0, cap) * (a_t > 0)
-            primal = float(a_t.sum()) + s * float(np.abs(W).sum())
-            dual_value = float(np.sum(-a_t * alpha_t**2 - b_t * alpha_t))
-            gap.primal = primal  # type: ignore[attr-defined]
-            return max(primal - dual_value, 0.0) / max(primal, np.finfo(float).tiny)
+            primal_t = a_t + s * np.abs(W).sum(axis=0)
+            dual_t = -a_t * alpha_t**2 - b_t * alpha_t
+            gap.primal = float(primal_t.sum())  # type: ignore[attr-defined]
+            return relative_gap(primal_t - dual_t, primal_t, 0.5 * data.yy)
         a = f + rho_l2 * float(np.sum(W * W))  # ½‖X̃W − Ỹ‖²
         G = G + 2.0 * rho_l2 * W
         ry = float(np.sum(data.B * W) - data.yy.sum())  # ⟨X̃W − Ỹ, Ỹ⟩ = ⟨XW − Y, Y⟩
@@ -136,7 +137,7 @@ def least_squares_gap(
         alpha = float(np.clip(-b / (2.0 * a), 0.0, alpha_max)) if a > 0 else 0.0
         dual_value = -a * alpha**2 - b * alpha
         gap.primal = primal  # type: ignore[attr-defined]  # P(W) of the last call, for callers that need it
-        return max(primal - dual_value, 0.0) / max(primal, np.finfo(float).tiny)
+        return relative_gap(primal - dual_value, primal, 0.5 * float(data.yy.sum()))
 
     return gap
 

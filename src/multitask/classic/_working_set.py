@@ -12,8 +12,9 @@ Outer iteration, for every group of columns still above its target (ℓ2,1: all 
    precomputed ``XᵀY``);
 2. dual point ``θ = s·R`` with ``s = clip(⟨R, Y⟩/‖R‖², 0, rho1/N*(C))`` (N* the dual norm: max |cⱼₜ| or
    maxⱼ ‖Cⱼ,:‖), the value maximising the dual ``D(θ) = ⟨θ, Y⟩ − ½‖θ‖²`` along R, and the gap
-   ``P(W) − D(θ) ≥ P(W) − P*``; the group is done when it is at most ``tol·P(W)`` (then the sum over the
-   groups is at most ``tol`` times the whole objective);
+   ``P(W) − D(θ) ≥ P(W) − P*``; the group is done when it is at most ``tol·max(P(W), 1e-12·P(0))``
+   (:func:`~multitask.classic._losses.relative_gap`; then the sum over the groups is at most ``tol``
+   times the sum of those denominators, the relative gap of the whole problem);
 3. working set: the support of W plus the features with the largest dual violation ``N*(Cⱼ)/rho1``,
    ``max(p0, 2·|support|)`` features in all (doubled when it would repeat the last set);
 4. scikit-learn's coordinate descent (``enet_path``, the solver of ``Lasso`` / ``MultiTaskLasso``, at the
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from multitask.classic._losses import relative_gap
 from multitask.classic._sklearn_cd import enet_path_engine
 
 __all__ = ["ws_applies", "ws_solve"]
@@ -86,6 +88,7 @@ def ws_solve(
     path: list[float] = []
     primals, gaps = np.zeros(len(groups)), np.zeros(len(groups))
     epochs = np.zeros(len(groups), dtype=int)  # inner epochs per group; max_iter bounds each
+    starts = np.array([0.5 * float(np.sum(Y[:, cols] ** 2)) for cols in groups])  # P(0) of each group
     while pending:
         rows = np.flatnonzero(np.any(W != 0.0, axis=1))
         if rows.size:
@@ -98,7 +101,7 @@ def ws_solve(
             cols = groups[g]
             primal, gap = _group_gap(R[:, cols], Y[:, cols], C[:, cols], W[:, cols], penalty, rho1)
             primals[g], gaps[g] = primal, gap
-            if gap > tol * primal and epochs[g] < max_iter:
+            if relative_gap(gap, primal, starts[g]) > tol and epochs[g] < max_iter:
                 still.append((g, primal, gap))
         path.append(float(primals.sum()))
         pending = []
@@ -121,5 +124,5 @@ def ws_solve(
             W[:, cols] = 0.0
             W[np.ix_(ws, cols)] = sub
             pending.append(g)
-    rel = float(gaps.sum()) / max(float(primals.sum()), np.finfo(float).tiny)
+    rel = relative_gap(gaps, primals, starts)
     return W, max(int(epochs.max()), 1), path, rel
