@@ -23,7 +23,7 @@ from multitask.classic._admm import admm_applies, admm_solve
 from multitask.classic._base import MultiTaskLinearModel, hyperparameters
 from multitask.classic._cd import cd_applies, cd_solve
 from multitask.classic._fista import fista
-from multitask.classic._losses import LeastSquaresLoss, PenalisedLoss, SmoothLoss, relative_gap
+from multitask.classic._losses import GAP_FLOOR, LeastSquaresLoss, PenalisedLoss, SmoothLoss, relative_gap
 from multitask.classic._prox import L1, Regulariser
 
 __all__ = ["Composite", "PenaltyTerm", "ProxGradientEstimator", "least_squares_gap", "kkt_residual"]
@@ -149,10 +149,10 @@ def kkt_residual(
 ) -> Callable[[tuple[np.ndarray, ...]], float]:
     """Relative KKT residual of ``min_x f(x) + g(x)`` where no dual is computed: with the prox-gradient
     step ``x⁺ = prox_{g/L}(x − ∇f(x)/L)`` (L by backtracking, as FISTA's, kept between calls) and the
-    gradient mapping ``G = L(x − x⁺)``, returns ``‖G‖ · ‖x⁺‖ / |F(x⁺)|``. G = 0 exactly at a minimiser
-    and ``F(x⁺) − F* ≤ ‖G‖ · ‖x⁺ − x*‖`` (Beck & Teboulle 2009; Nesterov 2013), so this is the relative
-    suboptimality bound with ‖x*‖ replaced by ‖x⁺‖: a residual on the objective's scale, not a proven
-    bound (that is what the duality gap of :func:`least_squares_gap` is)."""
+    gradient mapping ``G = L(x − x⁺)``, returns ``‖G‖ · ‖x⁺‖ / max(|F(x⁺)|, 1e-12 |F(0)|)``. G = 0 exactly
+    at a minimiser and ``F(x⁺) − F* ≤ ‖G‖ · ‖x⁺ − x*‖`` (Beck & Teboulle 2009; Nesterov 2013), so this is
+    the relative suboptimality bound with ‖x*‖ replaced by ‖x⁺‖: a residual on the objective's scale, not a
+    proven bound (that is what the duality gap of :func:`least_squares_gap` is)."""
     state = {"L": 1.0}
 
     def residual(x: tuple[np.ndarray, ...]) -> float:
@@ -168,8 +168,11 @@ def kkt_residual(
             L *= 2.0
         state["L"] = L
         F = smooth(z)[0] + nonsmooth(z)
+        if "F0" not in state:  # F(0), whose 1e-12 floors the denominator as in relative_gap
+            zero = tuple(np.zeros_like(xi) for xi in x)
+            state["F0"] = abs(smooth(zero)[0] + nonsmooth(zero))
         size = np.sqrt(float(sum(np.vdot(zi, zi) for zi in z)))
-        return float(L * np.sqrt(r2) * size / max(abs(F), np.finfo(float).tiny))
+        return float(L * np.sqrt(r2) * size / max(abs(F), GAP_FLOOR * state["F0"], np.finfo(float).tiny))
 
     return residual
 
