@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -191,27 +192,35 @@ class GradVac(GradientMethod):
 
 
 def _vaccinate(g: Tensor, target: Tensor, order: Tensor, beta: float) -> tuple[Tensor, Tensor]:
-    """One GradVac pass on one block: ``(Σᵢ Cᵢ, updated targets)`` for the Gramian ``g`` ``[T, T]``."""
-    t = g.shape[0]
-    coef = torch.eye(t, dtype=g.dtype, device=g.device)
-    target = target.clone()
-    rows = torch.arange(t, device=g.device)
-    diag = g.diagonal().clamp_min(0.0)
-    tiny = torch.finfo(g.dtype).tiny
+    """One GradVac pass on one block: ``(Σᵢ Cᵢ, updated targets)`` for the Gramian ``g`` ``[T, T]``.
+
+    The T − 1 positions are sequential (each correction changes ``gᵢ'``) but every task ``i`` moves at once;
+    the loop runs in numpy on a host copy (a ``T × T`` problem: ~15 tiny operations per position, which cost
+    ~10x more as torch dispatches; the Gramian methods' solvers run on the host anyway, see
+    :func:`multitask.core.gramian.to_host`)."""
+    gh = g.detach().cpu().numpy()
+    th = target.detach().cpu().numpy().copy()
+    oh = order.detach().cpu().numpy()
+    t = gh.shape[0]
+    coef = np.eye(t, dtype=gh.dtype)
+    rows = np.arange(t)
+    diag = np.maximum(np.diagonal(gh), 0.0)
+    tiny = np.finfo(gh.dtype).tiny
     for pos in range(t - 1):
-        j = order[:, pos]  # the task met at this position, for every i at once
-        dot = (coef * g[:, j].T).sum(dim=1)  # gᵢ'·gⱼ
-        ni_sq = ((coef @ g) * coef).sum(dim=1).clamp_min(0.0)  # ‖gᵢ'‖²
+        j = oh[:, pos]  # the task met at this position, for every i at once
+        dot = (coef * gh[:, j].T).sum(axis=1)  # gᵢ'·gⱼ
+        ni_sq = np.maximum(np.einsum("ik,ik->i", coef @ gh, coef), 0.0)  # ‖gᵢ'‖²
         nj_sq = diag[j]
         valid = (ni_sq > 0) & (nj_sq > 0)
-        denom = torch.where(valid, (ni_sq * nj_sq).sqrt(), torch.ones_like(ni_sq))
-        phi = (dot / denom.clamp_min(tiny)).clamp(-1.0, 1.0)
-        phi_hat = target[rows, j]
-        ph = phi_hat.clamp(-_MAX_TARGET, _MAX_TARGET)
+        denom = np.where(valid, np.sqrt(ni_sq * nj_sq), 1.0)
+        phi = np.clip(dot / np.maximum(denom, tiny), -1.0, 1.0)
+        phi_hat = th[rows, j]
+        ph = np.clip(phi_hat, -_MAX_TARGET, _MAX_TARGET)
         adjust = valid & (phi < phi_hat)
-        num = ph * (1.0 - phi * phi).clamp_min(0.0).sqrt() - phi * (1.0 - ph * ph).sqrt()
-        ratio = torch.where(valid, ni_sq.sqrt() / nj_sq.clamp_min(tiny).sqrt(), torch.zeros_like(ni_sq))
-        step = torch.where(adjust, ratio * num / (1.0 - ph * ph).sqrt(), torch.zeros_like(ni_sq))
-        coef[rows, j] += step
-        target[rows, j] = torch.where(valid, (1.0 - beta) * phi_hat + beta * phi, phi_hat)
-    return coef.sum(dim=0), target
+        num = ph * np.sqrt(np.maximum(1.0 - phi * phi, 0.0)) - phi * np.sqrt(1.0 - ph * ph)
+        ratio = np.where(valid, np.sqrt(ni_sq) / np.sqrt(np.maximum(nj_sq, tiny)), 0.0)
+        coef[rows, j] += np.where(adjust, ratio * num / np.sqrt(1.0 - ph * ph), 0.0)
+        th[rows, j] = np.where(valid, (1.0 - beta) * phi_hat + beta * phi, phi_hat)
+    back = dict(dtype=g.dtype, device=g.device)
+    return torch.as_tensor(coef.sum(axis=0)).to(**back), torch.as_tensor(th).to(dtype=target.dtype,
+                                                                                 device=target.device)
