@@ -10,8 +10,7 @@ and returns the input's dtype. :func:`_wolfe` and :func:`_bordered` are shared w
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -81,19 +80,21 @@ def _bordered(g: Tensor, lin: Tensor | None = None) -> Tensor:
     return b
 
 
-def _face_weights(bordered: Tensor, support: list[int]) -> list[float] | None:
-    """The affine min-norm weights of a face as host floats (one device sync); ``None`` if singular."""
+def _face_weights(bordered: np.ndarray, support: list[int]) -> list[float] | None:
+    """The affine min-norm weights of a face (``[[G_SS, 1], [1ᵀ, 0]] [v; −μ] = [0; 1]``); ``None`` if
+    singular or not finite."""
     t = bordered.shape[0] - 1
-    k = len(support)
-    ix = torch.tensor([*support, t], device=bordered.device)
-    lhs = bordered.index_select(0, ix).index_select(1, ix)
-    rhs = torch.zeros(k + 1, 1, dtype=lhs.dtype, device=lhs.device)
-    rhs[k] = 1.0
-    sol, info = torch.linalg.solve_ex(lhs, rhs)
-    values = torch.cat([sol[:k, 0], info.reshape(1).to(sol.dtype)]).tolist()
-    if values[-1] != 0 or not all(math.isfinite(x) for x in values):
+    ix = [*support, t]
+    rhs = np.zeros(len(ix))
+    rhs[-1] = 1.0
+    try:
+        sol = np.linalg.solve(bordered[np.ix_(ix, ix)], rhs)
+    except np.linalg.LinAlgError:
         return None
-    return values[:k]
+    values = sol[:-1]
+    if not np.all(np.isfinite(values)):
+        return None
+    return values.tolist()
 
 
 def _wolfe(
@@ -101,17 +102,22 @@ def _wolfe(
 ) -> tuple[Tensor, list[int]]:
     """Wolfe's min-norm-point algorithm on one ``[T, T]`` Gramian; returns ``(w, active set)``.
 
-    The active set and its weights live on the host (a handful of floats); the device does the
-    mat-vec and the face solves, and is read once per solve, so a GPU sees about two syncs per step.
+    Runs in numpy on a host copy (one read of the ``T × T`` Gramian; the Gramian methods hand their
+    solvers a host Gramian anyway, :func:`multitask.core.gramian.to_host`): each major iteration is a
+    mat-vec and a small face solve, which cost several times more as torch dispatches.
     ``warm``: an active set to start from (used when a sequence of related problems is solved).
     """
     t = gram.shape[0]
-    diag = gram.diagonal().tolist()
-    scale = max(diag)
+    host = gram.detach().cpu().numpy().astype(np.float64, copy=False)
+    back = dict(dtype=gram.dtype, device=gram.device)
+    diag = np.diagonal(host)
+    scale = float(diag.max())
     if scale <= _ZERO:
-        return torch.full((t,), 1.0 / t, dtype=gram.dtype, device=gram.device), list(range(t))
-    g = gram / scale
-    bordered = _bordered(g)
+        return torch.full((t,), 1.0 / t, **back), list(range(t))
+    g = host / scale
+    bordered = np.ones((t + 1, t + 1))
+    bordered[:t, :t] = g
+    bordered[t, t] = 0.0
     support: list[int] = []
     weights: list[float] = []
     if warm:
@@ -119,29 +125,26 @@ def _wolfe(
         if v is not None and min(v) > _ACTIVE:
             support, weights = list(warm), v
     if not support:
-        start = min(range(t), key=diag.__getitem__)
-        support, weights = [start], [1.0]
+        support, weights = [int(np.argmin(diag))], [1.0]
 
-    def dense(sup: list[int], wts: list[float]) -> Tensor:
-        full = [0.0] * t
-        for i, x in zip(sup, wts):
-            full[i] = x
-        return torch.tensor(full, dtype=g.dtype, device=g.device)
+    def dense(sup: list[int], wts: list[float]) -> np.ndarray:
+        full = np.zeros(t)
+        full[sup] = wts
+        return full
 
     w = dense(support, weights)
     for _ in range(max_iter):
         gw = g @ w
-        stats = torch.cat([gw, (w @ gw).reshape(1)]).tolist()
-        xx, gl = stats[-1], stats[:-1]
-        j = min(range(t), key=gl.__getitem__)
-        if xx - gl[j] <= tol or j in support:
+        xx = float(w @ gw)
+        j = int(np.argmin(gw))
+        if xx - float(gw[j]) <= tol or j in support:
             break
         support = [*support, j]
         weights = [*weights, 0.0]
         for _minor in range(t + 1):
             v = _face_weights(bordered, support)
             if v is None:  # numerically affinely dependent: drop the newcomer and stop
-                return _finish(w), support[:-1]
+                return _finish(torch.as_tensor(w).to(**back)), support[:-1]
             if min(v) > _ACTIVE:
                 weights = v
                 break
@@ -157,7 +160,7 @@ def _wolfe(
             total = sum(kept)
             weights = [x / total for x in kept]
         w = dense(support, weights)
-    return _finish(w), support
+    return _finish(torch.as_tensor(w).to(**back)), support
 
 
 def _finish(w: Tensor) -> Tensor:
