@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -78,19 +79,21 @@ class PCGrad(GradientMethod):
         gramian = check_gramian(gramian)
         t = gramian.shape[0]
         work = work_gramian(gramian)
-        coef = torch.eye(t, dtype=work.dtype, device=work.device)
+        # the T − 1 positions are sequential (each projection changes gᵢᴾᶜ); numpy on a host copy, as the
+        # other Gramian methods' solvers (a T × T problem: torch dispatches would cost several times more)
+        g = work.detach().cpu().numpy()
+        coef = np.eye(t, dtype=g.dtype)
         if t > 1:
-            order = self.orders(t).to(work.device)
-            rows = torch.arange(t, device=work.device)
-            diag = work.diagonal()
+            order = self.orders(t).numpy()
+            rows = np.arange(t)
+            diag = np.diagonal(g)
             for k in range(t - 1):
                 j = order[:, k]  # task visited at position k, for every i at once
-                dots = (coef * work[:, j].T).sum(dim=1)  # gᵢᴾᶜ · gⱼ
+                dots = (coef * g[:, j].T).sum(axis=1)  # gᵢᴾᶜ · gⱼ
                 gjj = diag[j]
                 ok = (dots < 0) & (gjj > 0)
-                step = torch.where(ok, dots / torch.where(gjj > 0, gjj, torch.ones_like(gjj)), 0.0)
-                coef[rows, j] -= step
-        w = coef.sum(dim=0)
+                coef[rows, j] -= np.where(ok, dots / np.where(gjj > 0, gjj, 1.0), 0.0)
+        w = torch.as_tensor(coef.sum(axis=0)).to(dtype=work.dtype, device=work.device)
         if self.reduction == "mean":
             w = w / t
         return w.to(gramian.dtype)
