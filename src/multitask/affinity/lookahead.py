@@ -153,9 +153,11 @@ class LookaheadAffinity:
     for the mean.
 
     Args:
-        model, loss_fns, shared_names, lr, optimizer, update, scale, strategy: as in
-            :func:`lookahead_affinity` (``lr`` may be omitted when an optimizer is given).
         every: measure on every ``every``-th call of :meth:`step` (an int ≥ 1).
+
+    The other parameters (``model``, ``loss_fns``, ``shared_names``, ``lr``, ``optimizer``, ``update``,
+    ``scale``, ``strategy``) are those of :func:`lookahead_affinity` (``lr`` may be omitted when an
+    optimizer is given).
     """
 
     def __init__(

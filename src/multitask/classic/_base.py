@@ -80,15 +80,18 @@ def check_task_ids(task: object, n_rows: int, *, n_tasks: int | None = None) -> 
 class MultiTaskLinearModel(BaseEstimator):
     """Shared machinery: input validation, the input forms, intercepts, initialisation, prediction.
 
-    Args (common to every estimator, keyword-only):
+    Its parameters are common to every estimator (keyword-only, after the estimator's own), and its
+    attributes to every fitted estimator.
+
+    Args:
         fit_intercept: fit an unpenalised intercept per task (default True; MALSAR's ``Least_*``
             functions have none, i.e. ``fit_intercept=False``).
         max_iter: maximal solver iterations (MALSAR ``opts.maxIter``, default 1000).
         tol: stopping tolerance (default 1e-4); under the default ``stop="gap"`` it bounds the relative
-            suboptimality (P − P*)/P, the same for every estimator (P measured at least as 1e-12 of its
-            value at W = 0, so that a model interpolating its data, P* = 0, can certify).
+            suboptimality ``(P − P*)/P``, the same for every estimator (P measured at least as 1e-12 of its
+            value at W = 0, so that a model interpolating its data, ``P* = 0``, can certify).
         stop: ``"gap"`` (default): stop when ``gap_`` ≤ ``tol`` (checked every 10 iterations), a proven
-            upper bound of (P − P*)/P by the relative duality gap for the least-squares Lasso, L21, Trace,
+            upper bound of ``(P − P*)/P`` by the relative duality gap for the least-squares Lasso, L21, Trace,
             Dirty, rMTFL, RMTL, SparseTrace, TGL, SRMTL, MTFL and MTRL, and estimated by the relative KKT
             residual (gradient mapping) for cFSGL, CMTL, cASO, MSMTFL's stages, the classifiers and a
             least-squares fit with a norm strength of 0 (no dual point certifies a free part). The
@@ -109,7 +112,7 @@ class MultiTaskLinearModel(BaseEstimator):
             (then ``fit(X, y)``, ``predict(X)``, ``score(X, y)`` use it and the other columns are the
             features; see the module docstring).
 
-    Attributes (common to every fitted estimator):
+    Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_ (the objective
         after each iteration; for ADMM and coordinate descent, at each certificate), n_iter_ (iterations run,
         or coordinate-descent epochs), gap_ (at the solution, whatever the ``stop`` rule: the relative

@@ -35,8 +35,10 @@ class CASORegressor(MultiTaskRegressorMixin, ClusterPenaltyEstimator):
         rho1: shared-structure strength (MALSAR ``rho1`` > 0; default 1.0 here).
         rho2: ℓ2 strength (MALSAR ``rho2`` > 0; default 1.0 here).
         k: dimension of the shared subspace, the trace of M, ``0 <= k <= d`` (MALSAR ``k``; default 1).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_,

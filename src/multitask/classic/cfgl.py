@@ -68,8 +68,10 @@ class CFGLassoRegressor(MultiTaskRegressorMixin, _CFGLasso):
         rho1: ℓ1 sparsity strength (MALSAR ``rho1``; default 1.0 here).
         rho2: fused-lasso strength (MALSAR ``rho2``; default 1.0 here).
         rho3: ℓ2,1 group-lasso strength (MALSAR ``rho3``; default 1.0 here).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_: (n_tasks, n_features), rows ordered in time. intercept_: (n_tasks,). n_tasks_, n_iter_ and

@@ -92,8 +92,10 @@ class CMTLRegressor(MultiTaskRegressorMixin, ClusterPenaltyEstimator):
         rho2: ℓ2 strength (MALSAR ``rho2`` > 0; default 1.0 here).
         k: number of clusters, the trace of M, ``0 <= k <= T`` (MALSAR ``k``; default 1 here, as it must
             not exceed the number of tasks).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_,

@@ -46,9 +46,11 @@ class DirtyRegressor(MultiTaskRegressorMixin, _Dirty):
         lambda1: ‖P‖₁,∞ strength (half MALSAR's ``lambda1``; default 1.0 here).
         lambda2: ‖Q‖₁,₁ strength (half MALSAR's ``lambda2``; default 1.0 here). Jalali et al. recommend
             λ₂ < λ₁ < T·λ₂ for both parts to be active.
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (``init="lstsq"``: P from per-task least
-            squares, Q from 0).
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel` (``init="lstsq"``: P from per-task least squares, Q
+    from 0).
 
     Attributes:
         P_ (block-sparse) and Q_ (element-sparse), transposed like ``coef_ = (P + Q)ᵀ``; coef_, intercept_,

@@ -44,8 +44,10 @@ class L21Regressor(MultiTaskRegressorMixin, _L21):
         rho1: ℓ2,1 strength (MALSAR ``rho1``; default 1.0 here, MALSAR has none). scikit-learn's
             ``MultiTaskLasso(alpha)``, whose loss is a mean, is ``rho1 = n_samples·alpha``.
         rho_l2: squared-Frobenius strength (MALSAR ``opts.rho_L2``, default 0; no ½ factor).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features): one row per task; a feature dropped by the ℓ2,1 penalty is a zero

@@ -42,8 +42,10 @@ class LassoRegressor(MultiTaskRegressorMixin, _Lasso):
         rho1: ℓ1 strength (MALSAR ``rho1``; default 1.0 here). scikit-learn's ``Lasso(alpha)`` per task,
             whose loss is a mean, is ``rho1 = n_samples·alpha``.
         rho_l2: squared-Frobenius strength (MALSAR ``opts.rho_L2``, default 0; no ½ factor).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), sparse entry by entry; intercept_ (n_tasks,); n_tasks_;

@@ -101,9 +101,11 @@ class MSMTFLRegressor(MultiTaskRegressorMixin, _MSMTFL):
             the paper).
         theta: the cap θ > 0 on each row's ℓ1 norm (MALSAR ``theta``; default 1.0 here).
         max_stages: maximal number of stages (default 20).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`; ``max_iter``/``tol``/``stop`` apply to
-            each stage's solver.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`; ``max_iter``/``tol``/``stop`` apply to each
+    stage's solver.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_,
@@ -131,8 +133,10 @@ class MSMTFLClassifier(MultiTaskClassifierMixin, _MSMTFL):
         theta: the cap θ > 0 on each row's ℓ1 norm (default 10.0 here: rows past the cap are unpenalised,
             and the logistic loss alone has no minimiser on separable data).
         max_stages: maximal number of stages (default 20).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (per stage).
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel` (per stage).
 
     Attributes:
         coef_, intercept_, n_tasks_, classes_, objective_path_ (after each stage), stage_weights_,

@@ -66,11 +66,12 @@ class MTFLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
         gamma: regularisation strength γ (default 1.0 here; chosen by cross-validation in the paper).
         epsilon: perturbation ε > 0 (default 1e-8 here; the paper lets ε decrease towards 0).
         solver: ``"proximal"`` (default) or ``"alternating"`` (see above).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (default ``stop="gap"``:
-            ``gap_`` ≤ ``tol``, the relative duality gap of the objective minimised over D). An
-            alternating iteration is one W-step and one D-step; ``init="lstsq"`` starts from the
-            per-task least-squares W (and its D).
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel` (default ``stop="gap"``: ``gap_`` ≤ ``tol``, the
+    relative duality gap of the objective minimised over D). An alternating iteration is one W-step and one
+    D-step; ``init="lstsq"`` starts from the per-task least-squares W (and its D).
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, n_iter_, gap_,

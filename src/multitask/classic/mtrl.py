@@ -97,11 +97,12 @@ class MTRLRegressor(MultiTaskRegressorMixin, AlternatingEstimator):
         lambda2: task-relationship strength λ₂ (default 1.0 here).
         epsilon: perturbation ε > 0 (default 1e-8).
         solver: ``"proximal"`` (default) or ``"alternating"`` (see above).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel` (default ``stop="gap"``:
-            ``gap_`` ≤ ``tol``, the relative duality gap of the objective minimised over Ω). An
-            alternating iteration is a W-step followed by an Ω-step; ``init="lstsq"`` starts from the
-            per-task least-squares W.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel` (default ``stop="gap"``: ``gap_`` ≤ ``tol``, the
+    relative duality gap of the objective minimised over Ω). An alternating iteration is a W-step followed by
+    an Ω-step; ``init="lstsq"`` starts from the per-task least-squares W.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, n_iter_, gap_,

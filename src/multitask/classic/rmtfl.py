@@ -45,9 +45,11 @@ class RMTFLRegressor(MultiTaskRegressorMixin, _RMTFL):
     Args:
         lambda1: row-group strength on P (half MALSAR's ``lambda1``; default 1.0 here).
         lambda2: column-group strength on Q (half MALSAR's ``lambda2``; default 1.0 here).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`; with ``init="lstsq"`` the shared part P
-            starts at the per-task least-squares solution and Q at 0.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`; with ``init="lstsq"`` the shared part P starts at
+    the per-task least-squares solution and Q at 0.
 
     Attributes:
         coef_ (n_tasks, n_features) = (P + Q)ᵀ; P_ (shared features) and Q_ (outlier tasks), both stored

@@ -47,9 +47,11 @@ class RMTLRegressor(MultiTaskRegressorMixin, _RMTL):
     Args:
         rho1: trace-norm strength on L (half MALSAR's ``rho1``; default 1.0 here).
         rho2: column-group strength on S (half MALSAR's ``rho2``; default 1.0 here).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`. ``init="lstsq"`` starts the low-rank L at
-            the per-task least-squares solution and S at 0.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`. ``init="lstsq"`` starts the low-rank L at the
+    per-task least-squares solution and S at 0.
 
     Attributes:
         L_ (low rank) and S_ (outlier columns): the components of W = L + S, of shape (n_tasks, n_features)

@@ -49,9 +49,11 @@ class SparseTraceRegressor(MultiTaskRegressorMixin, _SparseTrace):
     Args:
         rho1: ℓ1 strength on P (half MALSAR's ``gamma``; default 1.0 here).
         rho2: radius of the nuclear-norm ball for Q (MALSAR's ``tau``; default 1.0 here).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`. Under ``init="lstsq"`` the sparse P begins
-            at the per-task least-squares solution, the low-rank Q at zero.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`. Under ``init="lstsq"`` the sparse P begins at the
+    per-task least-squares solution, the low-rank Q at zero.
 
     Attributes:
         coef_ = (P + Q)ᵀ of shape (n_tasks, n_features); P_ (sparse) and Q_ (low rank, ‖Q‖_* ≤ rho2) in

@@ -63,8 +63,10 @@ class SRMTLRegressor(MultiTaskRegressorMixin, _SRMTL):
         rho_l2: squared-Frobenius strength (MALSAR ``opts.rho_L2``, default 0).
         graph: optional T x T task adjacency (the number of tasks is known at fit time).
         R: optional MALSAR structure matrix, T x m (not together with ``graph``).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), intercept_ (n_tasks,), n_tasks_, objective_path_, n_iter_,

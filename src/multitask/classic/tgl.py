@@ -54,8 +54,10 @@ class TGLRegressor(MultiTaskRegressorMixin, _TGL):
         rho1: squared-Frobenius (ridge) strength (MALSAR ``rho1``; no ½ factor; default 1.0 here).
         rho2: temporal smoothness strength (MALSAR ``rho2``; default 1.0 here).
         rho3: ℓ2,1 group-lasso strength (MALSAR ``rho3``; default 1.0 here).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features) with the time points as rows, intercept_ (n_tasks,), n_tasks_,

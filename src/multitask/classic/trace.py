@@ -38,8 +38,10 @@ class TraceRegressor(MultiTaskRegressorMixin, _Trace):
 
     Args:
         rho1: trace-norm strength (MALSAR ``rho1``; default 1.0 here).
-        fit_intercept, max_iter, tol, stop, init, warm_start, verbose, task_column: see
-            :class:`~multitask.classic._base.MultiTaskLinearModel`.
+
+    The keyword-only parameters common to every estimator (``fit_intercept``, ``max_iter``, ``tol``, ``stop``,
+    ``init``, ``warm_start``, ``verbose``, ``task_column``): see
+    :class:`~multitask.classic._base.MultiTaskLinearModel`.
 
     Attributes:
         coef_ (n_tasks, n_features), of low rank for large rho1, intercept_ (n_tasks,), n_tasks_,

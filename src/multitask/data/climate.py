@@ -103,7 +103,8 @@ def load_climate(root: str | os.PathLike[str] | None, target: str = "ATMP",
         features: the input signals (default wind speed, direction, gust and tide height: the signals all
             four stations report).
         stations: which stations, in task order.
-        start, end: keep readings with ``start <= time < end`` (ISO dates such as ``"2020-07-01"``).
+        start: keep readings with ``start <= time`` (an ISO date such as ``"2020-07-01"``; None: all).
+        end: keep readings with ``time < end`` (an ISO date; None: all).
         test_fraction: each station's last (most recent) ``round(test_fraction * n)`` complete readings are
             the test rows, the earlier ones the training rows (a chronological cut; the default 0.25).
 
@@ -170,10 +171,12 @@ class Climate(TaskRowsDataset):
     Args:
         split: "train", "val" or "test".
         root: folder holding the station exports.
-        target, features, stations, start, end, test_fraction: as :func:`load_climate`.
         val_fraction: share of each station's training readings held out for validation (default 0.1).
         standardize: standardise features (not the constant) and target with the train split's mean and
             standard deviation (``x_mean``, ``x_std``, ``y_mean``, ``y_std``; default False).
+
+    ``target``, ``features``, ``stations``, ``start``, ``end`` and ``test_fraction`` are as in
+    :func:`load_climate`.
     """
 
     def __init__(self, split: str = "train", root: str | None = None, target: str = "ATMP",

@@ -115,10 +115,14 @@ class DomainNet(ListDomains):
     Items: ``image`` float32 ``[3, size, size]`` in [0, 1] (or ImageNet-standardised), label int64.
 
     Args:
-        split, root, size, normalize: as ``Office``; root holds the domain folders and the list files.
+        split: "train", "val" or "test".
+        root: folder holding the domain folders and the list files (nothing is downloaded).
+        size: output image side (default 224).
         domains: a subset of the 6 domains (default: all).
-        val_fraction, seed: the validation hold-out from the train lists.
+        val_fraction: share of each domain's train list held out as ``"val"`` (default 0.1).
+        seed: seed of that hold-out.
         num_classes: 345 ("default"), or None to accept any label count (fixtures, subsets).
+        normalize: None (pixels in [0, 1]) or "imagenet", as ``Office``.
     """
 
     name = "domainnet"
@@ -150,11 +154,14 @@ class ImageCLEFDA(ListDomains):
     ``np.random.default_rng([seed, d])`` into ``fractions`` (default 0.6 / 0.2 / 0.2) train / val / test.
 
     Args:
-        split, root, size, normalize: as ``Office``.
+        split: "train", "val" or "test".
+        root: folder holding the domain folders and ``list/`` (nothing is downloaded).
+        size: output image side (default 224).
         domains: default ``("c", "i", "p")`` (the usual benchmark); ``"b"`` may be added.
         fractions: train / val / test shares.
         seed: seed of the cut.
         num_classes: 12 ("default") or None.
+        normalize: None (pixels in [0, 1]) or "imagenet", as ``Office``.
     """
 
     name = "imageclef_da"

@@ -97,8 +97,10 @@ class MNISTDomains(DomainsView):
         split: "train", "val" or "test".
         root: folder with the MNIST IDX files (default: the shipped MNIST test set).
         seed: seed of the pools and the domain transforms.
-        n_train, n_val, n_test: images per domain and split (defaults 1000 / 250 / 250; 4 domains x their
-            sum must not exceed the number of source images).
+        n_train: training images per domain (default 1000).
+        n_val: validation images per domain (default 250).
+        n_test: test images per domain (default 250). All 4 domains' pools, 4 x (n_train + n_val +
+            n_test) images, must fit in the source images (whichever ``domains`` are chosen).
         domains: the domains to use (default all four, in this order).
         prefix: IDX file prefix in ``root``.
     """

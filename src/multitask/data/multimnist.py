@@ -183,7 +183,10 @@ class MultiMNIST(Dataset):
         root: folder with the MNIST IDX files (default: the shipped MNIST test set).
         size: output side, 28 (default, as in the paper) or 36.
         seed: seed of the pools, pairings and shifts.
-        n_train, n_val, n_test: pool sizes (defaults 7000 / 1000 / 2000; their sum <= number of images).
+        n_train: size of the training pool (default 7000).
+        n_val: size of the validation pool (default 1000).
+        n_test: size of the test pool (default 2000); ``n_train + n_val + n_test`` must not exceed the
+            number of images.
         cache_dir: cache folder (see above).
         cache: read/write the cache (default True).
         prefix: IDX file prefix in ``root`` ("t10k" or "train").

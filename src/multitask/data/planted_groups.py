@@ -39,7 +39,9 @@ class PlantedGroups(Dataset):
         dim: input dimension ``d`` (default 16).
         task_noise: ``σ_w``, spread of the tasks around their group's direction (default 0.2).
         noise: ``σ_y``, target noise (default 0.1).
-        n_train, n_val, n_test: samples per split (defaults 2000 / 500 / 500).
+        n_train: training samples (default 2000).
+        n_val: validation samples (default 500).
+        n_test: test samples (default 500).
         seed: seed of the task weights and of every split's samples.
     """
 

@@ -103,7 +103,8 @@ class Reuters(Dataset):
         root: the folder with the ``.sgm`` files or ``cats.txt`` (nothing is downloaded).
         categories: the category names that become tasks (default R10), or an int ``k``: the ``k`` most
             frequent in the train documents (ties alphabetical).
-        max_len, max_vocab, min_count, val_fraction, seed: as ``Newsgroups20``.
+
+    ``max_len``, ``max_vocab``, ``min_count``, ``val_fraction`` and ``seed`` are as in ``Newsgroups20``.
     """
 
     name = "reuters"

@@ -163,7 +163,8 @@ class Shapes(Dataset):
         seed: base seed.
         max_objects: at most this many primitives per scene (default 5, at least 2).
         noise: std of the Gaussian pixel noise added before quantisation (default 0.02).
-        cache_dir, cache: cache folder and on/off switch.
+        cache_dir: cache folder (default as MultiMNIST's, see above).
+        cache: read/write the cache (default True).
     """
 
     def __init__(self, split: str = "train", root: str | None = None, size: int = 64, n: int | None = None,
