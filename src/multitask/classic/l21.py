@@ -58,10 +58,11 @@ class L21Regressor(MultiTaskRegressorMixin, _L21):
     max_iter 1000 and tol 1e-4 on the relative objective change (``stop="rel_change"`` here); the default
     here is ``stop="gap"``, where tol bounds the relative suboptimality.
 
-    With ``stop="gap"`` the fit runs coordinate descent instead of FISTA (scikit-learn's ``MultiTaskLasso``
-    solver on a shared design — on the d x d Cholesky factor when n > d, on working sets when n ≤ d —,
-    block coordinate descent in numpy for per-task rows; see :mod:`multitask.classic._cd`) until the
-    relative duality gap ``gap_`` is at most ``tol``.
+    With ``stop="gap"`` the fit runs until the relative duality gap ``gap_`` is at most ``tol``: on a shared
+    design scikit-learn's ``MultiTaskLasso`` coordinate descent (on the d x d Cholesky factor when n > d, on
+    working sets when n ≤ d; :mod:`multitask.classic._cd`); on per-task rows with precomputed Gram matrices
+    ADMM with the exact per-task Gram step (:mod:`multitask.classic._admm`; block coordinate descent in
+    numpy past its 2000 features); FISTA otherwise.
     :class:`~multitask.classic.path.L21RegressorCV` and :func:`~multitask.classic.path.regularisation_path`
     fit a warm-started regularisation path.
     """
