@@ -108,7 +108,7 @@ def _inner_steps(
     t = g.shape[0]
     inner = inner.clone()
     for _inner in range(t + 1):
-        sol, ok = _solve_masked(g, free, c, eye)
+        sol, ok = _solve_rows(g, free, c, eye, inner)
         bad = bad | (inner & ~ok)
         inner = inner & ok
         pos = ((sol > 0) | ~free).all(dim=1)
@@ -129,6 +129,18 @@ def _inner_steps(
         free = torch.where(inner[:, None], keep, free)
         inner = inner & free.any(dim=1)
     return lam, free, bad
+
+
+def _solve_rows(g: Tensor, free: Tensor, c: Tensor, eye: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """:func:`_solve_masked` for the rows marked in ``rows`` only (the others: ``x = 0``, ``ok``): later
+    active-set steps concern a few rows, and the batched solve costs per row."""
+    if bool(rows.all()):
+        return _solve_masked(g, free, c, eye)
+    idx = rows.nonzero().flatten()
+    part, part_ok = _solve_masked(g, free.index_select(0, idx), c.index_select(0, idx), eye)
+    sol = torch.zeros_like(c).index_copy(0, idx, part)
+    ok = torch.ones_like(rows).index_copy(0, idx, part_ok)
+    return sol, ok
 
 
 def _solve_masked(g: Tensor, free: Tensor, c: Tensor, eye: Tensor) -> tuple[Tensor, Tensor]:
