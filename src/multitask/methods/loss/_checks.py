@@ -1,4 +1,4 @@
-"""Input checks shared by the loss weightings (private: not a registered method)."""
+"""Input checks and epoch bookkeeping shared by the loss weightings (private: not a registered method)."""
 
 from __future__ import annotations
 
@@ -101,6 +101,40 @@ def require_num_tasks(method: str, name: str, num_tasks: int | None, state: str,
             "(the trainer passes num_tasks itself)"
         )
     return check_num_tasks(method, num_tasks)
+
+
+def add_epoch_losses(
+    method: str,
+    losses: Tensor,
+    present: Sequence[int] | None,
+    num_tasks: int | None,
+    epoch_sum: list[float] | None,
+    task_counts: list[int] | None,
+    epoch_count: int,
+) -> tuple[list[float], list[int]]:
+    """Add one step's detached losses to an epoch's per-task sums and presence counts (DWA, STCH).
+
+    ``present``: the task indices of ``losses`` among ``num_tasks`` when some tasks are absent (partial
+    labels). ``epoch_sum``/``task_counts`` are the running lists (``None`` at the start of an epoch; a
+    missing ``task_counts`` counts every earlier step of the epoch, ``epoch_count``). Returns the updated
+    lists (those given, updated in place, when they existed); the caller counts the step.
+
+    Raises:
+        ValueError: the number of tasks differs from the earlier steps' (the message names ``method``).
+    """
+    values = [float(v) for v in torch.as_tensor(losses).detach().reshape(-1).tolist()]
+    total = len(values) if present is None else int(num_tasks if num_tasks is not None else len(values))
+    index = list(range(len(values))) if present is None else [int(i) for i in present]
+    if epoch_sum is None:
+        epoch_sum = [0.0] * total
+        task_counts = [0] * total
+    if total != len(epoch_sum):
+        raise ValueError(f"{method}: got {total} tasks, earlier steps had {len(epoch_sum)}")
+    counts = task_counts if task_counts is not None else [epoch_count] * total
+    for i, v in zip(index, values):
+        epoch_sum[i] += v
+        counts[i] += 1
+    return epoch_sum, counts
 
 
 class FrozenParameterWatch:

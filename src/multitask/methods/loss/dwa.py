@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from multitask.methods.base import LossContext, LossWeighting, register_method
-from multitask.methods.loss._checks import check_losses, check_num_tasks
+from multitask.methods.loss._checks import add_epoch_losses, check_losses, check_num_tasks
 
 
 @register_method("dwa")
@@ -90,19 +90,9 @@ class DWA(LossWeighting):
     ) -> None:
         """Add one step's loss values to the current epoch's average (``present``: their task indices
         among ``num_tasks`` when some tasks are absent)."""
-        values = [float(v) for v in torch.as_tensor(losses).detach().reshape(-1).tolist()]
-        total = len(values) if present is None else int(num_tasks if num_tasks is not None else len(values))
-        index = list(range(len(values))) if present is None else [int(i) for i in present]
-        if self.epoch_sum is None:
-            self.epoch_sum = [0.0] * total
-            self.task_counts = [0] * total
-        if total != len(self.epoch_sum):
-            raise ValueError(f"DWA: got {total} tasks, earlier steps had {len(self.epoch_sum)}")
-        counts = self.task_counts if self.task_counts is not None else [self.epoch_count] * total
-        for i, v in zip(index, values):
-            self.epoch_sum[i] += v
-            counts[i] += 1
-        self.task_counts = counts
+        self.epoch_sum, self.task_counts = add_epoch_losses(
+            "DWA", losses, present, num_tasks, self.epoch_sum, self.task_counts, self.epoch_count
+        )
         self.epoch_count += 1
 
     def on_epoch_end(
