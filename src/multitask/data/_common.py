@@ -24,6 +24,12 @@ def check_split(dataset: str, split: str, allowed: Iterable[str]) -> str:
     return split
 
 
+def check_index(dataset: str, index: int, size: int) -> None:
+    """Raise an IndexError naming ``dataset`` unless ``0 <= index < size``."""
+    if not 0 <= index < size:
+        raise IndexError(f"{dataset}: index {index} out of range for {size} samples")
+
+
 def require_path(path: str | os.PathLike[str], dataset: str, layout: str) -> Path:
     """Return ``path`` as a Path if it exists; otherwise raise FileNotFoundError showing ``layout``."""
     p = Path(path)
