@@ -20,12 +20,12 @@ from multitask.models.architectures._common import (
 )
 from multitask.models.backbones import copy_context, new_context
 from multitask.models.base import register_model
-from multitask.models.sharing._common import AnnealedSearch, check_positive, model_config, spec_of
-from multitask.models.sharing._supergraph import block_copies, compact_branches, prefix_partitions
+from multitask.models.sharing._common import check_positive, spec_of
+from multitask.models.sharing._supergraph import BranchSearch, block_copies
 
 
 @register_model("learning_to_branch")
-class LearningToBranch(AnnealedSearch):
+class LearningToBranch(BranchSearch):
     """Learning to Branch.
 
     Guo, Lee, Ulbricht. Learning to Branch for Multi-Task Learning. ICML 2020.
@@ -135,10 +135,6 @@ class LearningToBranch(AnnealedSearch):
     #: is not given in the paper's text we could check: half, as AdaShare)
     arch_fraction = 0.5
 
-    @classmethod
-    def searches(cls, kwargs: dict[str, Any]) -> bool:
-        return True
-
     def architecture_parameters(self) -> Iterator[nn.Parameter]:
         return iter(list(self.parent_logits.parameters()))
 
@@ -157,13 +153,6 @@ class LearningToBranch(AnnealedSearch):
                 path.append(layer[path[-1]])
             out.append(path[::-1])
         return out
-
-    def derived_branches(self) -> list[list[list[int]]]:
-        """The derived tree as ``branched``'s per-block task partitions."""
-        return compact_branches(prefix_partitions(self.paths()))
-
-    def derived_config(self) -> dict[str, Any]:
-        return model_config("branched", self._spec, branches=self.derived_branches())
 
     # ---- partition ----------------------------------------------------------------------------------
     def shared_parameters(self) -> Iterator[nn.Parameter]:
