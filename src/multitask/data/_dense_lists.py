@@ -8,7 +8,6 @@ text file of ids, one per line.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from multitask.data._common import load_image, require_path, require_pil
-
-
-def choose_tasks(dataset: str, tasks: Sequence[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """The chosen task names (``None``: all of ``allowed``); unknown, repeated or no names: ValueError."""
-    chosen = tuple(allowed if tasks is None else tasks)
-    if any(t not in allowed for t in chosen) or not chosen or len(set(chosen)) != len(chosen):
-        raise ValueError(f"{dataset}: tasks must be distinct names among {allowed}, got {list(chosen)}")
-    return chosen
-
-
-def read_image(path: Path) -> tuple[Tensor, tuple[int, int]]:
-    """An RGB image as a float ``[3, H, W]`` tensor in [0, 1] (:func:`load_image`) and its ``(H, W)``."""
-    image = torch.from_numpy(load_image(path))
-    return image, (int(image.shape[1]), int(image.shape[2]))
+from multitask.data._common import require_path, require_pil
 
 
 def read_ids(path: Path, dataset: str, layout: str) -> list[str]:

@@ -12,18 +12,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
-from multitask.data._common import check_index, check_split, require_path, require_root
-from multitask.data._dense_lists import (
-    check_hw,
-    check_size,
-    choose_tasks,
-    labels,
-    read_ids,
-    read_image,
-    read_npy,
-    read_png,
-    resize,
-)
+from multitask.data._common import check_index, check_split, pick_tasks, read_rgb, require_path, require_root
+from multitask.data._dense_lists import check_hw, check_size, labels, read_ids, read_npy, read_png, resize
 from multitask.data.registry import register_dataset
 
 TASKS = ("semseg", "depth", "normals", "edges")
@@ -72,7 +62,7 @@ class NYUD(Dataset):
     def __init__(self, split: str = "train", root: str | os.PathLike[str] | None = None,
                  tasks: Sequence[str] | None = None, size: tuple[int, int] | None = None) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        chosen = choose_tasks(self.name, tasks, TASKS)
+        chosen = pick_tasks(self.name, tasks, TASKS)
         self.size = check_size(size, self.name)
         base = require_root(root, self.name, LAYOUT)
         self.root, self.split = base, split
@@ -100,7 +90,7 @@ class NYUD(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
         check_index(self.name, index, len(self.ids))
         paths = self._paths(self.ids[index])
-        image, hw = read_image(paths["image"])
+        image, hw = read_rgb(paths["image"])
         out: dict[str, Tensor] = {}
         for task in self.tasks:
             path = paths[task.name]

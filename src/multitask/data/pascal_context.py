@@ -14,14 +14,12 @@ from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
 from multitask.core.thinning import thin
-from multitask.data._common import check_index, check_split, require_path, require_root
+from multitask.data._common import check_index, check_split, pick_tasks, read_rgb, require_path, require_root
 from multitask.data._dense_lists import (
     check_hw,
     check_size,
-    choose_tasks,
     labels,
     read_ids,
-    read_image,
     read_mat,
     read_png,
     resize,
@@ -142,7 +140,7 @@ class PASCALContext(Dataset):
                  tasks: Sequence[str] | None = None, size: tuple[int, int] | None = None,
                  num_human_parts: int = 6, normals_valid_classes: Collection[int] | None = None) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        chosen = choose_tasks(self.name, tasks, TASKS)
+        chosen = pick_tasks(self.name, tasks, TASKS)
         self.size = check_size(size, self.name)
         self.parts = part_classes(num_human_parts)
         self.valid_classes = None if normals_valid_classes is None else sorted(int(c) for c in
@@ -181,7 +179,7 @@ class PASCALContext(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
         check_index(self.name, index, len(self.ids))
         paths = self._paths(self.ids[index])
-        image, hw = read_image(paths["image"])
+        image, hw = read_rgb(paths["image"])
         label_map = None
         if "label_map" in paths:
             label_map = np.asarray(read_mat(paths["label_map"], self.name, "LabelMap"))

@@ -12,8 +12,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
-from multitask.data._common import check_index, check_split, require_path, require_root
-from multitask.data._dense_lists import check_hw, check_size, choose_tasks, read_ids, read_image, resize
+from multitask.data._common import check_index, check_split, pick_tasks, read_rgb, require_path, require_root
+from multitask.data._dense_lists import check_hw, check_size, read_ids, resize
 from multitask.data._png16 import read_png16
 from multitask.data.registry import register_dataset
 
@@ -103,7 +103,7 @@ class Synthia(Dataset):
                  ids: Mapping[str, Sequence[str]] | None = None, size: tuple[int, int] | None = None,
                  max_depth: float | None = None, seed: int = 0) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        chosen = choose_tasks(self.name, tasks, TASKS)
+        chosen = pick_tasks(self.name, tasks, TASKS)
         self.table = label_map(num_classes)
         self.classes = class_names(num_classes)
         if max_depth is not None and not float(max_depth) > 0:
@@ -159,7 +159,7 @@ class Synthia(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
         check_index(self.name, index, len(self.names))
         name = self.names[index]
-        image, hw = read_image(self.root / "RGB" / name)
+        image, hw = read_rgb(self.root / "RGB" / name)
         out: dict[str, Tensor] = {}
         for t in self.tasks:
             path = self._label(name, t.name)

@@ -13,16 +13,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
-from multitask.data._common import check_index, check_split, require_path, require_root
-from multitask.data._dense_lists import (
-    check_hw,
-    check_size,
-    choose_tasks,
-    read_ids,
-    read_image,
-    read_png,
-    resize,
-)
+from multitask.data._common import check_index, check_split, pick_tasks, read_rgb, require_path, require_root
+from multitask.data._dense_lists import check_hw, check_size, read_ids, read_png, resize
 from multitask.data.registry import register_dataset
 
 TASKS = ("segment_semantic", "depth_zbuffer", "normal")
@@ -80,7 +72,7 @@ class Taskonomy(Dataset):
                  size: tuple[int, int] | None = None, num_classes: int = 18,
                  depth_valid_below: int = 2**13) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        chosen = choose_tasks(self.name, tasks, TASKS)
+        chosen = pick_tasks(self.name, tasks, TASKS)
         self.size = check_size(size, self.name)
         base = require_root(root, self.name, LAYOUT)
         if buildings is not None:
@@ -124,7 +116,7 @@ class Taskonomy(Dataset):
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
         check_index(self.name, index, len(self.files))
         rgb = self.files[index]
-        image, hw = read_image(rgb)
+        image, hw = read_rgb(rgb)
         out: dict[str, Tensor] = {}
         names = {t.name for t in self.tasks}
         valid = None
