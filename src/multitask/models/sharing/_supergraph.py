@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multitask.models.architectures._common import BackboneSpec, build_backbones
@@ -113,6 +114,14 @@ class BranchSearch(AnnealedSearch):
     is ``branched``'s config, read off each task's argmax path of block copies (:meth:`paths`)."""
 
     _spec: dict[str, Any] | None
+    hard: bool
+
+    def _sample(self, logits: Tensor) -> Tensor:
+        """A Gumbel-softmax sample of ``logits`` in training (straight-through one-hot when ``hard``), the
+        argmax's one-hot vector in evaluation."""
+        if self.training:
+            return F.gumbel_softmax(logits, tau=self.temperature, hard=self.hard)
+        return F.one_hot(logits.argmax(), logits.numel()).to(logits.dtype)
 
     @classmethod
     def searches(cls, kwargs: dict[str, Any]) -> bool:

@@ -178,9 +178,7 @@ class BMTAS(BranchSearch):
         alpha = self.alphas[l][t]
         if self.warming_up:
             return F.one_hot(torch.tensor(t, device=alpha.device), alpha.numel()).to(alpha.dtype)
-        if self.training:
-            return F.gumbel_softmax(alpha, tau=self.temperature, hard=self.hard)
-        return F.one_hot(alpha.argmax(), alpha.numel()).to(alpha.dtype)
+        return self._sample(alpha)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         self.check_input(x)

@@ -6,7 +6,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multitask.core.tasks import Task
@@ -106,11 +105,6 @@ class LearningToBranch(BranchSearch):
         self._init_schedule(init_temperature, temperature_decay)
         self.hard = bool(hard)
 
-    def _weights(self, logits: Tensor) -> Tensor:
-        if self.training:
-            return F.gumbel_softmax(logits, tau=self.temperature, hard=self.hard)
-        return F.one_hot(logits.argmax(), logits.numel()).to(logits.dtype)
-
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         self.check_input(x)
         outs: list[tuple[Tensor, dict]] = []
@@ -120,7 +114,7 @@ class LearningToBranch(BranchSearch):
         for l in range(1, len(self.nodes)):
             new = []
             for j, node in enumerate(self.nodes[l]):
-                w = self._weights(self.parent_logits[l - 1][j])
+                w = self._sample(self.parent_logits[l - 1][j])
                 h = sum(w[i] * out for i, (out, _) in enumerate(outs) if self.training or w[i] != 0)
                 ctx = copy_context(outs[int(w.argmax())][1])
                 new.append((node(h, ctx)[1], ctx))
