@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -152,3 +152,14 @@ def read_rgb(path: Path) -> tuple[Tensor, tuple[int, int]]:
     """An RGB image as a float ``[3, H, W]`` tensor in [0, 1] (:func:`load_image`) and its ``(H, W)``."""
     image = torch.from_numpy(load_image(path))
     return image, (int(image.shape[1]), int(image.shape[2]))
+
+
+def read_item(
+    dataset: str, index: int, ids: Sequence[str], paths_of: Callable[[str], Mapping[str, Path]]
+) -> tuple[Mapping[str, Path], Tensor, tuple[int, int]]:
+    """Item ``index`` of an id-list dataset: its files ``paths_of(id)`` and its ``"image"`` read by
+    :func:`read_rgb` (an IndexError naming ``dataset`` when ``index`` is out of range)."""
+    check_index(dataset, index, len(ids))
+    paths = paths_of(ids[index])
+    image, hw = read_rgb(paths["image"])
+    return paths, image, hw

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
-from multitask.data._common import check_index, check_split, pick_tasks, read_rgb, require_path, require_root
+from multitask.data._common import check_split, pick_tasks, read_item, require_path, require_root
 from multitask.data._dense_lists import check_hw, check_size, labels, read_ids, read_npy, read_png, resize
 from multitask.data.registry import register_dataset
 
@@ -88,9 +88,7 @@ class NYUD(Dataset):
         return len(self.ids)
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
-        check_index(self.name, index, len(self.ids))
-        paths = self._paths(self.ids[index])
-        image, hw = read_rgb(paths["image"])
+        paths, image, hw = read_item(self.name, index, self.ids, self._paths)
         out: dict[str, Tensor] = {}
         for task in self.tasks:
             path = paths[task.name]

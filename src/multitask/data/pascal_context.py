@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
 from multitask.core.thinning import thin
-from multitask.data._common import check_index, check_split, pick_tasks, read_rgb, require_path, require_root
+from multitask.data._common import check_split, pick_tasks, read_item, require_path, require_root
 from multitask.data._dense_lists import (
     check_hw,
     check_size,
@@ -177,9 +177,7 @@ class PASCALContext(Dataset):
         return len(self.ids)
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
-        check_index(self.name, index, len(self.ids))
-        paths = self._paths(self.ids[index])
-        image, hw = read_rgb(paths["image"])
+        paths, image, hw = read_item(self.name, index, self.ids, self._paths)
         label_map = None
         if "label_map" in paths:
             label_map = np.asarray(read_mat(paths["label_map"], self.name, "LabelMap"))
