@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import torch
+from torch import Tensor
 
 ASSETS = Path(__file__).resolve().parent / "_assets"
 
@@ -22,6 +24,20 @@ def check_split(dataset: str, split: str, allowed: Iterable[str]) -> str:
     if split not in allowed:
         raise ValueError(f"{dataset}: unknown split {split!r}; allowed splits: {', '.join(allowed)}")
     return split
+
+
+def pick_tasks(dataset: str, tasks: Sequence[str] | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The chosen task names (``None``: all of ``allowed``); unknown, repeated or no names: ValueError."""
+    chosen = tuple(allowed if tasks is None else tasks)
+    if any(t not in allowed for t in chosen) or not chosen or len(set(chosen)) != len(chosen):
+        raise ValueError(f"{dataset}: tasks must be distinct names among {allowed}, got {list(chosen)}")
+    return chosen
+
+
+def check_index(dataset: str, index: int, size: int) -> None:
+    """Raise an IndexError naming ``dataset`` unless ``0 <= index < size``."""
+    if not 0 <= index < size:
+        raise IndexError(f"{dataset}: index {index} out of range for {size} samples")
 
 
 def require_path(path: str | os.PathLike[str], dataset: str, layout: str) -> Path:
@@ -130,3 +146,20 @@ def load_image(path: Path | BinaryIO, size: tuple[int, int] | None = None) -> np
         label = str(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "<file object>")
         raise ValueError(f"cannot decode image {label!r}: {e}") from e
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def read_rgb(path: Path) -> tuple[Tensor, tuple[int, int]]:
+    """An RGB image as a float ``[3, H, W]`` tensor in [0, 1] (:func:`load_image`) and its ``(H, W)``."""
+    image = torch.from_numpy(load_image(path))
+    return image, (int(image.shape[1]), int(image.shape[2]))
+
+
+def read_item(
+    dataset: str, index: int, ids: Sequence[str], paths_of: Callable[[str], Mapping[str, Path]]
+) -> tuple[Mapping[str, Path], Tensor, tuple[int, int]]:
+    """Item ``index`` of an id-list dataset: its files ``paths_of(id)`` and its ``"image"`` read by
+    :func:`read_rgb` (an IndexError naming ``dataset`` when ``index`` is out of range)."""
+    check_index(dataset, index, len(ids))
+    paths = paths_of(ids[index])
+    image, hw = read_rgb(paths["image"])
+    return paths, image, hw

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
-from multitask.data._common import check_split, load_image, require_path, require_root
+from multitask.data._common import check_split, pick_tasks, read_item, require_path, require_root
 from multitask.data._dense_lists import check_hw, check_size, labels, read_ids, read_npy, read_png, resize
 from multitask.data.registry import register_dataset
 
@@ -62,9 +62,7 @@ class NYUD(Dataset):
     def __init__(self, split: str = "train", root: str | os.PathLike[str] | None = None,
                  tasks: Sequence[str] | None = None, size: tuple[int, int] | None = None) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        chosen = tuple(TASKS if tasks is None else tasks)
-        if any(t not in TASKS for t in chosen) or not chosen or len(set(chosen)) != len(chosen):
-            raise ValueError(f"{self.name}: tasks must be distinct names among {TASKS}, got {list(chosen)}")
+        chosen = pick_tasks(self.name, tasks, TASKS)
         self.size = check_size(size, self.name)
         base = require_root(root, self.name, LAYOUT)
         self.root, self.split = base, split
@@ -90,11 +88,7 @@ class NYUD(Dataset):
         return len(self.ids)
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
-        if not 0 <= index < len(self.ids):
-            raise IndexError(f"{self.name}: index {index} out of range for {len(self.ids)} samples")
-        paths = self._paths(self.ids[index])
-        image = torch.from_numpy(load_image(paths["image"]))
-        hw = (int(image.shape[1]), int(image.shape[2]))
+        paths, image, hw = read_item(self.name, index, self.ids, self._paths)
         out: dict[str, Tensor] = {}
         for task in self.tasks:
             path = paths[task.name]

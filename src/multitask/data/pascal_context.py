@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
 from multitask.core.thinning import thin
-from multitask.data._common import check_split, load_image, require_path, require_root
+from multitask.data._common import check_split, pick_tasks, read_item, require_path, require_root
 from multitask.data._dense_lists import (
     check_hw,
     check_size,
@@ -140,10 +140,7 @@ class PASCALContext(Dataset):
                  tasks: Sequence[str] | None = None, size: tuple[int, int] | None = None,
                  num_human_parts: int = 6, normals_valid_classes: Collection[int] | None = None) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        chosen = tuple(TASKS if tasks is None else tasks)
-        unknown = [t for t in chosen if t not in TASKS]
-        if unknown or not chosen or len(set(chosen)) != len(chosen):
-            raise ValueError(f"{self.name}: tasks must be distinct names among {TASKS}, got {list(chosen)}")
+        chosen = pick_tasks(self.name, tasks, TASKS)
         self.size = check_size(size, self.name)
         self.parts = part_classes(num_human_parts)
         self.valid_classes = None if normals_valid_classes is None else sorted(int(c) for c in
@@ -180,11 +177,7 @@ class PASCALContext(Dataset):
         return len(self.ids)
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
-        if not 0 <= index < len(self.ids):
-            raise IndexError(f"{self.name}: index {index} out of range for {len(self.ids)} samples")
-        paths = self._paths(self.ids[index])
-        image = torch.from_numpy(load_image(paths["image"]))
-        hw = (int(image.shape[1]), int(image.shape[2]))
+        paths, image, hw = read_item(self.name, index, self.ids, self._paths)
         label_map = None
         if "label_map" in paths:
             label_map = np.asarray(read_mat(paths["label_map"], self.name, "LabelMap"))

@@ -12,7 +12,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
-from multitask.data._common import check_split, load_image, require_path, require_root
+from multitask.data._common import check_index, check_split, pick_tasks, read_rgb, require_path, require_root
 from multitask.data._dense_lists import check_hw, check_size, read_ids, resize
 from multitask.data._png16 import read_png16
 from multitask.data.registry import register_dataset
@@ -103,9 +103,7 @@ class Synthia(Dataset):
                  ids: Mapping[str, Sequence[str]] | None = None, size: tuple[int, int] | None = None,
                  max_depth: float | None = None, seed: int = 0) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        chosen = tuple(TASKS if tasks is None else tasks)
-        if any(t not in TASKS for t in chosen) or not chosen or len(set(chosen)) != len(chosen):
-            raise ValueError(f"{self.name}: tasks must be distinct names among {TASKS}, got {list(chosen)}")
+        chosen = pick_tasks(self.name, tasks, TASKS)
         self.table = label_map(num_classes)
         self.classes = class_names(num_classes)
         if max_depth is not None and not float(max_depth) > 0:
@@ -159,11 +157,9 @@ class Synthia(Dataset):
         return arr
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
-        if not 0 <= index < len(self.names):
-            raise IndexError(f"{self.name}: index {index} out of range for {len(self.names)} samples")
+        check_index(self.name, index, len(self.names))
         name = self.names[index]
-        image = torch.from_numpy(load_image(self.root / "RGB" / name))
-        hw = (int(image.shape[1]), int(image.shape[2]))
+        image, hw = read_rgb(self.root / "RGB" / name)
         out: dict[str, Tensor] = {}
         for t in self.tasks:
             path = self._label(name, t.name)

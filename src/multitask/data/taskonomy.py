@@ -13,7 +13,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from multitask.core.tasks import Task
-from multitask.data._common import check_split, load_image, require_path, require_root
+from multitask.data._common import check_index, check_split, pick_tasks, read_rgb, require_path, require_root
 from multitask.data._dense_lists import check_hw, check_size, read_ids, read_png, resize
 from multitask.data.registry import register_dataset
 
@@ -72,9 +72,7 @@ class Taskonomy(Dataset):
                  size: tuple[int, int] | None = None, num_classes: int = 18,
                  depth_valid_below: int = 2**13) -> None:
         check_split(self.name, split, ("train", "val", "test"))
-        chosen = tuple(TASKS if tasks is None else tasks)
-        if any(t not in TASKS for t in chosen) or not chosen or len(set(chosen)) != len(chosen):
-            raise ValueError(f"{self.name}: tasks must be distinct names among {TASKS}, got {list(chosen)}")
+        chosen = pick_tasks(self.name, tasks, TASKS)
         self.size = check_size(size, self.name)
         base = require_root(root, self.name, LAYOUT)
         if buildings is not None:
@@ -116,11 +114,9 @@ class Taskonomy(Dataset):
         return np.where(valid, raw / 512.0, 0.0).astype(np.float32), valid
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
-        if not 0 <= index < len(self.files):
-            raise IndexError(f"{self.name}: index {index} out of range for {len(self.files)} samples")
+        check_index(self.name, index, len(self.files))
         rgb = self.files[index]
-        image = torch.from_numpy(load_image(rgb))
-        hw = (int(image.shape[1]), int(image.shape[2]))
+        image, hw = read_rgb(rgb)
         out: dict[str, Tensor] = {}
         names = {t.name for t in self.tasks}
         valid = None

@@ -6,10 +6,10 @@ import torch
 from torch import Tensor
 
 from multitask.metrics.base import Metric, check_tensors, f1_from_counts, macro_f1
-from multitask.metrics.confusion import confusion_counts, labels_from
+from multitask.metrics.confusion import ConfusionMetric, labels_from
 
 
-class ClassificationMetrics(Metric):
+class ClassificationMetrics(ConfusionMetric):
     """Accuracy and macro F1 of a ``C``-class classification task, from an accumulated confusion matrix.
 
     With ``N`` the confusion matrix (rows: true class, columns: predicted class) over all samples whose
@@ -28,25 +28,8 @@ class ClassificationMetrics(Metric):
         task: task name for error messages.
     """
 
+    _kind = "classification"
     _higher = {"accuracy": True, "f1_macro": True}
-
-    def __init__(self, num_classes: int, ignore_index: int = -1, task: str = "task") -> None:
-        if int(num_classes) < 2:
-            raise ValueError(f"task {task!r}: classification needs num_classes >= 2, got {num_classes}")
-        self.num_classes = int(num_classes)
-        self.ignore_index = int(ignore_index)
-        super().__init__(task)
-
-    def _initial_state(self) -> dict[str, Tensor]:
-        return {"confusion": torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64)}
-
-    def _config(self) -> tuple[int, int]:
-        return (self.num_classes, self.ignore_index)
-
-    @property
-    def confusion_matrix(self) -> Tensor:
-        """The accumulated ``[C, C]`` confusion matrix (a copy; rows true, columns predicted)."""
-        return self._state["confusion"].clone()
 
     def update(self, pred: Tensor, target: Tensor) -> None:
         check_tensors(self.task, pred, target)
@@ -54,9 +37,7 @@ class ClassificationMetrics(Metric):
             raise ValueError(f"task {self.task!r}: target must have shape [B], got {tuple(target.shape)}")
         with torch.no_grad():
             labels = labels_from(self.task, pred.detach(), target, self.num_classes)
-            self._add(
-                confusion=confusion_counts(self.task, labels, target, self.num_classes, self.ignore_index)
-            )
+            self._add_batch(labels, target)
 
     def compute(self) -> dict[str, float]:
         cm = self._state["confusion"].double()

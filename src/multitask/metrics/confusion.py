@@ -2,8 +2,44 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
+
+from multitask.metrics.base import Metric
+
+
+class ConfusionMetric(Metric):
+    """A metric accumulated in one ``[C, C]`` confusion matrix (rows: true class, columns: predicted).
+
+    Holds ``num_classes`` and ``ignore_index``, the zeroed matrix and its read-only copy; subclasses
+    add :meth:`update` and :meth:`compute`. ``_kind`` names the task kind in the constructor's error.
+    """
+
+    _kind: ClassVar[str] = "a confusion-matrix metric"
+
+    def __init__(self, num_classes: int, ignore_index: int = -1, task: str = "task") -> None:
+        if int(num_classes) < 2:
+            raise ValueError(f"task {task!r}: {self._kind} needs num_classes >= 2, got {num_classes}")
+        self.num_classes = int(num_classes)
+        self.ignore_index = int(ignore_index)
+        super().__init__(task)
+
+    def _initial_state(self) -> dict[str, Tensor]:
+        return {"confusion": torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64)}
+
+    def _config(self) -> tuple[int, int]:
+        return (self.num_classes, self.ignore_index)
+
+    @property
+    def confusion_matrix(self) -> Tensor:
+        """The accumulated ``[C, C]`` confusion matrix (a copy; rows true, columns predicted)."""
+        return self._state["confusion"].clone()
+
+    def _add_batch(self, labels: Tensor, target: Tensor) -> None:
+        """Add one batch's predicted ``labels`` against ``target`` to the matrix."""
+        self._add(confusion=confusion_counts(self.task, labels, target, self.num_classes, self.ignore_index))
 
 
 def confusion_counts(task: str, pred: Tensor, target: Tensor, num_classes: int, ignore_index: int) -> Tensor:

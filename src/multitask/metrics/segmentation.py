@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from multitask.metrics.base import Metric, check_tensors, resize_like
-from multitask.metrics.confusion import confusion_counts, labels_from
+from multitask.metrics.base import check_tensors, resize_like
+from multitask.metrics.confusion import ConfusionMetric, labels_from
 
 
-class SegmentationMetrics(Metric):
+class SegmentationMetrics(ConfusionMetric):
     """Mean intersection-over-union, pixel accuracy and the all-classes mIoU from one confusion matrix.
 
     Everingham, Van Gool, Williams, Winn, Zisserman. The PASCAL Visual Object Classes (VOC) Challenge.
@@ -42,27 +42,10 @@ class SegmentationMetrics(Metric):
         task: task name for error messages.
     """
 
+    _kind = "segmentation"
     _higher = {"miou": True, "pixel_acc": True, "miou_all": True}
     _main = "miou_all"
     _convention_metrics = {"nashmtl": ("miou", "pixel_acc"), "libmtl": ("miou", "pixel_acc")}
-
-    def __init__(self, num_classes: int, ignore_index: int = -1, task: str = "task") -> None:
-        if int(num_classes) < 2:
-            raise ValueError(f"task {task!r}: segmentation needs num_classes >= 2, got {num_classes}")
-        self.num_classes = int(num_classes)
-        self.ignore_index = int(ignore_index)
-        super().__init__(task)
-
-    def _initial_state(self) -> dict[str, Tensor]:
-        return {"confusion": torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64)}
-
-    def _config(self) -> tuple[int, int]:
-        return (self.num_classes, self.ignore_index)
-
-    @property
-    def confusion_matrix(self) -> Tensor:
-        """The accumulated ``[C, C]`` confusion matrix (a copy; rows true, columns predicted)."""
-        return self._state["confusion"].clone()
 
     def iou_per_class(self) -> Tensor:
         """IoU of each class (NaN where the class is neither labelled nor predicted)."""
@@ -87,9 +70,7 @@ class SegmentationMetrics(Metric):
                     )
                 pred = resize_like(pred, target)
             labels = labels_from(self.task, pred, target, self.num_classes)
-            self._add(
-                confusion=confusion_counts(self.task, labels, target, self.num_classes, self.ignore_index)
-            )
+            self._add_batch(labels, target)
 
     def compute(self) -> dict[str, float]:
         cm = self._state["confusion"].double()

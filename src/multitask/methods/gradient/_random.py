@@ -1,4 +1,4 @@
-"""A seedable random source for the stochastic gradient methods (PCGrad, GradDrop).
+"""A seedable random source for the stochastic gradient methods (PCGrad, GradDrop, GradVac).
 
 With ``seed=None`` the methods draw from torch's global generator, so one ``torch.manual_seed`` makes a
 run reproducible. With an integer seed they own a :class:`torch.Generator` (created lazily on the device
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from multitask.methods.base import GradientMethod
 
 
 class SeededGenerator:
@@ -58,3 +60,25 @@ class SeededGenerator:
     def reset(self) -> None:
         self._gen = None
         self._pending = None
+
+
+class SeededGradientMethod(GradientMethod):
+    """A gradient method drawing from a :class:`SeededGenerator` ``self._rng`` (set by the subclass).
+
+    Exposes the generator's state as ``rng_state`` (name it in ``_state_attrs`` to checkpoint it) and
+    forgets it on :meth:`reset`.
+    """
+
+    _rng: SeededGenerator
+
+    @property
+    def rng_state(self) -> Tensor | None:
+        return self._rng.state
+
+    @rng_state.setter
+    def rng_state(self, value: Tensor | None) -> None:
+        self._rng.state = value
+
+    def reset(self) -> None:
+        super().reset()
+        self._rng.reset()

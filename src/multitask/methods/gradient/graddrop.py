@@ -7,12 +7,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from multitask.methods.base import GradientMethod, register_method
-from multitask.methods.gradient._random import SeededGenerator
+from multitask.methods.base import register_method
+from multitask.methods.gradient._random import SeededGenerator, SeededGradientMethod
 
 
 @register_method("graddrop")
-class GradDrop(GradientMethod):
+class GradDrop(SeededGradientMethod):
     r"""Gradient Sign Dropout.
 
     Chen, Ngiam, Huang, Luong, Kretzschmar, Chai, Anguelov. Just Pick a Sign: Optimizing Deep
@@ -72,17 +72,8 @@ class GradDrop(GradientMethod):
         per-task gradients form the columns of the next Jacobian, in the same order (features mode)."""
         self._features = [z.detach() for z in features]
 
-    @property
-    def rng_state(self) -> Tensor | None:
-        return self._rng.state
-
-    @rng_state.setter
-    def rng_state(self, value: Tensor | None) -> None:
-        self._rng.state = value
-
     def reset(self) -> None:
         super().reset()
-        self._rng.reset()
         self._features = None
 
     def direction(self, jacobian: Tensor, losses: Tensor | None = None) -> Tensor:

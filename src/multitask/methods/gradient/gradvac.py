@@ -11,14 +11,14 @@ from torch import Tensor
 
 from multitask.core.gramian import check_gramian, work_gramian
 from multitask.core.jacobian import check_jacobian
-from multitask.methods.base import GradientMethod, register_method
-from multitask.methods.gradient._random import SeededGenerator
+from multitask.methods.base import register_method
+from multitask.methods.gradient._random import SeededGenerator, SeededGradientMethod
 
 _MAX_TARGET = 1.0 - 1e-6  # |φ̂| used in the correction (φ̂ = ±1 would need an infinite step)
 
 
 @register_method("gradvac")
-class GradVac(GradientMethod):
+class GradVac(SeededGradientMethod):
     r"""Gradient Vaccine.
 
     Wang, Tsvetkov, Firat, Cao. Gradient Vaccine: Investigating and Improving Multi-task Optimization
@@ -99,17 +99,8 @@ class GradVac(GradientMethod):
         self.targets: Tensor | None = None
 
     # ---- state -------------------------------------------------------------------------------
-    @property
-    def rng_state(self) -> Tensor | None:
-        return self._rng.state
-
-    @rng_state.setter
-    def rng_state(self, value: Tensor | None) -> None:
-        self._rng.state = value
-
     def reset(self) -> None:
         super().reset()
-        self._rng.reset()
         self.targets = None
 
     # ---- the rule ----------------------------------------------------------------------------

@@ -7,12 +7,12 @@ import torch
 from torch import Tensor
 
 from multitask.core.gramian import check_gramian, work_gramian
-from multitask.methods.base import GradientMethod, register_method
-from multitask.methods.gradient._random import SeededGenerator
+from multitask.methods.base import register_method
+from multitask.methods.gradient._random import SeededGenerator, SeededGradientMethod
 
 
 @register_method("pcgrad")
-class PCGrad(GradientMethod):
+class PCGrad(SeededGradientMethod):
     r"""Projecting Conflicting Gradients ("gradient surgery").
 
     Yu, Kumar, Gupta, Levine, Hausman, Finn. Gradient Surgery for Multi-Task Learning. NeurIPS 2020.
@@ -50,18 +50,6 @@ class PCGrad(GradientMethod):
         self.reduction = reduction
         self.deterministic = bool(deterministic)
         self._rng = SeededGenerator(seed)
-
-    @property
-    def rng_state(self) -> Tensor | None:
-        return self._rng.state
-
-    @rng_state.setter
-    def rng_state(self, value: Tensor | None) -> None:
-        self._rng.state = value
-
-    def reset(self) -> None:
-        super().reset()
-        self._rng.reset()
 
     def orders(self, num_tasks: int) -> Tensor:
         """``[T, T−1]`` long tensor: row ``i`` is the order in which task ``i`` visits the others."""

@@ -1,12 +1,15 @@
-"""Input checks shared by the loss weightings (private: not a registered method)."""
+"""Input checks and epoch bookkeeping shared by the loss weightings (private: no registered method)."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import ClassVar
 
 import torch
 from torch import Tensor
+
+from multitask.methods.base import LossWeighting
 
 
 def task_label(task_names: Sequence[str], index: int) -> str:
@@ -101,6 +104,54 @@ def require_num_tasks(method: str, name: str, num_tasks: int | None, state: str,
             "(the trainer passes num_tasks itself)"
         )
     return check_num_tasks(method, num_tasks)
+
+
+class EpochAveragedWeighting(LossWeighting):
+    """Base of the loss weightings that average each task's training loss over an epoch (DWA, STCH).
+
+    :meth:`record` adds one step's detached losses to the epoch's per-task sums; a subclass's
+    ``on_epoch_end`` reads the epoch's sums and counts (:meth:`_epoch_sums`) and starts the next epoch
+    (:meth:`_clear_epoch`). A task absent from a step (partial labels) is averaged over the steps where it
+    was present. ``_label`` names the method in error messages.
+    """
+
+    _label: ClassVar[str] = "EpochAveragedWeighting"
+    epoch_sum: list[float] | None
+    task_counts: list[int] | None
+    epoch_count: int
+
+    def record(
+        self, losses: Tensor, present: Sequence[int] | None = None, num_tasks: int | None = None
+    ) -> None:
+        """Add one step's loss values to the current epoch's average (``present``: their task indices
+        among ``num_tasks`` when some tasks are absent)."""
+        values = [float(v) for v in torch.as_tensor(losses).detach().reshape(-1).tolist()]
+        total = len(values) if present is None else int(num_tasks if num_tasks is not None else len(values))
+        index = list(range(len(values))) if present is None else [int(i) for i in present]
+        if self.epoch_sum is None:
+            self.epoch_sum = [0.0] * total
+            self.task_counts = [0] * total
+        if total != len(self.epoch_sum):
+            raise ValueError(f"{self._label}: got {total} tasks, earlier steps had {len(self.epoch_sum)}")
+        counts = self.task_counts if self.task_counts is not None else [self.epoch_count] * total
+        for i, v in zip(index, values):
+            self.epoch_sum[i] += v
+            counts[i] += 1
+        self.task_counts = counts
+        self.epoch_count += 1
+
+    def _epoch_sums(self) -> tuple[list[float], list[int]]:
+        """The closing epoch's per-task loss sums and the steps each task was present in."""
+        if self.epoch_sum is None or self.epoch_count == 0:
+            raise ValueError(
+                f"{self._label}: on_epoch_end() called but no losses were recorded in this epoch"
+            )
+        return self.epoch_sum, self.task_counts or [self.epoch_count] * len(self.epoch_sum)
+
+    def _clear_epoch(self) -> None:
+        self.epoch_sum = None
+        self.task_counts = None
+        self.epoch_count = 0
 
 
 class FrozenParameterWatch:

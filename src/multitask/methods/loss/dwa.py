@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from multitask.methods.base import LossContext, LossWeighting, register_method
-from multitask.methods.loss._checks import check_losses, check_num_tasks
+from multitask.methods.base import LossContext, register_method
+from multitask.methods.loss._checks import EpochAveragedWeighting, check_losses, check_num_tasks
 
 
 @register_method("dwa")
-class DWA(LossWeighting):
+class DWA(EpochAveragedWeighting):
     r"""Dynamic Weight Average (DWA).
 
     Liu, Johns, Davison. End-to-End Multi-Task Learning with Attention. CVPR 2019.
@@ -48,6 +48,7 @@ class DWA(LossWeighting):
     Modes: loss weighting (one backward pass; no Jacobian).
     """
 
+    _label = "DWA"
     _state_attrs: ClassVar[tuple[str, ...]] = (
         "epoch_averages",
         "epoch_sum",
@@ -85,41 +86,17 @@ class DWA(LossWeighting):
         self._clear()
 
     # ---- epochs ------------------------------------------------------------------------------
-    def record(
-        self, losses: Tensor, present: Sequence[int] | None = None, num_tasks: int | None = None
-    ) -> None:
-        """Add one step's loss values to the current epoch's average (``present``: their task indices
-        among ``num_tasks`` when some tasks are absent)."""
-        values = [float(v) for v in torch.as_tensor(losses).detach().reshape(-1).tolist()]
-        total = len(values) if present is None else int(num_tasks if num_tasks is not None else len(values))
-        index = list(range(len(values))) if present is None else [int(i) for i in present]
-        if self.epoch_sum is None:
-            self.epoch_sum = [0.0] * total
-            self.task_counts = [0] * total
-        if total != len(self.epoch_sum):
-            raise ValueError(f"DWA: got {total} tasks, earlier steps had {len(self.epoch_sum)}")
-        counts = self.task_counts if self.task_counts is not None else [self.epoch_count] * total
-        for i, v in zip(index, values):
-            self.epoch_sum[i] += v
-            counts[i] += 1
-        self.task_counts = counts
-        self.epoch_count += 1
-
     def on_epoch_end(
         self,
         val_metrics: Mapping[str, Mapping[str, float]] | None = None,
         higher_is_better: Mapping[str, Mapping[str, bool]] | None = None,
     ) -> None:
         """Close the current epoch: its average loss becomes the newest entry of the history."""
-        if self.epoch_sum is None or self.epoch_count == 0:
-            raise ValueError("DWA: on_epoch_end() called but no losses were recorded in this epoch")
-        counts = self.task_counts or [self.epoch_count] * len(self.epoch_sum)
-        last = self.epoch_averages[-1] if self.epoch_averages else [None] * len(self.epoch_sum)
-        average = [s / c if c > 0 else prev for s, c, prev in zip(self.epoch_sum, counts, last)]
+        sums, counts = self._epoch_sums()
+        last = self.epoch_averages[-1] if self.epoch_averages else [None] * len(sums)
+        average = [s / c if c > 0 else prev for s, c, prev in zip(sums, counts, last)]
         self.epoch_averages = [*self.epoch_averages, average][-2:]
-        self.epoch_sum = None
-        self.task_counts = None
-        self.epoch_count = 0
+        self._clear_epoch()
         self.epochs_done += 1
 
     # ---- weights -----------------------------------------------------------------------------

@@ -10,8 +10,13 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from multitask.methods.base import LossContext, LossWeighting, register_method
-from multitask.methods.loss._checks import check_losses, check_nonnegative, check_num_tasks
+from multitask.methods.base import LossContext, register_method
+from multitask.methods.loss._checks import (
+    EpochAveragedWeighting,
+    check_losses,
+    check_nonnegative,
+    check_num_tasks,
+)
 
 _IDEALS = ("zero", "running_min")
 #: the official schedule: 5 warm-up epochs (``STCH_warmup_epoch = 4`` plus the measuring epoch) in the
@@ -32,7 +37,7 @@ def auto_warmup_epochs(num_epochs: int) -> int:
 
 
 @register_method("stch")
-class STCH(LossWeighting):
+class STCH(EpochAveragedWeighting):
     r"""Smooth Tchebycheff scalarisation (STCH).
 
     Lin, Zhang, Yang, Liu, Wang, Zhang. Smooth Tchebycheff Scalarization for Multi-Objective
@@ -91,6 +96,7 @@ class STCH(LossWeighting):
     ``ValueError`` naming the task; a loss of 0 is finite thanks to ``ε``.
     """
 
+    _label = "STCH"
     _state_attrs: ClassVar[tuple[str, ...]] = (
         "epoch_sum",
         "epoch_count",
@@ -182,41 +188,17 @@ class STCH(LossWeighting):
                 stacklevel=2,
             )
 
-    def record(
-        self, losses: Tensor, present: Sequence[int] | None = None, num_tasks: int | None = None
-    ) -> None:
-        """Add one step's loss values to the current epoch's average (``present``: their task indices
-        among ``num_tasks`` when some tasks are absent)."""
-        values = [float(v) for v in losses.detach().reshape(-1).tolist()]
-        total = len(values) if present is None else int(num_tasks if num_tasks is not None else len(values))
-        index = list(range(len(values))) if present is None else [int(i) for i in present]
-        if self.epoch_sum is None:
-            self.epoch_sum = [0.0] * total
-            self.task_counts = [0] * total
-        if total != len(self.epoch_sum):
-            raise ValueError(f"STCH: got {total} tasks, earlier steps had {len(self.epoch_sum)}")
-        counts = self.task_counts or [self.epoch_count] * total
-        for i, v in zip(index, values):
-            self.epoch_sum[i] += v
-            counts[i] += 1
-        self.task_counts = counts
-        self.epoch_count += 1
-
     def on_epoch_end(
         self,
         val_metrics: Mapping[str, Mapping[str, float]] | None = None,
         higher_is_better: Mapping[str, Mapping[str, bool]] | None = None,
     ) -> None:
         """Close the current epoch; closing the last warm-up epoch fixes the normaliser ``n``."""
-        if self.epoch_sum is None or self.epoch_count == 0:
-            raise ValueError("STCH: on_epoch_end() called but no losses were recorded in this epoch")
+        sums, counts = self._epoch_sums()
         self.epochs_done += 1
         if self.epochs_done == self.warmup_epochs:
-            counts = self.task_counts or [self.epoch_count] * len(self.epoch_sum)
-            self.normalizer = [s / c if c > 0 else 1.0 for s, c in zip(self.epoch_sum, counts)]
-        self.epoch_sum = None
-        self.task_counts = None
-        self.epoch_count = 0
+            self.normalizer = [s / c if c > 0 else 1.0 for s, c in zip(sums, counts)]
+        self._clear_epoch()
 
     # ---- objective ---------------------------------------------------------------------------
     def objective(self, losses: Tensor, ctx: LossContext) -> tuple[Tensor, Tensor]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multitask.core.tasks import Task
-from multitask.models.backbones import Backbone, create_backbone
+from multitask.models.backbones import Backbone, create_backbone, new_context
 from multitask.models.heads import create_head
 
 #: a backbone given to an architecture: a registered name, or an already built :class:`Backbone`
@@ -54,6 +54,41 @@ def check_tasks(tasks: Sequence[Task], backbone: Backbone, arch: str) -> None:
                 f"{arch}: task {task.name!r} is dense ({task.kind}) but backbone {backbone_name(backbone)!r} "
                 "returns vectors; use a dense backbone (segnet, unet, resnet18, resnet50)"
             )
+
+
+def build_columns(
+    tasks: Sequence[Task],
+    spec: BackboneSpec,
+    in_channels: int,
+    backbone_kwargs: Mapping[str, Any] | None,
+    arch: str,
+) -> list[Backbone]:
+    """One backbone column per task (:func:`build_backbones`), checked by :func:`check_tasks`."""
+    columns = build_backbones(spec, len(tasks), in_channels, backbone_kwargs)
+    check_tasks(tasks, columns[0], arch)
+    return columns
+
+
+def run_columns(
+    columns: Sequence[Backbone],
+    tasks: Sequence[Task],
+    heads: Sequence[nn.Module],
+    x: Tensor,
+    exchange: Callable[[int, list[Tensor]], list[Tensor]],
+) -> dict[str, Tensor]:
+    """Run one column per task block by block, ``exchange(i, features)`` after block ``i``, then the heads.
+
+    ``exchange`` mixes the tasks' features between columns (cross-stitch, NDDR); it returns them
+    unchanged after blocks without a connection. Dense predictions are resized to the input's size.
+    """
+    columns[0].check_input(x)
+    hs = [x] * len(tasks)
+    ctxs = [new_context() for _ in tasks]
+    for i in range(columns[0].num_blocks):
+        hs = [col.run_block(i, h, ctx)[1] for col, h, ctx in zip(columns, hs, ctxs)]
+        hs = exchange(i, hs)
+    size = x.shape[-2:]
+    return {t.name: to_size(t, head(h), size) for t, head, h in zip(tasks, heads, hs)}
 
 
 def build_heads(tasks: Sequence[Task], in_channels: int, head: HeadSpec = None) -> nn.ModuleList:

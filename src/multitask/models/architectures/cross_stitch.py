@@ -13,13 +13,11 @@ from multitask.models.architectures._common import (
     BackboneSpec,
     HeadSpec,
     block_indices,
-    build_backbones,
+    build_columns,
     build_heads,
-    check_tasks,
     parameters_of,
-    to_size,
+    run_columns,
 )
-from multitask.models.backbones import new_context
 from multitask.models.base import MultiTaskModel, register_model
 
 
@@ -90,8 +88,7 @@ class CrossStitch(MultiTaskModel):
         channelwise: bool = False,
     ) -> None:
         super().__init__(tasks)
-        columns = build_backbones(backbone, len(self.tasks), in_channels, backbone_kwargs)
-        check_tasks(self.tasks, columns[0], "cross_stitch")
+        columns = build_columns(self.tasks, backbone, in_channels, backbone_kwargs, "cross_stitch")
         if not 0.0 <= init_same <= 1.0:
             raise ValueError(f"cross_stitch: init_same must be in [0, 1], got {init_same}")
         self.columns = nn.ModuleList(columns)
@@ -106,15 +103,10 @@ class CrossStitch(MultiTaskModel):
         self.heads = build_heads(self.tasks, columns[0].out_channels, head)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        self.columns[0].check_input(x)
-        hs = [x] * len(self.tasks)
-        ctxs = [new_context() for _ in self.tasks]
-        for i in range(self.columns[0].num_blocks):
-            hs = [col.run_block(i, h, ctx)[1] for col, h, ctx in zip(self.columns, hs, ctxs)]
-            if str(i) in self.stitches:
-                hs = self.stitches[str(i)](hs)
-        size = x.shape[-2:]
-        return {t.name: to_size(t, head(h), size) for t, head, h in zip(self.tasks, self.heads, hs)}
+        return run_columns(self.columns, self.tasks, self.heads, x, self._stitch)
+
+    def _stitch(self, i: int, hs: list[Tensor]) -> list[Tensor]:
+        return self.stitches[str(i)](hs) if str(i) in self.stitches else hs
 
     def _private_blocks(self, column: nn.Module) -> list[nn.Module]:
         return list(column.blocks[self.stitch_after[-1] + 1 :])

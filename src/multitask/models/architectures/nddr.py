@@ -15,14 +15,12 @@ from multitask.models.architectures._common import (
     HeadSpec,
     as_map,
     block_indices,
-    build_backbones,
+    build_columns,
     build_heads,
-    check_tasks,
     like,
     parameters_of,
-    to_size,
+    run_columns,
 )
-from multitask.models.backbones import new_context
 from multitask.models.base import MultiTaskModel, register_model
 
 
@@ -94,8 +92,7 @@ class NDDR(MultiTaskModel):
         n = len(self.tasks)
         if beta is None:
             beta = (1.0 - alpha) / (n - 1) if n > 1 else 0.0
-        columns = build_backbones(backbone, len(self.tasks), in_channels, backbone_kwargs)
-        check_tasks(self.tasks, columns[0], "nddr")
+        columns = build_columns(self.tasks, backbone, in_channels, backbone_kwargs, "nddr")
         self.columns = nn.ModuleList(columns)
         self.fuse_after = block_indices(fuse_after, columns[0].num_blocks, "nddr", "fuse_after")
         channels = columns[0].block_channels
@@ -108,16 +105,13 @@ class NDDR(MultiTaskModel):
         self.heads = build_heads(self.tasks, columns[0].out_channels, head)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        self.columns[0].check_input(x)
-        hs = [x] * len(self.tasks)
-        ctxs = [new_context() for _ in self.tasks]
-        for i in range(self.columns[0].num_blocks):
-            hs = [col.run_block(i, h, ctx)[1] for col, h, ctx in zip(self.columns, hs, ctxs)]
-            if str(i) in self.fusions:
-                stacked = torch.cat([as_map(h) for h in hs], dim=1)
-                hs = [like(layer(stacked), h) for layer, h in zip(self.fusions[str(i)], hs)]
-        size = x.shape[-2:]
-        return {t.name: to_size(t, head(h), size) for t, head, h in zip(self.tasks, self.heads, hs)}
+        return run_columns(self.columns, self.tasks, self.heads, x, self._fuse)
+
+    def _fuse(self, i: int, hs: list[Tensor]) -> list[Tensor]:
+        if str(i) not in self.fusions:
+            return hs
+        stacked = torch.cat([as_map(h) for h in hs], dim=1)
+        return [like(layer(stacked), h) for layer, h in zip(self.fusions[str(i)], hs)]
 
     def shared_parameters(self) -> Iterator[nn.Parameter]:
         last = self.fuse_after[-1]

@@ -11,9 +11,8 @@ from multitask.core.tasks import Task
 from multitask.models.architectures._common import (
     BackboneSpec,
     HeadSpec,
-    build_backbones,
+    build_columns,
     build_heads,
-    check_tasks,
     parameters_of,
     to_size,
 )
@@ -51,8 +50,7 @@ class SingleTask(MultiTaskModel):
         head: HeadSpec = None,
     ) -> None:
         super().__init__(tasks)
-        backbones = build_backbones(backbone, len(self.tasks), in_channels, backbone_kwargs)
-        check_tasks(self.tasks, backbones[0], "single_task")
+        backbones = build_columns(self.tasks, backbone, in_channels, backbone_kwargs, "single_task")
         self.backbones = nn.ModuleList(backbones)
         self.heads = build_heads(self.tasks, backbones[0].out_channels, head)
 

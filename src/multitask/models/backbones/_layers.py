@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from torch import nn
+from typing import Any
+
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 
 def conv_bn_relu(
@@ -16,6 +19,19 @@ def conv_bn_relu(
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
     )
+
+
+class LinearReLU(nn.Module):
+    """One MLP block: ``Dropout(ReLU(Linear(h.flatten(1))))`` (dropout only when ``dropout > 0``)."""
+
+    def __init__(self, in_features: int, out_features: int, dropout: float) -> None:
+        super().__init__()
+        self.fc = nn.Linear(in_features, out_features)
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
+
+    def forward(self, h: Tensor, ctx: dict[str, Any]) -> tuple[Tensor, Tensor]:
+        out = self.drop(F.relu(self.fc(h.flatten(1))))
+        return out, out
 
 
 def check_width(name: str, width: int) -> int:

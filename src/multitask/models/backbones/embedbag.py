@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multitask.models.backbones._base import Backbone, register_backbone
+from multitask.models.backbones._layers import LinearReLU
 
 
 class _MeanEmbedding(nn.Module):
@@ -20,17 +20,6 @@ class _MeanEmbedding(nn.Module):
     def forward(self, ids: Tensor, ctx: dict[str, Any]) -> tuple[Tensor, Tensor]:
         count = (ids != self.padding_idx).sum(1, keepdim=True).clamp(min=1).to(self.bag.weight.dtype)
         out = self.bag(ids) / count  # mean over the non-padding tokens; an all-padding row gives 0
-        return out, out
-
-
-class _LinearReLU(nn.Module):
-    def __init__(self, in_features: int, out_features: int, dropout: float) -> None:
-        super().__init__()
-        self.fc = nn.Linear(in_features, out_features)
-        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
-
-    def forward(self, h: Tensor, ctx: dict[str, Any]) -> tuple[Tensor, Tensor]:
-        out = self.drop(F.relu(self.fc(h)))
         return out, out
 
 
@@ -73,7 +62,7 @@ class EmbeddingBagEncoder(Backbone):
         self.seq_len, self.vocab_size = in_channels, vocab_size
         widths = [dim, *hidden]
         self.blocks = nn.ModuleList([_MeanEmbedding(vocab_size, dim, padding_idx)]
-                                    + [_LinearReLU(a, b, dropout) for a, b in zip(widths[:-1], widths[1:])])
+                                    + [LinearReLU(a, b, dropout) for a, b in zip(widths[:-1], widths[1:])])
         self.out_channels = widths[-1]
         self.block_channels = list(widths)
         self.block_mid_channels = list(widths)

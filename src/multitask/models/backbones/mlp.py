@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multitask.models.backbones._base import Backbone, register_backbone
-
-
-class _LinearReLU(nn.Module):
-    def __init__(self, in_features: int, out_features: int, dropout: float) -> None:
-        super().__init__()
-        self.fc = nn.Linear(in_features, out_features)
-        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()
-
-    def forward(self, h: Tensor, ctx: dict[str, Any]) -> tuple[Tensor, Tensor]:
-        out = self.drop(F.relu(self.fc(h.flatten(1))))
-        return out, out
+from multitask.models.backbones._layers import LinearReLU
 
 
 @register_backbone("mlp")
@@ -56,7 +44,7 @@ class MLP(Backbone):
             raise ValueError(f"backbone 'mlp': dropout must be in [0, 1), got {dropout}")
         self.in_features = in_features
         widths = [in_features, *hidden]
-        self.blocks = nn.ModuleList(_LinearReLU(a, b, dropout) for a, b in zip(widths[:-1], widths[1:]))
+        self.blocks = nn.ModuleList(LinearReLU(a, b, dropout) for a, b in zip(widths[:-1], widths[1:]))
         self.out_channels = hidden[-1]
         self.block_channels = list(hidden)
         self.block_mid_channels = list(hidden)

@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multitask.models.architectures._common import BackboneSpec, build_backbones
 from multitask.models.backbones import Backbone, new_context
+from multitask.models.sharing._common import AnnealedSearch, model_config
 
 
 def block_copies(
@@ -105,3 +107,33 @@ def set_partitions(n: int) -> list[list[list[int]]]:
 
 def is_refinement(fine: Sequence[Sequence[int]], coarse: Sequence[Sequence[int]]) -> bool:
     return all(any(set(g) <= set(c) for c in coarse) for g in fine)
+
+
+class BranchSearch(AnnealedSearch):
+    """Base of the branching searches (Learning to Branch, BMTAS): a two-phase search whose derived tree
+    is ``branched``'s config, read off each task's argmax path of block copies (:meth:`paths`)."""
+
+    _spec: dict[str, Any] | None
+    hard: bool
+
+    def _sample(self, logits: Tensor) -> Tensor:
+        """A Gumbel-softmax sample of ``logits`` in training (straight-through one-hot when ``hard``), the
+        argmax's one-hot vector in evaluation."""
+        if self.training:
+            return F.gumbel_softmax(logits, tau=self.temperature, hard=self.hard)
+        return F.one_hot(logits.argmax(), logits.numel()).to(logits.dtype)
+
+    @classmethod
+    def searches(cls, kwargs: dict[str, Any]) -> bool:
+        return True
+
+    def paths(self) -> list[list[int]]:
+        """Each task's block copy (node) per block in the derived tree."""
+        raise NotImplementedError
+
+    def derived_branches(self) -> list[list[list[int]]]:
+        """The derived tree as ``branched``'s per-block task partitions."""
+        return compact_branches(prefix_partitions(self.paths()))
+
+    def derived_config(self) -> dict[str, Any]:
+        return model_config("branched", self._spec, branches=self.derived_branches())

@@ -21,11 +21,11 @@ from multitask.models.architectures._common import (
 )
 from multitask.models.backbones import copy_context, new_context
 from multitask.models.base import register_model
-from multitask.models.sharing._common import AnnealedSearch, check_positive, model_config, spec_of
+from multitask.models.sharing._common import check_positive, spec_of
 from multitask.models.sharing._supergraph import (
+    BranchSearch,
     block_copies,
     block_macs,
-    compact_branches,
     is_refinement,
     prefix_partitions,
     set_partitions,
@@ -84,7 +84,7 @@ class ExpectedGroups(nn.Module):
 
 
 @register_model("bmtas")
-class BMTAS(AnnealedSearch):
+class BMTAS(BranchSearch):
     """Branched Multi-Task Architecture Search.
 
     Bruggemann, Kanakis, Georgoulis, Van Gool. Automated Search for Resource-Efficient Branched Multi-Task
@@ -178,9 +178,7 @@ class BMTAS(AnnealedSearch):
         alpha = self.alphas[l][t]
         if self.warming_up:
             return F.one_hot(torch.tensor(t, device=alpha.device), alpha.numel()).to(alpha.dtype)
-        if self.training:
-            return F.gumbel_softmax(alpha, tau=self.temperature, hard=self.hard)
-        return F.one_hot(alpha.argmax(), alpha.numel()).to(alpha.dtype)
+        return self._sample(alpha)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         self.check_input(x)
@@ -224,10 +222,6 @@ class BMTAS(AnnealedSearch):
     #: the authors' code holds out 20 % of the training images for the architecture updates
     arch_fraction = 0.2
 
-    @classmethod
-    def searches(cls, kwargs: dict[str, Any]) -> bool:
-        return True
-
     def architecture_parameters(self) -> Iterator[nn.Parameter]:
         return iter(list(self.alphas.parameters()))
 
@@ -236,15 +230,9 @@ class BMTAS(AnnealedSearch):
         """Each task's argmax copy per block."""
         return [[int(layer[t].argmax()) for layer in self.alphas] for t in range(len(self.tasks))]
 
-    def derived_branches(self) -> list[list[list[int]]]:
-        return compact_branches(prefix_partitions(self.paths()))
-
     def derived_macs(self) -> float:
         """MACs per sample of the derived tree's backbone part (after a first forward)."""
         return tree_macs(prefix_partitions(self.paths()), self.block_macs.tolist())
-
-    def derived_config(self) -> dict[str, Any]:
-        return model_config("branched", self._spec, branches=self.derived_branches())
 
     # ---- partition ----------------------------------------------------------------------------------
     def shared_parameters(self) -> Iterator[nn.Parameter]:

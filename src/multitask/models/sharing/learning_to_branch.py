@@ -6,7 +6,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from multitask.core.tasks import Task
@@ -20,12 +19,12 @@ from multitask.models.architectures._common import (
 )
 from multitask.models.backbones import copy_context, new_context
 from multitask.models.base import register_model
-from multitask.models.sharing._common import AnnealedSearch, check_positive, model_config, spec_of
-from multitask.models.sharing._supergraph import block_copies, compact_branches, prefix_partitions
+from multitask.models.sharing._common import check_positive, spec_of
+from multitask.models.sharing._supergraph import BranchSearch, block_copies
 
 
 @register_model("learning_to_branch")
-class LearningToBranch(AnnealedSearch):
+class LearningToBranch(BranchSearch):
     """Learning to Branch.
 
     Guo, Lee, Ulbricht. Learning to Branch for Multi-Task Learning. ICML 2020.
@@ -106,11 +105,6 @@ class LearningToBranch(AnnealedSearch):
         self._init_schedule(init_temperature, temperature_decay)
         self.hard = bool(hard)
 
-    def _weights(self, logits: Tensor) -> Tensor:
-        if self.training:
-            return F.gumbel_softmax(logits, tau=self.temperature, hard=self.hard)
-        return F.one_hot(logits.argmax(), logits.numel()).to(logits.dtype)
-
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         self.check_input(x)
         outs: list[tuple[Tensor, dict]] = []
@@ -120,7 +114,7 @@ class LearningToBranch(AnnealedSearch):
         for l in range(1, len(self.nodes)):
             new = []
             for j, node in enumerate(self.nodes[l]):
-                w = self._weights(self.parent_logits[l - 1][j])
+                w = self._sample(self.parent_logits[l - 1][j])
                 h = sum(w[i] * out for i, (out, _) in enumerate(outs) if self.training or w[i] != 0)
                 ctx = copy_context(outs[int(w.argmax())][1])
                 new.append((node(h, ctx)[1], ctx))
@@ -134,10 +128,6 @@ class LearningToBranch(AnnealedSearch):
     #: the paper updates the branching distributions on held-out training data (DARTS-style; the share
     #: is not given in the paper's text we could check: half, as AdaShare)
     arch_fraction = 0.5
-
-    @classmethod
-    def searches(cls, kwargs: dict[str, Any]) -> bool:
-        return True
 
     def architecture_parameters(self) -> Iterator[nn.Parameter]:
         return iter(list(self.parent_logits.parameters()))
@@ -157,13 +147,6 @@ class LearningToBranch(AnnealedSearch):
                 path.append(layer[path[-1]])
             out.append(path[::-1])
         return out
-
-    def derived_branches(self) -> list[list[list[int]]]:
-        """The derived tree as ``branched``'s per-block task partitions."""
-        return compact_branches(prefix_partitions(self.paths()))
-
-    def derived_config(self) -> dict[str, Any]:
-        return model_config("branched", self._spec, branches=self.derived_branches())
 
     # ---- partition ----------------------------------------------------------------------------------
     def shared_parameters(self) -> Iterator[nn.Parameter]:
