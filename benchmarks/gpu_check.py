@@ -111,14 +111,7 @@ def _engine_step(enc, heads, x, ys, how: str) -> None:
     losses, _ = _losses(enc, heads, x, ys)
     shared = list(enc.parameters())
     if how == "naive":
-        rows = []
-        for loss in losses.values():
-            loss.backward(retain_graph=True)
-            rows.append([p.grad.clone() for p in shared])
-            for p in shared:
-                p.grad = None
-        for k, p in enumerate(shared):
-            p.grad = torch.stack([r[k] for r in rows]).mean(0)
+        _load("step_time").naive_loop_backward(losses, shared)
     else:
         strategy, _, chunk = how.partition(":")
         chunk_size = len(losses) if chunk == "all" else None

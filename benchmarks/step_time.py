@@ -82,6 +82,19 @@ def make_method(name: str, tasks: int):
     return build_method(name, kwargs, tasks)
 
 
+def naive_loop_backward(losses: dict, shared: list) -> None:
+    """The hand-written per-task loop: T ``loss.backward(retain_graph=True)`` calls, each task's shared
+    gradients copied, then their mean written to ``.grad``."""
+    rows = []
+    for loss in losses.values():
+        loss.backward(retain_graph=True)
+        rows.append([p.grad.clone() for p in shared])
+        for p in shared:
+            p.grad = None
+    for k, p in enumerate(shared):
+        p.grad = torch.stack([r[k] for r in rows]).mean(0)
+
+
 def one_step(name, method, mode, enc, heads, x, ys, opt):
     z = enc(x)
     zs = method.rotate(z) if hasattr(method, "rotate") else [z] * len(heads)
@@ -89,15 +102,7 @@ def one_step(name, method, mode, enc, heads, x, ys, opt):
         f"t{i}": nn.functional.cross_entropy(h(zi), y) for i, (h, zi, y) in enumerate(zip(heads, zs, ys))
     }
     if name == "naive-loop":
-        shared = list(enc.parameters())
-        rows = []
-        for loss in losses.values():
-            loss.backward(retain_graph=True)
-            rows.append([p.grad.clone() for p in shared])
-            for p in shared:
-                p.grad = None
-        for k, p in enumerate(shared):
-            p.grad = torch.stack([r[k] for r in rows]).mean(0)
+        naive_loop_backward(losses, list(enc.parameters()))
     else:
         strategy = name.split("/")[1] if name.startswith("engine/") else "auto"
         features = z if mode == "features" else None
