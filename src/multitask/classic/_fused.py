@@ -29,25 +29,27 @@ def prox_tv1d(y: np.ndarray, lam: float) -> np.ndarray:
     if lam < 0:
         raise ValueError(f"prox_tv1d: lam must be >= 0, got {lam}")
     n = y.shape[0]
-    x = np.empty(n)
     if n == 0:
-        return x
+        return np.empty(0)
     if lam == 0 or n == 1:
         return y.copy()
+    out = np.empty(n)
+    # the scan runs on Python floats and lists (numpy scalar indexing and arithmetic cost several times more)
+    y, x, lam = y.tolist(), [0.0] * n, float(lam)
     k = k0 = kplus = kminus = 0
     umin, umax = lam, -lam
     vmin, vmax = y[0] - lam, y[0] + lam
     while True:
         while k == n - 1:
             if umin < 0.0:
-                x[k0 : kminus + 1] = vmin
+                x[k0 : kminus + 1] = [vmin] * (kminus + 1 - k0)
                 k0 = kminus + 1
                 k = kminus = k0
                 vmin = y[k]
                 umin = lam
                 umax = vmin + umin - vmax
             elif umax > 0.0:
-                x[k0 : kplus + 1] = vmax
+                x[k0 : kplus + 1] = [vmax] * (kplus + 1 - k0)
                 k0 = kplus + 1
                 k = kplus = k0
                 vmax = y[k]
@@ -55,11 +57,12 @@ def prox_tv1d(y: np.ndarray, lam: float) -> np.ndarray:
                 umin = vmax + umax - vmin
             else:
                 vmin += umin / (k - k0 + 1)
-                x[k0 : k + 1] = vmin
-                return x
+                x[k0 : k + 1] = [vmin] * (k + 1 - k0)
+                out[:] = x
+                return out
         umin += y[k + 1] - vmin
         if umin < -lam:
-            x[k0 : kminus + 1] = vmin
+            x[k0 : kminus + 1] = [vmin] * (kminus + 1 - k0)
             k0 = kminus + 1
             k = kplus = kminus = k0
             vmin = y[k]
@@ -68,7 +71,7 @@ def prox_tv1d(y: np.ndarray, lam: float) -> np.ndarray:
             continue
         umax += y[k + 1] - vmax
         if umax > lam:
-            x[k0 : kplus + 1] = vmax
+            x[k0 : kplus + 1] = [vmax] * (kplus + 1 - k0)
             k0 = kplus + 1
             k = kplus = kminus = k0
             vmax = y[k]
