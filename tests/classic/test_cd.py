@@ -8,7 +8,6 @@ import cvxpy as cp
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import Lasso, MultiTaskLasso
 
 from multitask.classic import L21Regressor, LassoRegressor
 from multitask.classic._cd import _compressed, _group_block_min
@@ -132,21 +131,3 @@ def test_compressed_design_keeps_the_objective_up_to_a_constant():
     assert _compressed(least_squares([dup] * 4, list(Y.T))) is None
     m = L21Regressor(rho1=3.0, fit_intercept=False, stop="gap", tol=1e-9).fit(dup, Y)
     assert m.gap_ <= 1e-9
-
-
-@pytest.mark.parametrize("name", sorted(CLASSES))
-def test_working_sets_grow_past_the_first_set_and_match_the_full_solver(name):
-    """30 active features of 300 (first working set: 16): the sets must grow; the answer equals the
-    coordinate descent of scikit-learn on the whole design."""
-    rng = np.random.default_rng(7)
-    X = rng.normal(size=(60, 300))
-    W = np.zeros((300, 3))
-    W[rng.choice(300, 30, replace=False)] = rng.normal(size=(30, 3))
-    Y = X @ W + 0.1 * rng.normal(size=(60, 3))
-    rho1 = 0.05 * float(np.abs(X.T @ Y).max())
-    m = CLASSES[name](rho1=rho1, fit_intercept=False, stop="gap", tol=1e-10).fit(X, Y)
-    assert m.gap_ <= 1e-10
-    assert np.count_nonzero(np.any(m.coef_ != 0, axis=0)) > 16
-    sk = (MultiTaskLasso if name == "l21" else Lasso)(alpha=rho1 / 60, fit_intercept=False, tol=1e-14,
-                                                       max_iter=100_000).fit(X, Y)
-    np.testing.assert_allclose(m.coef_, sk.coef_, atol=1e-6)
