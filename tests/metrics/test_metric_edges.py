@@ -230,3 +230,19 @@ def test_augmenting_paths_fix_a_suboptimal_nearest_first_start() -> None:
     # nearest first matches p1-g1 and leaves p2 alone; the maximum is p1-g2, p2-g1
     assert match_count(pred, truth, disk_offsets(2.2)) == 2 == _brute_force_matches(pred, truth, 2.2)
     assert match_count(pred, truth, disk_offsets(1.5)) == 1 == _brute_force_matches(pred, truth, 1.5)
+
+
+def test_matching_with_many_components_equals_brute_force() -> None:
+    """Sparse random maps (many separate components, some saturated by the nearest-first start, some
+    not): the augmenting search restricted to unsaturated components still finds the maximum."""
+    from multitask.metrics._boundary import disk_offsets, match_count
+
+    rng = np.random.default_rng(11)
+    for _ in range(25):
+        pred = rng.random((16, 18)) < 0.06
+        truth = rng.random((16, 18)) < 0.06
+        pred[2, [2, 8]] = False
+        truth[2, 2:9] = False
+        pred[2, [4, 2]], truth[2, [4, 6]] = True, True  # the suboptimal-start pattern in every map
+        for radius in (1.5, 2.2, 3.1):
+            assert match_count(pred, truth, disk_offsets(radius)) == _brute_force_matches(pred, truth, radius)

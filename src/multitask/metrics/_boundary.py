@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from multitask.core.thinning import thin
 
@@ -73,9 +75,10 @@ def _maximum_matching(target: np.ndarray) -> int:
     First every offset, nearest first, matches the pairs whose two pixels are both still free (within
     one offset the pairs are disjoint); then augmenting paths (Kuhn's algorithm, phases of depth-first
     searches from the free predicted pixels that share their visited marks, repeated until a phase
-    finds none) make the matching maximum. scipy's ``maximum_bipartite_matching`` is not used: its
-    Hopcroft–Karp search takes exponential time on ladder-like graphs such as two nearby parallel
-    boundaries (scipy issue 26147).
+    finds none) make the matching maximum, searched only from the components of the pixel graph that
+    the greedy start left unsaturated (:func:`_open_roots`). scipy's ``maximum_bipartite_matching`` is
+    not used: its Hopcroft–Karp search takes exponential time on ladder-like graphs such as two nearby
+    parallel boundaries (scipy issue 26147).
     """
     n_pred = target.shape[0]
     n_true = int(target.max()) + 1 if target.size else 0
@@ -90,19 +93,45 @@ def _maximum_matching(target: np.ndarray) -> int:
         p = np.flatnonzero(free)
         match_p[p] = g[p]
         match_t[g[p]] = p
+    roots = _open_roots(target, match_p, n_true)
+    if not roots:
+        return int(np.count_nonzero(match_p >= 0))
     adjacency = [row[row >= 0].tolist() for row in target]
     mp, mt = match_p.tolist(), match_t.tolist()
     while True:
         visited = [False] * n_true
         found = 0
-        for root in range(n_pred):
-            if mp[root] >= 0 or not adjacency[root]:
+        for root in roots:
+            if mp[root] >= 0:
                 continue
             if _augment(root, adjacency, mp, mt, visited):
                 found += 1
         if not found:
             break
     return sum(1 for g in mp if g >= 0)
+
+
+def _open_roots(target: np.ndarray, match_p: np.ndarray, n_true: int) -> list[int]:
+    """The free predicted pixels from which an augmenting path may exist: those in a connected component
+    of the pixel graph whose matching has fewer pairs than the component's smaller side (an augmenting
+    path never leaves its component, and a component matched that far cannot grow). On boundary maps
+    most components (one boundary stretch each) are saturated by the greedy start."""
+    n_pred = target.shape[0]
+    rows, ks = np.nonzero(target >= 0)
+    cols = target[rows, ks]
+    graph = coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, n_pred + cols)),
+                       shape=(n_pred + n_true, n_pred + n_true))
+    n_comp, comp = connected_components(graph, directed=False)
+    has_pred = np.zeros(n_pred, dtype=bool)
+    has_pred[rows] = True
+    has_true = np.zeros(n_true, dtype=bool)
+    has_true[cols] = True
+    pred_c = np.bincount(comp[:n_pred][has_pred], minlength=n_comp)
+    true_c = np.bincount(comp[n_pred:][has_true], minlength=n_comp)
+    matched = match_p >= 0
+    match_c = np.bincount(comp[:n_pred][matched], minlength=n_comp)
+    open_comp = match_c < np.minimum(pred_c, true_c)
+    return np.flatnonzero(has_pred & ~matched & open_comp[comp[:n_pred]]).tolist()
 
 
 def _augment(
