@@ -66,9 +66,9 @@ def thin(maps: np.ndarray) -> np.ndarray:
         for table in (_FIRST, _SECOND):
             if border.size == 0:
                 break
-            code = np.zeros(border.size, dtype=np.int64)
-            for k in range(8):
-                code |= flat[border + step[k]].astype(np.int64) << k
+            code = flat[border + step[0]]  # neighbour code Σ x_k 2^{k-1} in one byte (flat holds 0/1)
+            for k in range(1, 8):
+                code |= flat[border + step[k]] << k
             remove = border[table[code]]
             if remove.size == 0:
                 continue
