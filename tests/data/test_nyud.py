@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tests.data._train import fit_tiny_unet
 
 import multitask as mt
 from multitask.data.nyud import NYUD
 from multitask.metrics.delta import delta_m
-from multitask.train.config import Config
-from multitask.train.trainer import Trainer
 
 H, W = 16, 16
 IDS = {"train": ["0003", "0004", "0008", "0011"], "val": ["0001", "0002"]}
@@ -109,13 +108,6 @@ def test_trains_end_to_end_on_the_fixture(nyud, tmp_path) -> None:
         "normals": {"mean_angle": 30.0, "median_angle": 30.0, "within_11.25": 0.5, "within_22.5": 0.5,
                     "within_30": 0.5},
         "edges": {"ods_f": 0.5, "f1": 0.5, "precision": 0.5, "recall": 0.5}}))
-    cfg = Config.from_dict({
-        "data": {"name": "nyud", "root": str(root), "batch_size": 2, "eval_batch_size": 2},
-        "model": {"name": "hps", "backbone": "unet", "kwargs": {"backbone_kwargs": {"width": 4, "depth": 2}}},
-        "method": {"name": "ew"},
-        "train": {"epochs": 1, "out_dir": str(tmp_path / "run"), "progress": False, "tensorboard": False,
-                  "baseline": str(baseline)},
-    })
-    result = Trainer(cfg).fit()
+    result = fit_tiny_unet("nyud", root, tmp_path / "run", batch_size=2, eval_batch_size=2, baseline=baseline)
     assert set(result["test"]) == {"semseg", "depth", "normals", "edges"}
     assert result["test"]["depth"]["rmse"] > 0 and np.isfinite(result["val_delta_m"])

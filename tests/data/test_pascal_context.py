@@ -9,13 +9,12 @@ import pytest
 import torch
 from PIL import Image
 from scipy.io import savemat
+from tests.data._train import fit_tiny_unet
 
 import multitask as mt
 from multitask.data.pascal_context import PASCALContext, label_map_edges
 from multitask.metrics._boundary import thin
 from multitask.metrics.delta import delta_m
-from multitask.train.config import Config
-from multitask.train.trainer import Trainer
 
 H, W = 16, 16
 SEG = {"miou": True, "pixel_acc": True, "miou_all": True}
@@ -173,14 +172,8 @@ def test_trains_end_to_end_on_the_fixture(pascal, tmp_path) -> None:
     metrics = {"semseg": SEG, "human_parts": SEG, "saliency": SEG, "normals": NORMALS, "edges": EDGES}
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({t: dict.fromkeys(ms, 0.5) for t, ms in metrics.items()}))
-    cfg = Config.from_dict({
-        "data": {"name": "pascal_context", "root": str(root), "batch_size": 3, "eval_batch_size": 2},
-        "model": {"name": "hps", "backbone": "unet", "kwargs": {"backbone_kwargs": {"width": 4, "depth": 2}}},
-        "method": {"name": "ew"},
-        "train": {"epochs": 1, "out_dir": str(tmp_path / "run"), "progress": False, "tensorboard": False,
-                  "baseline": str(baseline)},
-    })
-    result = Trainer(cfg).fit()
+    result = fit_tiny_unet("pascal_context", root, tmp_path / "run", batch_size=3, eval_batch_size=2,
+                           baseline=baseline)
     assert set(result["test"]) == {"semseg", "human_parts", "saliency", "normals", "edges"}
     assert 0 <= result["test"]["semseg"]["miou_all"] <= 1 and result["test"]["normals"]["mean_angle"] > 0
     assert all(np.isfinite(v) for t in result["test"].values() for v in t.values())

@@ -10,6 +10,7 @@ import png
 import pytest
 import torch
 from PIL import Image
+from tests.data._train import fit_tiny_unet
 
 import multitask as mt
 from multitask.data._png16 import read_png16
@@ -134,17 +135,8 @@ def test_png16_reader_keeps_every_bit(tmp_path) -> None:
 
 
 def test_trains_end_to_end(synthia, tmp_path) -> None:
-    from multitask.train.config import Config
-    from multitask.train.trainer import Trainer
-
     root, _ = synthia
-    cfg = Config.from_dict({
-        "data": {"name": "synthia", "root": str(root), "batch_size": 4, "eval_batch_size": 4,
-                 "kwargs": {"size": [8, 8]}},
-        "model": {"name": "hps", "backbone": "unet", "kwargs": {"backbone_kwargs": {"width": 4, "depth": 2}}},
-        "method": {"name": "ew"},
-        "train": {"epochs": 1, "out_dir": str(tmp_path / "run"), "progress": False, "tensorboard": False},
-    })
-    result = Trainer(cfg).fit()
+    result = fit_tiny_unet("synthia", root, tmp_path / "run", batch_size=4, eval_batch_size=4,
+                           kwargs={"size": [8, 8]})
     assert set(result["test"]) == {"segmentation", "depth"}
     assert torch.isfinite(torch.tensor(result["test"]["depth"]["rmse"]))

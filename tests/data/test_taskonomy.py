@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tests.data._train import fit_tiny_unet
 
 import multitask as mt
 from multitask.data.taskonomy import Taskonomy
@@ -75,17 +76,8 @@ def test_errors(taskonomy, tmp_path) -> None:
 
 
 def test_trains_end_to_end(taskonomy, tmp_path) -> None:
-    from multitask.train.config import Config
-    from multitask.train.trainer import Trainer
-
     root, _ = taskonomy
-    cfg = Config.from_dict({
-        "data": {"name": "taskonomy", "root": str(root), "batch_size": 2, "eval_batch_size": 2,
-                 "kwargs": {"size": [8, 8]}},
-        "model": {"name": "hps", "backbone": "unet", "kwargs": {"backbone_kwargs": {"width": 4, "depth": 2}}},
-        "method": {"name": "ew"},
-        "train": {"epochs": 1, "out_dir": str(tmp_path / "run"), "progress": False, "tensorboard": False},
-    })
-    result = Trainer(cfg).fit()
+    result = fit_tiny_unet("taskonomy", root, tmp_path / "run", batch_size=2, eval_batch_size=2,
+                           kwargs={"size": [8, 8]})
     assert set(result["test"]) == {"segment_semantic", "depth_zbuffer", "normal"}
     assert torch.isfinite(torch.tensor(result["test"]["depth_zbuffer"]["rmse"]))
