@@ -16,9 +16,10 @@ def set_policy(model, select: bool) -> None:
             lg[:, 1] = -10.0 if select else 10.0
 
 
+@pytest.mark.parametrize("backbone", ["resnet18", "lenet"])
 @pytest.mark.parametrize("config", ["two", "three", "five"])
-def test_shapes_partition_and_ew_grads(config, check_architecture):
-    check_architecture("adashare", "resnet18", config, curriculum_speed=None)
+def test_shapes_partition_and_ew_grads(backbone, config, check_architecture):
+    check_architecture("adashare", backbone, config, curriculum_speed=None)
 
 
 @pytest.mark.parametrize("config", ["two", "three"])
@@ -29,13 +30,9 @@ def test_fixed_policy_shapes_partition_and_ew_grads(config, case_for, check_arch
     check_architecture("adashare", "resnet18", config, policy=policy)
 
 
-def test_training_lowers_loss(check_architecture_training):
-    check_architecture_training("adashare", "resnet18", "three", curriculum_speed=None)
-
-
-@pytest.mark.parametrize("config", ["two", "three", "five"])
-def test_lenet_shapes_partition_and_ew_grads(config, check_architecture):
-    check_architecture("adashare", "lenet", config, curriculum_speed=None)
+@pytest.mark.parametrize("backbone", ["resnet18", "lenet"])
+def test_training_lowers_loss(backbone, check_architecture_training):
+    check_architecture_training("adashare", backbone, "three", curriculum_speed=None)
 
 
 @pytest.mark.parametrize("config", ["two", "five"])
@@ -44,10 +41,6 @@ def test_lenet_fixed_policy_shapes_partition_and_ew_grads(config, case_for, chec
     policy = {t.name: [1, 0, 1] for t in tasks}
     policy[tasks[0].name] = [1, 1, 1]  # block 1 owned by task 0
     check_architecture("adashare", "lenet", config, policy=policy)
-
-
-def test_lenet_training_lowers_loss(check_architecture_training):
-    check_architecture_training("adashare", "lenet", "three", curriculum_speed=None)
 
 
 def test_lenet_all_select_is_the_lenet_and_all_skip_its_pooled_padded_input(case_for):
